@@ -1,0 +1,3 @@
+"""SafeChat: a self-hostable real-time messaging backend."""
+
+__version__ = "0.1.0"

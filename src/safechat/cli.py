@@ -1,0 +1,117 @@
+"""`safechat serve | token | doctor`."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from safechat import __version__
+from safechat.config import Settings
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    overrides: dict[str, Any] = {
+        key: value
+        for key, value in {
+            "host": getattr(args, "host", None),
+            "port": getattr(args, "port", None),
+            "data_dir": getattr(args, "data_dir", None),
+        }.items()
+        if value is not None
+    }
+    return Settings(**overrides)
+
+
+def _add_common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--host", help="interface to listen on (SAFECHAT_HOST, default 127.0.0.1)")
+    p.add_argument("--port", type=int, help="port (SAFECHAT_PORT, default 3001)")
+    p.add_argument(
+        "--data-dir", type=Path, help="keys and embedded database (SAFECHAT_DATA_DIR, default ./var)"
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="safechat",
+        description="SafeChat: real-time messaging backend (Socket.IO + REST over MongoDB). "
+        "Every option can also be set in the environment or a .env file.",
+    )
+    parser.add_argument("--version", action="version", version=f"safechat {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    serve = sub.add_parser("serve", help="run the server")
+    _add_common(serve)
+
+    token = sub.add_parser(
+        "token", help="print a JWT for a user, signed by the dev issuer of the data dir"
+    )
+    token.add_argument("sub", help="the user id (the token's sub claim)")
+    token.add_argument("--email")
+    token.add_argument("--name", help='display name, "First Last"')
+    token.add_argument("--username")
+    token.add_argument("--ttl", type=int, default=3600, help="lifetime in seconds (default 3600)")
+    _add_common(token)
+
+    doctor = sub.add_parser("doctor", help="check configuration and every configured component")
+    _add_common(doctor)
+    return parser
+
+
+def cmd_serve(settings: Settings) -> int:
+    from aiohttp import web
+
+    from safechat.app import create_app
+    from safechat.logs import configure_logging
+
+    configure_logging(settings.log_level, settings.log_format, settings.env)
+    app = create_app(settings)
+    print(
+        f"SafeChat {__version__} on http://{settings.host}:{settings.port} "
+        f"(socket.io path /socket.io/, data dir {settings.data_dir})",
+        file=sys.stderr,
+    )
+    web.run_app(app, host=settings.host, port=settings.port, print=None, access_log=None)
+    return 0
+
+
+def cmd_token(settings: Settings, args: argparse.Namespace) -> int:
+    from safechat.services.auth import DevIssuer
+
+    if not settings.dev_issuer:
+        print("token: CLERK_JWKS_URL is set; tokens come from Clerk, not from SafeChat", file=sys.stderr)
+        return 2
+    first, _, last = (args.name or "").partition(" ")
+    issuer = DevIssuer.load_or_create(settings.data_dir, settings.issuer)
+    print(
+        issuer.mint(
+            args.sub,
+            ttl_seconds=args.ttl,
+            email=args.email,
+            first_name=first or None,
+            last_name=last or None,
+            username=args.username,
+        )
+    )
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        settings = _settings(args)
+    except ValidationError as exc:
+        print(f"safechat: invalid configuration:\n{exc}", file=sys.stderr)
+        return 2
+    if args.command == "serve":
+        return cmd_serve(settings)
+    if args.command == "token":
+        return cmd_token(settings, args)
+    from safechat.doctor import run_doctor
+
+    return asyncio.run(run_doctor(settings))

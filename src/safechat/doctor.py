@@ -1,0 +1,89 @@
+"""`safechat doctor`: configuration and reachability of every component."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import Awaitable, Callable
+
+import aiohttp
+from pymongo import AsyncMongoClient
+
+from safechat.adapters.embedded_mongo import find_command
+from safechat.config import Settings
+from safechat.services.encryption import DEV_KEY_FILE, parse_keyring
+
+Check = tuple[str, bool, str]
+
+
+async def _mongo(uri: str, timeout_ms: int) -> str:
+    client: AsyncMongoClient[dict[str, object]] = AsyncMongoClient(
+        uri, serverSelectionTimeoutMS=timeout_ms
+    )
+    try:
+        await client.admin.command("ping")
+        return "reachable"
+    finally:
+        await client.close()
+
+
+async def _jwks(url: str) -> str:
+    async with (
+        aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=5)) as session,
+        session.get(url) as resp,
+    ):
+        resp.raise_for_status()
+        keys = (await resp.json(content_type=None)).get("keys", [])
+        return f"{len(keys)} key(s)"
+
+
+async def _try(name: str, probe: Callable[[], Awaitable[str]]) -> Check:
+    try:
+        return name, True, await probe()
+    except Exception as exc:
+        return name, False, f"{type(exc).__name__}: {exc}"[:300]
+
+
+async def gather_checks(settings: Settings) -> list[Check]:
+    checks: list[Check] = []
+    data_dir = settings.data_dir
+    try:
+        data_dir.mkdir(parents=True, exist_ok=True)
+        writable = os.access(data_dir, os.W_OK)
+    except OSError:
+        writable = False
+    checks.append(("data dir", writable, f"{data_dir.resolve()}"))
+    if settings.mongodb_uri:
+        checks.append(await _try("mongodb", lambda: _mongo(str(settings.mongodb_uri), 3000)))
+    else:
+        exe = find_command(settings.embedded_mongo_cmd)
+        detail = f"embedded SecantusDB: {exe}" if exe else "embedded SecantusDB not installed"
+        checks.append(("mongodb", exe is not None, detail))
+    if settings.clerk_jwks_url:
+        url = settings.clerk_jwks_url
+        checks.append(await _try("identity", lambda: _jwks(url)))
+    else:
+        checks.append(("identity", True, f"embedded dev issuer, iss={settings.issuer}"))
+    if settings.encryption_keys:
+        try:
+            primary, keys = parse_keyring(settings.encryption_keys)
+            checks.append(("encryption", True, f"{len(keys)} key(s), encrypting with {primary!r}"))
+        except ValueError as exc:
+            checks.append(("encryption", False, str(exc)))
+    else:
+        ok = settings.env != "production"
+        where = data_dir / DEV_KEY_FILE
+        checks.append(("encryption", ok, f"embedded dev key at {where}" if ok else "ENCRYPTION_KEYS required in production"))
+    origins = settings.cors_origins
+    checks.append(("origins", True, "any (dev mode)" if origins == "*" else ", ".join(origins) or "none"))
+    return checks
+
+
+async def run_doctor(settings: Settings) -> int:
+    checks = await asyncio.wait_for(gather_checks(settings), 30)
+    print(f"SafeChat doctor (env={settings.env}, listen {settings.host}:{settings.port})")
+    for name, ok, detail in checks:
+        print(f"  [{'ok' if ok else 'FAIL'}] {name:<11} {detail}")
+    failed = [c for c in checks if not c[1]]
+    print("all checks passed" if not failed else f"{len(failed)} check(s) failed")
+    return 1 if failed else 0

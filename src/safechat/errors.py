@@ -1,0 +1,142 @@
+"""Errors that carry a protocol code.
+
+Services raise these; the two edges (Socket.IO handlers and the REST error
+middleware) turn them into acks, error events and HTTP responses in one place.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Any
+
+
+class ErrorCode(StrEnum):
+    VALIDATION_ERROR = "VALIDATION_ERROR"
+    ACCESS_DENIED = "ACCESS_DENIED"
+    GROUP_NOT_FOUND = "GROUP_NOT_FOUND"
+    MESSAGE_NOT_FOUND = "MESSAGE_NOT_FOUND"
+    USER_NOT_FOUND = "USER_NOT_FOUND"
+    MESSAGE_TOO_LONG = "MESSAGE_TOO_LONG"
+    PAYLOAD_TOO_LARGE = "PAYLOAD_TOO_LARGE"
+    RATE_LIMITED = "RATE_LIMITED"
+    CONTENT_REJECTED = "CONTENT_REJECTED"
+    AI_UNAVAILABLE = "AI_UNAVAILABLE"
+    AUTHENTICATION_FAILED = "AUTHENTICATION_FAILED"
+    TOKEN_EXPIRED = "TOKEN_EXPIRED"
+    INVALID_TOKEN = "INVALID_TOKEN"
+    CONFLICT = "CONFLICT"
+    NOT_FOUND = "NOT_FOUND"
+    INTERNAL_ERROR = "INTERNAL_ERROR"
+    SERVICE_UNAVAILABLE = "SERVICE_UNAVAILABLE"
+
+
+# HTTP status for each code, used by the REST boundary.
+HTTP_STATUS: dict[ErrorCode, int] = {
+    ErrorCode.VALIDATION_ERROR: 400,
+    ErrorCode.ACCESS_DENIED: 403,
+    ErrorCode.GROUP_NOT_FOUND: 404,
+    ErrorCode.MESSAGE_NOT_FOUND: 404,
+    ErrorCode.USER_NOT_FOUND: 404,
+    ErrorCode.NOT_FOUND: 404,
+    ErrorCode.MESSAGE_TOO_LONG: 422,
+    ErrorCode.PAYLOAD_TOO_LARGE: 413,
+    ErrorCode.RATE_LIMITED: 429,
+    ErrorCode.CONTENT_REJECTED: 422,
+    ErrorCode.AI_UNAVAILABLE: 503,
+    ErrorCode.AUTHENTICATION_FAILED: 401,
+    ErrorCode.TOKEN_EXPIRED: 401,
+    ErrorCode.INVALID_TOKEN: 401,
+    ErrorCode.CONFLICT: 409,
+    ErrorCode.INTERNAL_ERROR: 500,
+    ErrorCode.SERVICE_UNAVAILABLE: 503,
+}
+
+
+class ChatError(Exception):
+    """An error with a protocol code, a human message and optional details."""
+
+    code: ErrorCode = ErrorCode.INTERNAL_ERROR
+    default_message = "Internal error"
+
+    def __init__(
+        self,
+        message: str | None = None,
+        *,
+        code: ErrorCode | None = None,
+        details: dict[str, Any] | None = None,
+    ) -> None:
+        if code is not None:
+            self.code = code
+        self.message = message or self.default_message
+        self.details = details
+        super().__init__(self.message)
+
+    @property
+    def http_status(self) -> int:
+        return HTTP_STATUS.get(self.code, 500)
+
+    def to_dict(self) -> dict[str, Any]:
+        body: dict[str, Any] = {"code": self.code.value, "message": self.message}
+        if self.details:
+            body["details"] = self.details
+        return body
+
+
+class ValidationFailed(ChatError):
+    code = ErrorCode.VALIDATION_ERROR
+    default_message = "Invalid input"
+
+
+class AccessDenied(ChatError):
+    code = ErrorCode.ACCESS_DENIED
+    default_message = "Access denied"
+
+
+class GroupNotFound(ChatError):
+    code = ErrorCode.GROUP_NOT_FOUND
+    default_message = "Group not found"
+
+
+class MessageNotFound(ChatError):
+    code = ErrorCode.MESSAGE_NOT_FOUND
+    default_message = "Message not found"
+
+
+class UserNotFound(ChatError):
+    code = ErrorCode.USER_NOT_FOUND
+    default_message = "User not found"
+
+
+class MessageTooLong(ChatError):
+    code = ErrorCode.MESSAGE_TOO_LONG
+    default_message = "Message is too long"
+
+
+class PayloadTooLarge(ChatError):
+    code = ErrorCode.PAYLOAD_TOO_LARGE
+    default_message = "Payload too large"
+
+
+class Conflict(ChatError):
+    code = ErrorCode.CONFLICT
+    default_message = "Conflict"
+
+
+class AuthError(ChatError):
+    code = ErrorCode.AUTHENTICATION_FAILED
+    default_message = "Authentication failed"
+
+
+class TokenExpired(AuthError):
+    code = ErrorCode.TOKEN_EXPIRED
+    default_message = "Token expired"
+
+
+class InvalidToken(AuthError):
+    code = ErrorCode.INVALID_TOKEN
+    default_message = "Invalid token"
+
+
+class ServiceUnavailable(ChatError):
+    code = ErrorCode.SERVICE_UNAVAILABLE
+    default_message = "Service temporarily unavailable"

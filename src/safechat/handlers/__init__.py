@@ -1,0 +1,1 @@
+"""Socket.IO edge: validate, call a service, ack or emit. No database calls."""

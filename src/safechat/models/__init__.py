@@ -1,0 +1,1 @@
+"""Wire models: inbound events and REST bodies (validated), outbound shapes."""

@@ -1,0 +1,1 @@
+"""PyMongo data access, one module per collection."""

@@ -1,0 +1,77 @@
+"""The database handle and the indexes every collection needs."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pymongo import ASCENDING, DESCENDING, AsyncMongoClient, IndexModel, WriteConcern
+from pymongo.asynchronous.collection import AsyncCollection
+from pymongo.asynchronous.database import AsyncDatabase
+
+Doc = dict[str, Any]
+
+# An acknowledged message must survive a crash: journaled, majority writes.
+DURABLE = WriteConcern(w="majority", j=True)
+
+INDEXES: dict[str, list[IndexModel]] = {
+    "users": [
+        IndexModel([("clerkId", ASCENDING)], unique=True, name="clerkId_unique"),
+        IndexModel(
+            [("username", ASCENDING)],
+            unique=True,
+            name="username_unique",
+            partialFilterExpression={"username": {"$type": "string"}},
+        ),
+    ],
+    "groups": [
+        IndexModel([("members.userId", ASCENDING), ("isActive", ASCENDING)], name="members"),
+        IndexModel([("isPrivate", ASCENDING), ("isActive", ASCENDING), ("_id", DESCENDING)],
+                   name="discover"),
+    ],
+    "messages": [
+        IndexModel([("groupId", ASCENDING), ("seq", ASCENDING)], unique=True, name="group_seq"),
+        IndexModel(
+            [("senderId", ASCENDING), ("clientMessageId", ASCENDING)],
+            unique=True,
+            name="sender_client_id",
+            partialFilterExpression={"clientMessageId": {"$type": "string"}},
+        ),
+        IndexModel([("groupId", ASCENDING), ("createdAt", ASCENDING)], name="group_created"),
+        IndexModel([("groupId", ASCENDING), ("updatedAt", ASCENDING)], name="group_updated"),
+    ],
+    "read_state": [
+        IndexModel([("groupId", ASCENDING), ("userId", ASCENDING)], unique=True, name="group_user"),
+        IndexModel([("userId", ASCENDING)], name="user"),
+    ],
+    "sessions": [
+        IndexModel([("sessionId", ASCENDING)], unique=True, name="session_id"),
+        IndexModel([("userId", ASCENDING), ("endedAt", ASCENDING)], name="user_live"),
+    ],
+    "audit_events": [
+        IndexModel([("groupId", ASCENDING), ("at", DESCENDING)], name="group_at"),
+        IndexModel([("actorId", ASCENDING), ("at", DESCENDING)], name="actor_at"),
+    ],
+}
+
+
+class Database:
+    """Owns the client; repositories take collections from it."""
+
+    def __init__(self, client: AsyncMongoClient[Doc], name: str) -> None:
+        self.client = client
+        self.db: AsyncDatabase[Doc] = client[name]
+
+    def collection(self, name: str, *, durable: bool = False) -> AsyncCollection[Doc]:
+        coll = self.db[name]
+        return coll.with_options(write_concern=DURABLE) if durable else coll
+
+    async def ensure_indexes(self) -> None:
+        """Idempotent: creating an existing identical index is a no-op."""
+        for name, models in INDEXES.items():
+            await self.db[name].create_indexes(models)
+
+    async def ping(self) -> None:
+        await self.db.command("ping")
+
+    async def close(self) -> None:
+        await self.client.close()

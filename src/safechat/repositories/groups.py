@@ -1,0 +1,166 @@
+"""The `groups` collection: membership lives inside the group document."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from bson import ObjectId
+from pymongo import ReturnDocument
+
+from safechat.models.group import Group, Role
+from safechat.repositories.db import Database, Doc
+
+ACTIVE = {"isActive": True}
+
+
+class GroupRepository:
+    def __init__(self, db: Database) -> None:
+        self._c = db.collection("groups")
+        self._durable = db.collection("groups", durable=True)
+
+    async def insert(self, doc: Doc) -> Group:
+        await self._c.insert_one(doc)
+        return Group.from_doc(doc)
+
+    async def get(self, group_id: ObjectId) -> Group | None:
+        doc = await self._c.find_one({"_id": group_id, **ACTIVE})
+        return Group.from_doc(doc) if doc else None
+
+    async def for_member(self, user_id: str) -> list[Group]:
+        cursor = self._c.find({"members.userId": user_id, **ACTIVE}).sort("_id", 1)
+        return [Group.from_doc(d) async for d in cursor]
+
+    async def ids_for_member(self, user_id: str) -> list[str]:
+        cursor = self._c.find({"members.userId": user_id, **ACTIVE}, {"_id": 1})
+        return [str(d["_id"]) async for d in cursor]
+
+    async def discover(self, limit: int, cursor: ObjectId | None, q: str | None) -> list[Group]:
+        query: Doc = {"isPrivate": False, **ACTIVE}
+        if cursor is not None:
+            query["_id"] = {"$lt": cursor}
+        docs = self._c.find(query).sort("_id", -1)
+        found: list[Group] = []
+        needle = q.casefold() if q else None
+        # Name filtering in Python keeps regex (and its injection risks) out of queries.
+        async for d in docs:
+            if needle is None or needle in str(d.get("name", "")).casefold():
+                found.append(Group.from_doc(d))
+                if len(found) >= limit:
+                    break
+        return found
+
+    async def update_fields(self, group_id: ObjectId, fields: Doc) -> Group | None:
+        doc = await self._c.find_one_and_update(
+            {"_id": group_id, **ACTIVE},
+            {"$set": fields},
+            return_document=ReturnDocument.AFTER,
+        )
+        return Group.from_doc(doc) if doc else None
+
+    async def add_member(
+        self, group_id: ObjectId, user_id: str, role: Role, now: datetime
+    ) -> Group | None:
+        """Adds atomically; None when the group is gone or the user is already in."""
+        doc = await self._c.find_one_and_update(
+            {"_id": group_id, **ACTIVE, "members.userId": {"$ne": user_id}},
+            {
+                "$push": {"members": {"userId": user_id, "role": role.value, "joinedAt": now}},
+                "$set": {"updatedAt": now},
+            },
+            return_document=ReturnDocument.AFTER,
+        )
+        return Group.from_doc(doc) if doc else None
+
+    async def remove_member(self, group_id: ObjectId, user_id: str, now: datetime) -> Group | None:
+        """Removes a non-owner; the owner can only leave after a transfer."""
+        doc = await self._c.find_one_and_update(
+            {"_id": group_id, **ACTIVE, "ownerId": {"$ne": user_id}, "members.userId": user_id},
+            {"$pull": {"members": {"userId": user_id}}, "$set": {"updatedAt": now}},
+            return_document=ReturnDocument.AFTER,
+        )
+        return Group.from_doc(doc) if doc else None
+
+    async def set_role(
+        self, group_id: ObjectId, user_id: str, role: Role, now: datetime
+    ) -> Group | None:
+        doc = await self._c.find_one_and_update(
+            {
+                "_id": group_id,
+                **ACTIVE,
+                "ownerId": {"$ne": user_id},
+                "members.userId": user_id,
+            },
+            {"$set": {"members.$.role": role.value, "updatedAt": now}},
+            return_document=ReturnDocument.AFTER,
+        )
+        return Group.from_doc(doc) if doc else None
+
+    async def transfer_ownership(
+        self, group_id: ObjectId, old_owner: str, new_owner: str, now: datetime
+    ) -> Group | None:
+        """One atomic update, so the group never has zero or two owners."""
+        doc = await self._c.find_one_and_update(
+            {"_id": group_id, **ACTIVE, "ownerId": old_owner, "members.userId": new_owner},
+            {
+                "$set": {
+                    "ownerId": new_owner,
+                    "members.$[new].role": Role.OWNER.value,
+                    "members.$[old].role": Role.ADMIN.value,
+                    "updatedAt": now,
+                }
+            },
+            array_filters=[{"new.userId": new_owner}, {"old.userId": old_owner}],
+            return_document=ReturnDocument.AFTER,
+        )
+        return Group.from_doc(doc) if doc else None
+
+    async def soft_delete(self, group_id: ObjectId, now: datetime) -> Group | None:
+        doc = await self._c.find_one_and_update(
+            {"_id": group_id, **ACTIVE},
+            {"$set": {"isActive": False, "deletedAt": now, "updatedAt": now}},
+            return_document=ReturnDocument.BEFORE,
+        )
+        return Group.from_doc(doc) if doc else None
+
+    async def reserve_seqs(self, group_id: ObjectId, count: int, now: datetime) -> int | None:
+        """Atomically take `count` sequence numbers; returns the last one taken."""
+        doc = await self._durable.find_one_and_update(
+            {"_id": group_id, **ACTIVE},
+            {"$inc": {"lastSeq": count}, "$set": {"lastMessageAt": now}},
+            projection={"lastSeq": 1},
+            return_document=ReturnDocument.AFTER,
+        )
+        return int(doc["lastSeq"]) if doc else None
+
+    async def last_seqs(self, group_ids: list[ObjectId]) -> dict[str, int]:
+        cursor = self._c.find({"_id": {"$in": group_ids}}, {"lastSeq": 1})
+        return {str(d["_id"]): int(d.get("lastSeq", 0)) async for d in cursor}
+
+
+def new_group_doc(
+    name: str,
+    description: str | None,
+    is_private: bool,
+    owner_id: str,
+    member_ids: list[str],
+    now: datetime,
+) -> dict[str, Any]:
+    members = [{"userId": owner_id, "role": Role.OWNER.value, "joinedAt": now}]
+    members += [
+        {"userId": uid, "role": Role.MEMBER.value, "joinedAt": now}
+        for uid in dict.fromkeys(member_ids)
+        if uid != owner_id
+    ]
+    return {
+        "_id": ObjectId(),
+        "name": name,
+        "description": description,
+        "isPrivate": is_private,
+        "isActive": True,
+        "ownerId": owner_id,
+        "members": members,
+        "lastSeq": 0,
+        "createdAt": now,
+        "updatedAt": now,
+    }

@@ -1,0 +1,166 @@
+"""The `messages` collection. Content is always the encrypted envelope."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime
+from typing import Any
+
+from bson import ObjectId
+from pymongo import ASCENDING, DESCENDING, ReturnDocument
+
+from safechat.models.message import StoredMessage
+from safechat.repositories.db import Database, Doc
+
+
+class MessageRepository:
+    def __init__(self, db: Database) -> None:
+        self._c = db.collection("messages")
+        self._durable = db.collection("messages", durable=True)
+
+    async def insert(self, message: StoredMessage) -> None:
+        await self._durable.insert_one(message.to_doc())
+
+    async def get(self, message_id: ObjectId) -> StoredMessage | None:
+        doc = await self._c.find_one({"_id": message_id})
+        return StoredMessage.from_doc(doc) if doc else None
+
+    async def by_client_id(self, sender_id: str, client_id: str) -> StoredMessage | None:
+        doc = await self._c.find_one({"senderId": sender_id, "clientMessageId": client_id})
+        return StoredMessage.from_doc(doc) if doc else None
+
+    async def page(
+        self,
+        group_id: ObjectId,
+        limit: int,
+        *,
+        before_seq: int | None = None,
+        after_seq: int | None = None,
+    ) -> list[StoredMessage]:
+        """Up to `limit` messages, oldest first: the newest ones before a point,
+        or the oldest ones after it."""
+        query: Doc = {"groupId": group_id}
+        if after_seq is not None:
+            query["seq"] = {"$gt": after_seq}
+            cursor = self._c.find(query).sort("seq", ASCENDING).limit(limit)
+            return [StoredMessage.from_doc(d) async for d in cursor]
+        if before_seq is not None:
+            query["seq"] = {"$lt": before_seq}
+        cursor = self._c.find(query).sort("seq", DESCENDING).limit(limit)
+        found = [StoredMessage.from_doc(d) async for d in cursor]
+        found.reverse()
+        return found
+
+    async def updated_since(
+        self, group_id: ObjectId, max_seq: int, since: datetime, limit: int
+    ) -> list[StoredMessage]:
+        """Messages up to `max_seq` changed (edited, deleted, reacted) after `since`."""
+        cursor = (
+            self._c.find({"groupId": group_id, "seq": {"$lte": max_seq}, "updatedAt": {"$gt": since}})
+            .sort("seq", ASCENDING)
+            .limit(limit)
+        )
+        return [StoredMessage.from_doc(d) async for d in cursor]
+
+    async def by_seq(self, group_id: ObjectId, seq: int) -> StoredMessage | None:
+        doc = await self._c.find_one({"groupId": group_id, "seq": seq})
+        return StoredMessage.from_doc(doc) if doc else None
+
+    async def latest(self, group_ids: list[ObjectId]) -> dict[str, StoredMessage]:
+        """The newest message of each group (one indexed lookup per group, concurrently)."""
+
+        async def one(gid: ObjectId) -> StoredMessage | None:
+            doc = await self._c.find_one({"groupId": gid}, sort=[("seq", DESCENDING)])
+            return StoredMessage.from_doc(doc) if doc else None
+
+        found = await asyncio.gather(*(one(g) for g in group_ids))
+        return {str(m.group_id): m for m in found if m is not None}
+
+    async def edit(
+        self,
+        message_id: ObjectId,
+        sender_id: str,
+        new_content: Any,
+        previous: Doc,
+        now: datetime,
+    ) -> StoredMessage | None:
+        doc = await self._durable.find_one_and_update(
+            {"_id": message_id, "senderId": sender_id, "isDeleted": False},
+            {
+                "$set": {"content": new_content, "editedAt": now, "updatedAt": now},
+                "$push": {"editHistory": previous},
+            },
+            return_document=ReturnDocument.AFTER,
+        )
+        return StoredMessage.from_doc(doc) if doc else None
+
+    async def soft_delete(
+        self, message_id: ObjectId, deleted_by: str, now: datetime
+    ) -> StoredMessage | None:
+        """Content and edit history are wiped, not just hidden."""
+        doc = await self._durable.find_one_and_update(
+            {"_id": message_id, "isDeleted": False},
+            {
+                "$set": {
+                    "isDeleted": True,
+                    "deletedAt": now,
+                    "deletedBy": deleted_by,
+                    "content": "",
+                    "editHistory": [],
+                    "reactions": {},
+                    "updatedAt": now,
+                }
+            },
+            return_document=ReturnDocument.AFTER,
+        )
+        return StoredMessage.from_doc(doc) if doc else None
+
+    async def toggle_reaction(
+        self, message_id: ObjectId, emoji: str, user_id: str, now: datetime
+    ) -> tuple[str, StoredMessage] | None:
+        """Adds the reaction, or removes it when the user had it. Atomic per step."""
+        key = f"reactions.{emoji}"
+        live: Doc = {"_id": message_id, "isDeleted": False}
+        doc = await self._c.find_one_and_update(
+            {**live, key: {"$ne": user_id}},
+            {"$addToSet": {key: user_id}, "$set": {"updatedAt": now}},
+            return_document=ReturnDocument.AFTER,
+        )
+        if doc:
+            return "added", StoredMessage.from_doc(doc)
+        doc = await self._c.find_one_and_update(
+            {**live, key: user_id},
+            {"$pull": {key: user_id}, "$set": {"updatedAt": now}},
+            return_document=ReturnDocument.AFTER,
+        )
+        if doc:
+            return "removed", StoredMessage.from_doc(doc)
+        return None
+
+    async def unread_by(
+        self, group_id: ObjectId, user_id: str, *, ids: list[ObjectId] | None, up_to_seq: int | None
+    ) -> list[tuple[ObjectId, int]]:
+        """(id, seq) of the given messages this user has not read yet (own ones excluded)."""
+        query: Doc = {
+            "groupId": group_id,
+            "senderId": {"$ne": user_id},
+            "readBy.userId": {"$ne": user_id},
+        }
+        if ids is not None:
+            query["_id"] = {"$in": ids}
+        if up_to_seq is not None:
+            query["seq"] = {"$lte": up_to_seq}
+        cursor = self._c.find(query, {"_id": 1, "seq": 1})
+        return [(d["_id"], int(d["seq"])) async for d in cursor]
+
+    async def add_reads(self, ids: list[ObjectId], user_id: str, now: datetime) -> None:
+        await self._c.update_many(
+            {"_id": {"$in": ids}, "readBy.userId": {"$ne": user_id}},
+            {"$push": {"readBy": {"userId": user_id, "readAt": now}}},
+        )
+
+    async def max_seq(self, group_id: ObjectId, ids: list[ObjectId]) -> int:
+        doc = await self._c.find_one(
+            {"groupId": group_id, "_id": {"$in": ids}}, {"seq": 1}, sort=[("seq", DESCENDING)]
+        )
+        return int(doc["seq"]) if doc else 0

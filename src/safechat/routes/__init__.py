@@ -1,0 +1,1 @@
+"""REST edge: one module per resource; errors become JSON in one middleware."""

@@ -1,0 +1,138 @@
+"""Request plumbing shared by every REST route: auth, bodies, ids, errors."""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+import structlog
+from aiohttp import web
+from pydantic import BaseModel, ValidationError
+
+from safechat.container import SERVICES, SETTINGS
+from safechat.errors import AuthError, ChatError, ErrorCode, PayloadTooLarge, ValidationFailed
+from safechat.handlers.boundary import validation_details
+from safechat.models.common import _OBJECT_ID
+from safechat.services.auth import Claims
+
+log = structlog.get_logger("safechat.http")
+
+M = TypeVar("M", bound=BaseModel)
+CLAIMS = web.RequestKey("claims", Claims)
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def ok(body: dict[str, Any] | None = None, status: int = 200) -> web.Response:
+    return web.json_response({"success": True, **(body or {})}, status=status)
+
+
+def error_response(exc: ChatError) -> web.Response:
+    return web.json_response({"success": False, "error": exc.to_dict()}, status=exc.http_status)
+
+
+@web.middleware
+async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    request_id = request.headers.get("X-Request-Id", "")[:64] or uuid.uuid4().hex[:16]
+    structlog.contextvars.bind_contextvars(request_id=request_id, path=request.path)
+    started = time.perf_counter()
+    status = 500
+    try:
+        response = await handler(request)
+        status = response.status
+    except ChatError as exc:
+        status = exc.http_status
+        response = error_response(exc)
+    except web.HTTPException as exc:
+        if exc.status == 413:
+            response = error_response(PayloadTooLarge("Request body too large"))
+        elif exc.status < 400:
+            raise
+        else:
+            code = ErrorCode.NOT_FOUND if exc.status in (404, 405) else ErrorCode.VALIDATION_ERROR
+            response = web.json_response(
+                {"success": False, "error": {"code": code.value, "message": exc.reason}},
+                status=exc.status,
+            )
+        status = response.status
+    except Exception:
+        log.exception("request_failed", method=request.method)
+        response = error_response(ChatError("Internal error"))
+    finally:
+        if not request.path.startswith("/socket.io"):
+            log.info(
+                "request",
+                method=request.method,
+                status=status,
+                ms=round((time.perf_counter() - started) * 1000, 2),
+            )
+        structlog.contextvars.clear_contextvars()
+    response.headers["X-Request-Id"] = request_id
+    return response
+
+
+@web.middleware
+async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Every /api route but health needs a bearer token; the user comes from it alone."""
+    path = request.path
+    if path.startswith("/api/v1/"):
+        path = "/api/" + path[len("/api/v1/") :]
+    if not path.startswith("/api/") or path.startswith("/api/health/"):
+        return await handler(request)
+    header = request.headers.get("Authorization", "")
+    if not header.lower().startswith("bearer "):
+        raise AuthError("Authorization: Bearer <token> required")
+    services = request.app[SERVICES]
+    claims = await services.verifier.verify(header[7:].strip())
+    await services.users.ensure(claims)
+    request[CLAIMS] = claims
+    structlog.contextvars.bind_contextvars(user_id=claims.sub)
+    return await handler(request)
+
+
+def user_id(request: web.Request) -> str:
+    return request[CLAIMS].sub
+
+
+def path_id(request: web.Request, name: str) -> str:
+    value = request.match_info[name]
+    if not _OBJECT_ID.match(value):
+        raise ValidationFailed(f"{name} must be a 24-character hex ObjectId")
+    return value.lower()
+
+
+async def read_body(request: web.Request, model: type[M]) -> M:
+    limit = request.app[SETTINGS].max_json_body_bytes
+    if request.content_length is not None and request.content_length > limit:
+        raise PayloadTooLarge(f"JSON bodies are limited to {limit} bytes")
+    raw = await request.content.read(limit + 1)
+    if len(raw) > limit:
+        raise PayloadTooLarge(f"JSON bodies are limited to {limit} bytes")
+    try:
+        data = json.loads(raw) if raw.strip() else {}
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise ValidationFailed("Body is not valid JSON") from exc
+    if not isinstance(data, dict):
+        raise ValidationFailed("Body must be a JSON object")
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise ValidationFailed("Invalid body", details=validation_details(exc)) from exc
+
+
+def read_query(request: web.Request, model: type[M]) -> M:
+    try:
+        return model.model_validate(dict(request.query))
+    except ValidationError as exc:
+        raise ValidationFailed("Invalid query", details=validation_details(exc)) from exc
+
+
+def add_api_routes(app: web.Application, routes: list[web.RouteDef]) -> None:
+    """Serve the same routes under /api and /api/v1."""
+    for route in routes:
+        assert isinstance(route.path, str) and route.path.startswith("/api/")
+        app.router.add_route(route.method, route.path, route.handler)
+        versioned = "/api/v1/" + route.path[len("/api/"):]
+        app.router.add_route(route.method, versioned, route.handler)

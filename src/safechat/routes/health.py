@@ -1,0 +1,82 @@
+"""Health, info and the dev issuer's JWKS."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+from aiohttp import web
+
+from safechat import __version__
+from safechat.container import SERVICES, SETTINGS, STARTED_AT
+
+HEALTH_DB_TIMEOUT = 2.0
+
+
+async def _database_ok(app: web.Application) -> bool:
+    try:
+        await asyncio.wait_for(app[SERVICES].database.ping(), HEALTH_DB_TIMEOUT)
+    except Exception:
+        return False
+    return True
+
+
+async def health(request: web.Request) -> web.Response:
+    db_ok = await _database_ok(request.app)
+    return web.json_response(
+        {
+            "status": "ok" if db_ok else "degraded",
+            "database": "ok" if db_ok else "unreachable",
+            "uptime": round(time.monotonic() - request.app[STARTED_AT], 3),
+            "version": __version__,
+        }
+    )
+
+
+async def info(request: web.Request) -> web.Response:
+    settings = request.app[SETTINGS]
+    return web.json_response(
+        {
+            "name": "SafeChat",
+            "version": __version__,
+            "env": settings.env,
+            "socketPath": "/socket.io/",
+            "apiPrefixes": ["/api", "/api/v1"],
+            "auth": "dev-issuer" if settings.dev_issuer else "clerk",
+            "issuer": settings.issuer,
+            "limits": {
+                "messageChars": settings.max_message_chars,
+                "frameBytes": settings.max_frame_bytes,
+                "jsonBodyBytes": settings.max_json_body_bytes,
+            },
+        }
+    )
+
+
+async def live(_request: web.Request) -> web.Response:
+    return web.json_response({"status": "ok"})
+
+
+async def ready(request: web.Request) -> web.Response:
+    db_ok = await _database_ok(request.app)
+    return web.json_response(
+        {"status": "ok" if db_ok else "unavailable", "database": db_ok},
+        status=200 if db_ok else 503,
+    )
+
+
+async def jwks(request: web.Request) -> web.Response:
+    issuer = request.app[SERVICES].dev_issuer
+    if issuer is None:
+        raise web.HTTPNotFound()
+    return web.json_response(issuer.jwks(), headers={"Cache-Control": "public, max-age=300"})
+
+
+def setup(app: web.Application) -> None:
+    app.router.add_get("/health", health)
+    app.router.add_get("/info", info)
+    app.router.add_get("/api/health/live", live)
+    app.router.add_get("/api/health/ready", ready)
+    app.router.add_get("/api/v1/health/live", live)
+    app.router.add_get("/api/v1/health/ready", ready)
+    app.router.add_get("/.well-known/jwks.json", jwks)

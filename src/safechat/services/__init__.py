@@ -1,0 +1,1 @@
+"""Business rules. Never imports socketio or aiohttp."""

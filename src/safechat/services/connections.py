@@ -1,0 +1,142 @@
+"""Socket lifecycle rules: who is connected, sessions, token expiry."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from safechat.errors import AccessDenied, AuthError
+from safechat.models.user import User
+from safechat.repositories.sessions import SessionRepository
+from safechat.services.auth import Claims, TokenVerifier
+from safechat.services.groups import GroupService
+from safechat.services.ports import Clock, PresenceStore
+from safechat.services.users import UserService
+
+
+def device_type(user_agent: str | None) -> str:
+    """mobile / desktop / web, from the User-Agent (protocol section 4)."""
+    ua = (user_agent or "").lower()
+    if any(word in ua for word in ("mobile", "android", "iphone", "ipad")):
+        return "mobile"
+    if "electron" in ua:
+        return "desktop"
+    return "web"
+
+
+@dataclass(slots=True)
+class LiveSocket:
+    sid: str
+    user_id: str
+    session_id: str
+    expires_at: float | None
+    device_type: str
+    connected_at: datetime
+    info: dict[str, Any] = field(default_factory=dict)
+
+
+def expired(sockets: list[LiveSocket], now: float, grace_seconds: float) -> list[LiveSocket]:
+    """Sockets whose token expired more than `grace_seconds` ago without a reauth."""
+    return [
+        s for s in sockets if s.expires_at is not None and now > s.expires_at + grace_seconds
+    ]
+
+
+@dataclass(frozen=True, slots=True)
+class Opened:
+    socket: LiveSocket
+    user: User
+    group_ids: list[str]
+    first_session: bool
+
+
+class ConnectionService:
+    def __init__(
+        self,
+        verifier: TokenVerifier,
+        users: UserService,
+        groups: GroupService,
+        presence: PresenceStore,
+        sessions: SessionRepository,
+        clock: Clock,
+        node_id: str,
+    ) -> None:
+        self._verifier = verifier
+        self._users = users
+        self._groups = groups
+        self._presence = presence
+        self._sessions = sessions
+        self._clock = clock
+        self.node_id = node_id
+        self._live: dict[str, LiveSocket] = {}
+
+    async def verify(self, token: object) -> Claims:
+        return await self._verifier.verify(token)
+
+    async def open(
+        self, sid: str, claims: Claims, *, user_agent: str | None, ip: str | None
+    ) -> Opened:
+        user = await self._users.upsert_from_claims(claims)
+        now = self._clock.now()
+        live = LiveSocket(
+            sid=sid,
+            user_id=claims.sub,
+            session_id=f"ses_{uuid.uuid4().hex}",
+            expires_at=claims.exp,
+            device_type=device_type(user_agent),
+            connected_at=now,
+        )
+        await self._sessions.start(
+            live.session_id,
+            claims.sub,
+            node_id=self.node_id,
+            device_type=live.device_type,
+            ip=ip,
+            user_agent=user_agent,
+            now=now,
+        )
+        group_ids = await self._groups.room_ids_for(claims.sub)
+        self._live[sid] = live
+        first = await self._presence.add(
+            claims.sub,
+            sid,
+            {"deviceType": live.device_type, "connectedAt": now.isoformat(), "node": self.node_id},
+        )
+        return Opened(live, user, group_ids, first)
+
+    async def user_profile(self, user_id: str) -> dict[str, Any]:
+        return (await self._users.me(user_id)).profile()
+
+    def get(self, sid: str) -> LiveSocket | None:
+        return self._live.get(sid)
+
+    def live(self) -> list[LiveSocket]:
+        return list(self._live.values())
+
+    async def reauth(self, sid: str, token: object) -> LiveSocket:
+        live = self._live.get(sid)
+        if live is None:
+            raise AuthError("Not authenticated")
+        claims = await self._verifier.verify(token)
+        if claims.sub != live.user_id:
+            raise AccessDenied("reauth must be for the same user")
+        live.expires_at = claims.exp
+        return live
+
+    async def close(self, sid: str) -> tuple[LiveSocket, bool] | None:
+        """Forget a socket; returns it and whether it was the user's last one."""
+        live = self._live.pop(sid, None)
+        if live is None:
+            return None
+        now = self._clock.now()
+        last = await self._presence.remove(live.user_id, sid)
+        await self._sessions.end(live.session_id, now)
+        if last:
+            await self._users.touch_last_seen(live.user_id)
+        return live, last
+
+    async def cleanup_stale(self) -> int:
+        """Close sessions this node left open when it last stopped uncleanly."""
+        return await self._sessions.end_node(self.node_id, self._clock.now())

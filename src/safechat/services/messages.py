@@ -1,0 +1,347 @@
+"""Messages: durable, ordered, idempotent sends; edits, deletes, reactions, reads, sync."""
+
+from __future__ import annotations
+
+import asyncio
+import weakref
+from dataclasses import dataclass
+from typing import Any
+
+from bson import ObjectId
+from pymongo.errors import DuplicateKeyError
+
+from safechat.errors import (
+    AccessDenied,
+    MessageNotFound,
+    MessageTooLong,
+    ServiceUnavailable,
+    ValidationFailed,
+)
+from safechat.models.group import Group, Role
+from safechat.models.message import (
+    HistoryQuery,
+    MarkMessagesRead,
+    SendMessage,
+    StoredMessage,
+)
+from safechat.models.common import iso
+from safechat.repositories.groups import GroupRepository
+from safechat.repositories.messages import MessageRepository
+from safechat.repositories.read_state import ReadStateRepository
+from safechat.services.encryption import Encryptor
+from safechat.services.groups import GroupService
+from safechat.services.ports import Clock, Notifier
+from safechat.services.rendering import MessageRenderer
+from safechat.services.users import UserService
+
+
+@dataclass(frozen=True, slots=True)
+class SendResult:
+    message: dict[str, Any]
+    duplicate: bool
+
+
+class MessageService:
+    def __init__(
+        self,
+        groups: GroupService,
+        group_repo: GroupRepository,
+        messages: MessageRepository,
+        read_state: ReadStateRepository,
+        users: UserService,
+        encryptor: Encryptor,
+        renderer: MessageRenderer,
+        notifier: Notifier,
+        clock: Clock,
+        *,
+        max_chars: int = 4000,
+    ) -> None:
+        self._groups = groups
+        self._group_repo = group_repo
+        self._messages = messages
+        self._read_state = read_state
+        self._users = users
+        self._enc = encryptor
+        self._renderer = renderer
+        self._notify = notifier
+        self._clock = clock
+        self._max_chars = max_chars
+        # Serialises seq reservation + insert per group on this node, so a
+        # failed insert can fill its own slot before the next one is taken.
+        self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
+
+    def _lock(self, group_id: str) -> asyncio.Lock:
+        lock = self._locks.get(group_id)
+        if lock is None:
+            lock = asyncio.Lock()
+            self._locks[group_id] = lock
+        return lock
+
+    def _check_text(self, content: str, *, required: bool) -> str:
+        text = content.strip()
+        if required and not text:
+            raise ValidationFailed("Message content is empty")
+        if len(text) > self._max_chars:
+            raise MessageTooLong(
+                f"Messages are limited to {self._max_chars} characters",
+                details={"maxLength": self._max_chars, "length": len(text)},
+            )
+        return text
+
+    async def _message_in_group(self, message_id: str, group_id: str | None = None) -> StoredMessage:
+        message = await self._messages.get(ObjectId(message_id))
+        if message is None or (group_id is not None and str(message.group_id) != group_id):
+            raise MessageNotFound()
+        return message
+
+    async def _member_message(
+        self, user_id: str, message_id: str, group_id: str | None = None
+    ) -> tuple[Group, StoredMessage]:
+        """The message and its group, if the user is a member of that group.
+
+        Non-members get MESSAGE_NOT_FOUND when no group is named, so message
+        ids do not reveal which groups exist.
+        """
+        if group_id is not None:
+            group = await self._groups.require_member(group_id, user_id)
+            return group, await self._message_in_group(message_id, group_id)
+        message = await self._message_in_group(message_id)
+        group = await self._group_repo.get(message.group_id)
+        if group is None or group.member(user_id) is None:
+            raise MessageNotFound()
+        return group, message
+
+    # --- send ---------------------------------------------------------------
+
+    async def send(
+        self, user_id: str, body: SendMessage, *, origin_sid: str | None = None
+    ) -> SendResult:
+        if body.type != "text" or body.mediaId is not None:
+            raise ValidationFailed(
+                "Media messages need an uploaded mediaId; media upload is not enabled yet"
+            )
+        text = self._check_text(body.content, required=True)
+        group = await self._groups.require_member(body.groupId, user_id)
+        if body.tempId is not None:
+            existing = await self._messages.by_client_id(user_id, body.tempId)
+            if existing is not None:
+                return self._duplicate(existing, body)
+        reply_to = None
+        if body.replyTo is not None:
+            await self._message_in_group(body.replyTo, group.gid)
+            reply_to = ObjectId(body.replyTo)
+        content = self._enc.encrypt(text, group.gid)
+        async with self._lock(group.gid):
+            now = self._clock.now()
+            seq = await self._group_repo.reserve_seqs(group.id, 1, now)
+            if seq is None:
+                raise AccessDenied("The group no longer exists")
+            message = StoredMessage(
+                id=ObjectId(),
+                group_id=group.id,
+                seq=seq,
+                sender_id=user_id,
+                type="text",
+                content=content,
+                created_at=now,
+                updated_at=now,
+                client_message_id=body.tempId,
+                reply_to=reply_to,
+            )
+            try:
+                await self._messages.insert(message)
+            except DuplicateKeyError:
+                # Same tempId raced in from another node: keep seq gap-free.
+                await self._fill_slot(group.id, seq, now)
+                existing = (
+                    await self._messages.by_client_id(user_id, body.tempId)
+                    if body.tempId
+                    else None
+                )
+                if existing is None:
+                    raise
+                return self._duplicate(existing, body)
+            except Exception:
+                await self._fill_slot(group.id, seq, now)
+                raise
+        # Sending implies the sender has read the conversation up to here.
+        await self._read_state.advance(group.id, user_id, seq, now)
+        wire = self._renderer.render(message)
+        sender = (await self._users.summaries([user_id]))[user_id]
+        await self._notify.to_group(
+            group.gid, "new_message", {"message": wire, "sender": sender}, skip_sid=origin_sid
+        )
+        own = dict(wire)
+        if body.tempId is not None:
+            own["tempId"] = body.tempId
+        return SendResult(own, duplicate=False)
+
+    def _duplicate(self, existing: StoredMessage, body: SendMessage) -> SendResult:
+        if str(existing.group_id) != body.groupId:
+            raise ValidationFailed("tempId was already used for another group")
+        return SendResult(self._renderer.render(existing, temp_id=body.tempId), duplicate=True)
+
+    async def _fill_slot(self, group_id: ObjectId, seq: int, now: Any) -> None:
+        """Fill a reserved seq whose message was not stored with a deleted placeholder."""
+        placeholder = StoredMessage(
+            id=ObjectId(), group_id=group_id, seq=seq, sender_id="system", type="system",
+            content="", created_at=now, updated_at=now, is_deleted=True, deleted_at=now,
+            deleted_by="system",
+        )
+        try:
+            await self._messages.insert(placeholder)
+        except Exception as exc:  # the database is failing; the gap stays, sync tolerates it
+            raise ServiceUnavailable("Could not store the message; please retry") from exc
+
+    # --- edit / delete / react ----------------------------------------------
+
+    async def edit(self, user_id: str, message_id: str, content: str) -> dict[str, Any]:
+        group, message = await self._member_message(user_id, message_id)
+        if message.sender_id != user_id:
+            raise AccessDenied("Only the sender may edit a message")
+        if message.is_deleted:
+            raise MessageNotFound("The message was deleted")
+        if message.type != "text" and not content.strip():
+            text = ""
+        else:
+            text = self._check_text(content, required=message.type == "text")
+        now = self._clock.now()
+        updated = await self._messages.edit(
+            message.id,
+            user_id,
+            self._enc.encrypt(text, group.gid),
+            {"content": message.content, "editedAt": message.edited_at or message.created_at},
+            now,
+        )
+        if updated is None:
+            raise MessageNotFound("The message was deleted")
+        wire = self._renderer.render(updated)
+        await self._notify.to_group(group.gid, "message_edited", {"message": wire})
+        return wire
+
+    async def history_of(self, user_id: str, message_id: str) -> list[dict[str, Any]]:
+        group, message = await self._member_message(user_id, message_id)
+        entries = []
+        for entry in message.edit_history:
+            text = self._renderer.plaintext(entry.get("content"), group.gid, message_id)
+            entries.append({"content": text, "editedAt": iso(entry.get("editedAt"))})
+        return entries
+
+    async def delete(
+        self, user_id: str, message_id: str, group_id: str | None = None
+    ) -> dict[str, Any]:
+        group, message = await self._member_message(user_id, message_id, group_id)
+        role = group.role_of(user_id)
+        if message.sender_id != user_id and (role is None or role.rank < Role.ADMIN.rank):
+            raise AccessDenied("Only the sender or a group admin may delete a message")
+        if message.is_deleted:
+            raise MessageNotFound("The message was already deleted")
+        now = self._clock.now()
+        if await self._messages.soft_delete(message.id, user_id, now) is None:
+            raise MessageNotFound("The message was already deleted")
+        event = {"messageId": message_id, "groupId": group.gid, "deletedBy": user_id}
+        await self._notify.to_group(group.gid, "message_deleted", event)
+        return event
+
+    async def react(self, user_id: str, message_id: str, emoji: str) -> dict[str, Any]:
+        group, message = await self._member_message(user_id, message_id)
+        result = await self._messages.toggle_reaction(message.id, emoji, user_id, self._clock.now())
+        if result is None:
+            raise MessageNotFound("The message was deleted")
+        action, updated = result
+        event = {
+            "messageId": message_id,
+            "groupId": group.gid,
+            "emoji": emoji,
+            "userId": user_id,
+            "action": action,
+            "reactions": updated.reactions,
+        }
+        await self._notify.to_group(group.gid, "message_reaction", event)
+        return event
+
+    # --- reads --------------------------------------------------------------
+
+    async def mark_read(self, user_id: str, message_id: str, group_id: str) -> dict[str, Any]:
+        group, message = await self._member_message(user_id, message_id, group_id)
+        now = self._clock.now()
+        newly = await self._messages.unread_by(group.id, user_id, ids=[message.id], up_to_seq=None)
+        if newly:
+            await self._messages.add_reads([message.id], user_id, now)
+        await self._read_state.advance(group.id, user_id, message.seq, now)
+        event = {"messageId": message_id, "groupId": group.gid, "readBy": user_id, "readAt": iso(now)}
+        if newly:
+            await self._notify.to_group(group.gid, "message_read", event)
+        return {**event, "newlyRead": bool(newly)}
+
+    async def mark_many_read(self, user_id: str, body: MarkMessagesRead) -> dict[str, Any]:
+        group = await self._groups.require_member(body.groupId, user_id)
+        now = self._clock.now()
+        ids = [ObjectId(i) for i in body.messageIds] if body.messageIds is not None else None
+        up_to = min(body.upToSeq, group.last_seq) if body.upToSeq is not None else None
+        newly = await self._messages.unread_by(group.id, user_id, ids=ids, up_to_seq=up_to)
+        if newly:
+            await self._messages.add_reads([i for i, _ in newly], user_id, now)
+        if up_to is None:
+            up_to = max((s for _, s in newly), default=0)
+            if ids:
+                up_to = max(up_to, await self._messages.max_seq(group.id, ids))
+        await self._read_state.advance(group.id, user_id, up_to, now)
+        event = {
+            "groupId": group.gid,
+            "messageIds": [str(i) for i, _ in sorted(newly, key=lambda x: x[1])],
+            "readBy": user_id,
+            "readAt": iso(now),
+        }
+        if newly:
+            await self._notify.to_group(group.gid, "messages_read", event)
+        return {**event, "lastReadSeq": up_to}
+
+    # --- history and sync ---------------------------------------------------
+
+    async def history(self, user_id: str, group_id: str, q: HistoryQuery) -> dict[str, Any]:
+        group = await self._groups.require_member(group_id, user_id)
+        before_seq, after_seq = q.beforeSeq, q.afterSeq
+        if q.before is not None:
+            before_seq = (await self._message_in_group(q.before, group.gid)).seq
+        if q.after is not None:
+            after_seq = (await self._message_in_group(q.after, group.gid)).seq
+        found = await self._messages.page(
+            group.id, q.limit + 1, before_seq=before_seq, after_seq=after_seq
+        )
+        has_more = len(found) > q.limit
+        if has_more:
+            # Backwards pages drop the oldest extra one; forward pages the newest.
+            found = found[:-1] if after_seq is not None else found[1:]
+        cursor_msg = None
+        if has_more and found:
+            cursor_msg = found[-1] if after_seq is not None else found[0]
+        return {
+            "messages": self._renderer.render_many(found),
+            "hasMore": has_more,
+            "nextCursor": str(cursor_msg.id) if cursor_msg else None,
+        }
+
+    async def sync(self, user_id: str, targets: dict[str, int], limit: int) -> dict[str, Any]:
+        """Catch-up after a reconnect: every message after `afterSeq` in seq order,
+        plus earlier messages changed (edited, deleted, reacted) since the client's
+        newest known message was created."""
+        results: dict[str, Any] = {}
+        for group_id, after_seq in targets.items():
+            group = await self._groups.require_member(group_id, user_id)
+            found = await self._messages.page(group.id, limit + 1, after_seq=after_seq)
+            has_more = len(found) > limit
+            updated: list[StoredMessage] = []
+            if after_seq > 0:
+                anchor = await self._messages.by_seq(group.id, after_seq)
+                if anchor is not None:
+                    updated = await self._messages.updated_since(
+                        group.id, after_seq, anchor.created_at, limit
+                    )
+            results[group.gid] = {
+                "messages": self._renderer.render_many(found[:limit]),
+                "updated": self._renderer.render_many(updated),
+                "hasMore": has_more,
+                "lastSeq": group.last_seq,
+            }
+        return results

@@ -1,0 +1,36 @@
+"""Turns stored messages into the protocol's Message (plaintext) shape."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import structlog
+
+from safechat.models.message import StoredMessage
+from safechat.services.encryption import DecryptionError, Encryptor
+
+log = structlog.get_logger(__name__)
+
+
+class MessageRenderer:
+    def __init__(self, encryptor: Encryptor) -> None:
+        self._enc = encryptor
+
+    def plaintext(self, content: Any, group_id: str, message_id: str) -> str:
+        try:
+            return self._enc.decrypt(content, group_id)
+        except DecryptionError as exc:
+            # Never the content itself in logs; the id is enough to find it.
+            log.warning("message_undecryptable", message_id=message_id, reason=str(exc))
+            return ""
+
+    def render(self, message: StoredMessage, *, temp_id: str | None = None) -> dict[str, Any]:
+        text = (
+            ""
+            if message.is_deleted
+            else self.plaintext(message.content, str(message.group_id), str(message.id))
+        )
+        return message.to_wire(text, temp_id=temp_id)
+
+    def render_many(self, messages: list[StoredMessage]) -> list[dict[str, Any]]:
+        return [self.render(m) for m in messages]

@@ -1,0 +1,87 @@
+"""Users: upsert from verified claims, profiles, summaries."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable
+from typing import Any
+
+from pymongo.errors import DuplicateKeyError
+
+from safechat.errors import UserNotFound, ValidationFailed
+from safechat.models.user import UpdateMe, User, unknown_user
+from safechat.repositories.users import UserRepository
+from safechat.services.auth import Claims
+from safechat.services.ports import Clock
+
+# A REST caller is upserted at most this often per node (not on every request).
+UPSERT_EVERY_SECONDS = 300.0
+
+
+class UserService:
+    def __init__(self, users: UserRepository, clock: Clock) -> None:
+        self._users = users
+        self._clock = clock
+        self._recent: dict[str, float] = {}
+
+    async def upsert_from_claims(self, claims: Claims) -> User:
+        fields: dict[str, Any] = {
+            "email": claims.email,
+            "firstName": claims.first_name,
+            "lastName": claims.last_name,
+            "profileImageUrl": claims.picture,
+        }
+        fields = {k: v for k, v in fields.items() if v is not None}
+        if claims.username:
+            fields["username"] = claims.username.lower()
+        now = self._clock.now()
+        try:
+            user = await self._users.upsert(claims.sub, fields, now)
+        except DuplicateKeyError:
+            # Another account holds that username; keep the rest of the profile.
+            fields.pop("username", None)
+            user = await self._users.upsert(claims.sub, fields, now)
+        self._recent[claims.sub] = time.monotonic()
+        return user
+
+    async def ensure(self, claims: Claims) -> None:
+        """Cheap per-request upsert: only when this node has not done it lately."""
+        seen = self._recent.get(claims.sub)
+        if seen is None or time.monotonic() - seen > UPSERT_EVERY_SECONDS:
+            if len(self._recent) > 100_000:
+                self._recent.clear()
+            await self.upsert_from_claims(claims)
+
+    async def me(self, user_id: str) -> User:
+        user = await self._users.get(user_id)
+        if user is None:
+            raise UserNotFound()
+        return user
+
+    async def update_me(self, user_id: str, body: UpdateMe) -> User:
+        fields = body.model_dump(exclude_none=True)
+        if not fields:
+            raise ValidationFailed("Nothing to update")
+        if "username" in fields:
+            fields["username"] = fields["username"].lower()
+        user = await self._users.update_profile(user_id, fields, self._clock.now())
+        if user is None:
+            raise UserNotFound()
+        return user
+
+    async def summaries(self, user_ids: Iterable[str]) -> dict[str, dict[str, Any]]:
+        ids = list(dict.fromkeys(user_ids))
+        found = await self._users.get_many(ids)
+        return {uid: found.get(uid, unknown_user(uid)).summary() for uid in ids}
+
+    async def require_existing(self, user_ids: Iterable[str]) -> None:
+        ids = set(user_ids)
+        missing = ids - await self._users.existing_ids(ids)
+        if missing:
+            raise UserNotFound(
+                "Unknown user: users must have signed in once",
+                details={"userIds": sorted(missing)},
+            )
+
+    async def touch_last_seen(self, user_id: str) -> None:
+        await self._users.touch_last_seen(user_id, self._clock.now())
