@@ -162,15 +162,35 @@ def build_services(
     )
     users = UserService(UserRepository(database), clock)
     groups = GroupService(
-        group_repo, message_repo, read_state, AuditRepository(database), users, presence,
-        renderer, notifier, clock,
+        group_repo,
+        message_repo,
+        read_state,
+        AuditRepository(database),
+        users,
+        presence,
+        renderer,
+        notifier,
+        clock,
     )
     messages = MessageService(
-        groups, group_repo, message_repo, read_state, users, encryptor, renderer, notifier, clock,
+        groups,
+        group_repo,
+        message_repo,
+        read_state,
+        users,
+        encryptor,
+        renderer,
+        notifier,
+        clock,
         max_chars=settings.max_message_chars,
     )
     connections = ConnectionService(
-        verifier, users, groups, presence, SessionRepository(database), clock,
+        verifier,
+        users,
+        groups,
+        presence,
+        SessionRepository(database),
+        clock,
         node_id(settings.data_dir),
     )
     return Services(database, verifier, users, groups, messages, connections, dev_issuer)

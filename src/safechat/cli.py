@@ -31,7 +31,9 @@ def _add_common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--host", help="interface to listen on (SAFECHAT_HOST, default 127.0.0.1)")
     p.add_argument("--port", type=int, help="port (SAFECHAT_PORT, default 3001)")
     p.add_argument(
-        "--data-dir", type=Path, help="keys and embedded database (SAFECHAT_DATA_DIR, default ./var)"
+        "--data-dir",
+        type=Path,
+        help="keys and embedded database (SAFECHAT_DATA_DIR, default ./var)",
     )
 
 
@@ -83,7 +85,10 @@ def cmd_token(settings: Settings, args: argparse.Namespace) -> int:
     from safechat.services.auth import DevIssuer
 
     if not settings.dev_issuer:
-        print("token: CLERK_JWKS_URL is set; tokens come from Clerk, not from SafeChat", file=sys.stderr)
+        print(
+            "token: CLERK_JWKS_URL is set; tokens come from Clerk, not from SafeChat",
+            file=sys.stderr,
+        )
         return 2
     first, _, last = (args.name or "").partition(" ")
     issuer = DevIssuer.load_or_create(settings.data_dir, settings.issuer)

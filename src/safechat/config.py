@@ -23,15 +23,11 @@ class Settings(BaseSettings):
         env_file=".env", env_file_encoding="utf-8", extra="ignore", populate_by_name=True
     )
 
-    env: Literal["dev", "production"] = Field(
-        "dev", validation_alias=_env("SAFECHAT_ENV", "env")
-    )
+    env: Literal["dev", "production"] = Field("dev", validation_alias=_env("SAFECHAT_ENV", "env"))
     host: str = Field("127.0.0.1", validation_alias=_env("SAFECHAT_HOST", "host"))
     port: int = Field(3001, ge=0, le=65535, validation_alias=_env("SAFECHAT_PORT", "port"))
     data_dir: Path = Field(Path("./var"), validation_alias=_env("SAFECHAT_DATA_DIR", "data_dir"))
-    public_url: str | None = Field(
-        None, validation_alias=_env("SAFECHAT_PUBLIC_URL", "public_url")
-    )
+    public_url: str | None = Field(None, validation_alias=_env("SAFECHAT_PUBLIC_URL", "public_url"))
     log_level: str = Field("INFO", validation_alias=_env("SAFECHAT_LOG_LEVEL", "log_level"))
     log_format: Literal["auto", "console", "json"] = Field(
         "auto", validation_alias=_env("SAFECHAT_LOG_FORMAT", "log_format")

@@ -73,9 +73,17 @@ async def gather_checks(settings: Settings) -> list[Check]:
     else:
         ok = settings.env != "production"
         where = data_dir / DEV_KEY_FILE
-        checks.append(("encryption", ok, f"embedded dev key at {where}" if ok else "ENCRYPTION_KEYS required in production"))
+        checks.append(
+            (
+                "encryption",
+                ok,
+                f"embedded dev key at {where}" if ok else "ENCRYPTION_KEYS required in production",
+            )
+        )
     origins = settings.cors_origins
-    checks.append(("origins", True, "any (dev mode)" if origins == "*" else ", ".join(origins) or "none"))
+    checks.append(
+        ("origins", True, "any (dev mode)" if origins == "*" else ", ".join(origins) or "none")
+    )
     return checks
 
 

@@ -29,4 +29,6 @@ def configure_logging(level: str = "INFO", fmt: str = "auto", env: str = "dev") 
         cache_logger_on_first_use=False,
     )
     # Library loggers (aiohttp access, socketio) stay quiet unless they warn.
-    logging.basicConfig(level=logging.WARNING, stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.WARNING, stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s"
+    )

@@ -106,7 +106,9 @@ class EmbeddedMongo:
         finally:
             log_file.close()
         await self._wait_ready()
-        log.info("embedded_mongo_started", pid=self._proc.pid, port=self.port, storage=str(self.storage))
+        log.info(
+            "embedded_mongo_started", pid=self._proc.pid, port=self.port, storage=str(self.storage)
+        )
         return self.uri
 
     async def _wait_ready(self) -> None:
@@ -115,9 +117,8 @@ class EmbeddedMongo:
         while loop.time() < deadline:
             assert self._proc is not None
             if self._proc.returncode is not None:
-                raise EmbeddedMongoError(
-                    f"embedded database exited with code {self._proc.returncode}; see {self._log_path}"
-                )
+                code = self._proc.returncode
+                raise EmbeddedMongoError(f"embedded database exited ({code}); see {self._log_path}")
             with contextlib.suppress(OSError):
                 _, writer = await asyncio.open_connection(self.host, self.port)
                 writer.close()
@@ -128,14 +129,14 @@ class EmbeddedMongo:
         await self.stop()
         raise EmbeddedMongoError(f"embedded database did not start in {self.start_timeout}s")
 
-    async def stop(self, timeout: float = 15.0) -> None:
+    async def stop(self, grace_seconds: float = 15.0) -> None:
         proc, self._proc = self._proc, None
         if proc is None or proc.returncode is not None:
             return
         with contextlib.suppress(ProcessLookupError):
             proc.send_signal(signal.SIGTERM)
         try:
-            await asyncio.wait_for(proc.wait(), timeout)
+            await asyncio.wait_for(proc.wait(), grace_seconds)
         except TimeoutError:
             log.warning("embedded_mongo_kill", pid=proc.pid)
             with contextlib.suppress(ProcessLookupError):

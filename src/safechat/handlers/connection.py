@@ -31,7 +31,7 @@ def token_from(environ: dict[str, Any], auth: Any) -> str | None:
         return str(auth["token"])
     query = parse_qs(environ.get("QUERY_STRING", ""))
     if query.get("token"):
-        return query["token"][0]
+        return str(query["token"][0])
     header = environ.get("HTTP_AUTHORIZATION", "")
     if isinstance(header, str) and header.lower().startswith("bearer "):
         return header[7:].strip() or None
@@ -86,7 +86,11 @@ class ConnectionHandlers:
             raise socketio.exceptions.ConnectionRefusedError(exc.message, data) from None
         except Exception:
             log.exception("connect_failed")
-            data = {"code": "INTERNAL_ERROR", "message": "Server error", "timestamp": iso(self._clock.now())}
+            data = {
+                "code": "INTERNAL_ERROR",
+                "message": "Server error",
+                "timestamp": iso(self._clock.now()),
+            }
             raise socketio.exceptions.ConnectionRefusedError("Server error", data) from None
         finally:
             structlog.contextvars.clear_contextvars()
@@ -107,7 +111,11 @@ class ConnectionHandlers:
         try:
             await self._send_identity(sid, opened.socket)
             if opened.first_session:
-                event = {"userId": opened.user.user_id, "user": opened.user.summary(), "status": "online"}
+                event = {
+                    "userId": opened.user.user_id,
+                    "user": opened.user.summary(),
+                    "status": "online",
+                }
                 for gid in opened.group_ids:
                     await self._sio.emit("user_online", event, room=f"group:{gid}", skip_sid=sid)
         except Exception:
@@ -159,7 +167,10 @@ class ConnectionHandlers:
             log.info("token_expired_disconnect", sid=live.sid, user_id=live.user_id)
             await self._sio.emit(
                 "auth_expired",
-                {"code": "TOKEN_EXPIRED", "message": "Session token expired; reconnect with a fresh token"},
+                {
+                    "code": "TOKEN_EXPIRED",
+                    "message": "Session token expired; reconnect with a fresh token",
+                },
                 to=live.sid,
             )
             await self._sio.disconnect(live.sid)

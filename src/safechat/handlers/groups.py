@@ -45,6 +45,9 @@ class GroupHandlers:
 
     async def get_group_members(self, live: LiveSocket, payload: Any) -> dict[str, Any]:
         ref = parse(GroupRef, payload)
-        body = {"groupId": ref.groupId, "members": await self._groups.members(live.user_id, ref.groupId)}
+        body = {
+            "groupId": ref.groupId,
+            "members": await self._groups.members(live.user_id, ref.groupId),
+        }
         await self._b.sio.emit("group_members", body, to=live.sid)
         return body

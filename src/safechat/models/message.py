@@ -197,7 +197,8 @@ class SyncRequest(Inbound):
     def targets(self) -> dict[str, int]:
         if self.groups is not None:
             return dict(self.groups)
-        assert self.groupId is not None and self.afterSeq is not None
+        assert self.groupId is not None
+        assert self.afterSeq is not None
         return {self.groupId: self.afterSeq}
 
 
@@ -210,7 +211,9 @@ class HistoryQuery(Query):
 
     @model_validator(mode="after")
     def _one_cursor(self) -> HistoryQuery:
-        given = [c for c in (self.before, self.after, self.beforeSeq, self.afterSeq) if c is not None]
+        given = [
+            c for c in (self.before, self.after, self.beforeSeq, self.afterSeq) if c is not None
+        ]
         if len(given) > 1:
             raise ValueError("use at most one of before, after, beforeSeq, afterSeq")
         return self

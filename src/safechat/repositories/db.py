@@ -25,8 +25,10 @@ INDEXES: dict[str, list[IndexModel]] = {
     ],
     "groups": [
         IndexModel([("members.userId", ASCENDING), ("isActive", ASCENDING)], name="members"),
-        IndexModel([("isPrivate", ASCENDING), ("isActive", ASCENDING), ("_id", DESCENDING)],
-                   name="discover"),
+        IndexModel(
+            [("isPrivate", ASCENDING), ("isActive", ASCENDING), ("_id", DESCENDING)],
+            name="discover",
+        ),
     ],
     "messages": [
         IndexModel([("groupId", ASCENDING), ("seq", ASCENDING)], unique=True, name="group_seq"),

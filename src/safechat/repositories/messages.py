@@ -56,7 +56,9 @@ class MessageRepository:
     ) -> list[StoredMessage]:
         """Messages up to `max_seq` changed (edited, deleted, reacted) after `since`."""
         cursor = (
-            self._c.find({"groupId": group_id, "seq": {"$lte": max_seq}, "updatedAt": {"$gt": since}})
+            self._c.find(
+                {"groupId": group_id, "seq": {"$lte": max_seq}, "updatedAt": {"$gt": since}}
+            )
             .sort("seq", ASCENDING)
             .limit(limit)
         )

@@ -132,7 +132,8 @@ def read_query(request: web.Request, model: type[M]) -> M:
 def add_api_routes(app: web.Application, routes: list[web.RouteDef]) -> None:
     """Serve the same routes under /api and /api/v1."""
     for route in routes:
-        assert isinstance(route.path, str) and route.path.startswith("/api/")
+        assert isinstance(route.path, str)
+        assert route.path.startswith("/api/")
         app.router.add_route(route.method, route.path, route.handler)
-        versioned = "/api/v1/" + route.path[len("/api/"):]
+        versioned = "/api/v1/" + route.path[len("/api/") :]
         app.router.add_route(route.method, versioned, route.handler)

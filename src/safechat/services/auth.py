@@ -101,9 +101,9 @@ class TokenVerifier:
         except jwt.PyJWTError as exc:
             raise InvalidToken("Invalid token") from exc
         azp = payload.get("azp")
-        if azp is not None and "*" not in self._allowed_origins:
-            if azp not in self._allowed_origins:
-                raise InvalidToken("Token was issued for another origin")
+        origins = self._allowed_origins
+        if azp is not None and "*" not in origins and azp not in origins:
+            raise InvalidToken("Token was issued for another origin")
         return Claims.from_payload(payload)
 
 

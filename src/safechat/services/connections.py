@@ -39,9 +39,7 @@ class LiveSocket:
 
 def expired(sockets: list[LiveSocket], now: float, grace_seconds: float) -> list[LiveSocket]:
     """Sockets whose token expired more than `grace_seconds` ago without a reauth."""
-    return [
-        s for s in sockets if s.expires_at is not None and now > s.expires_at + grace_seconds
-    ]
+    return [s for s in sockets if s.expires_at is not None and now > s.expires_at + grace_seconds]
 
 
 @dataclass(frozen=True, slots=True)

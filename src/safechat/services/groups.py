@@ -211,7 +211,11 @@ class GroupService:
                 raise GroupNotFound()
             return await self.summary(target, current)
         await self._audit.record(
-            "member.added", actor, now, group_id=group.id, target_id=target,
+            "member.added",
+            actor,
+            now,
+            group_id=group.id,
+            target_id=target,
             details={"role": role.value},
         )
         await self._notify.to_group(updated.gid, "group_updated", {"group": shared_view(updated)})
@@ -220,7 +224,9 @@ class GroupService:
 
     async def _announce_added(self, group: Group, user_id: str) -> None:
         await self._notify.add_user_to_group(user_id, group.gid)
-        await self._notify.to_user(user_id, "group_added", {"group": await self.summary(user_id, group)})
+        await self._notify.to_user(
+            user_id, "group_added", {"group": await self.summary(user_id, group)}
+        )
 
     async def leave(self, user_id: str, group_id: str) -> None:
         group = await self.require_member(group_id, user_id)
@@ -265,7 +271,11 @@ class GroupService:
         if updated is None:
             raise Conflict("Membership changed meanwhile; try again")
         await self._audit.record(
-            "member.role_changed", actor, now, group_id=group.id, target_id=target,
+            "member.role_changed",
+            actor,
+            now,
+            group_id=group.id,
+            target_id=target,
             details={"role": role_name},
         )
         await self._notify.to_group(updated.gid, "group_updated", {"group": shared_view(updated)})

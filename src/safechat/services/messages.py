@@ -17,6 +17,7 @@ from safechat.errors import (
     ServiceUnavailable,
     ValidationFailed,
 )
+from safechat.models.common import iso
 from safechat.models.group import Group, Role
 from safechat.models.message import (
     HistoryQuery,
@@ -24,7 +25,6 @@ from safechat.models.message import (
     SendMessage,
     StoredMessage,
 )
-from safechat.models.common import iso
 from safechat.repositories.groups import GroupRepository
 from safechat.repositories.messages import MessageRepository
 from safechat.repositories.read_state import ReadStateRepository
@@ -88,7 +88,9 @@ class MessageService:
             )
         return text
 
-    async def _message_in_group(self, message_id: str, group_id: str | None = None) -> StoredMessage:
+    async def _message_in_group(
+        self, message_id: str, group_id: str | None = None
+    ) -> StoredMessage:
         message = await self._messages.get(ObjectId(message_id))
         if message is None or (group_id is not None and str(message.group_id) != group_id):
             raise MessageNotFound()
@@ -106,10 +108,10 @@ class MessageService:
             group = await self._groups.require_member(group_id, user_id)
             return group, await self._message_in_group(message_id, group_id)
         message = await self._message_in_group(message_id)
-        group = await self._group_repo.get(message.group_id)
-        if group is None or group.member(user_id) is None:
+        found = await self._group_repo.get(message.group_id)
+        if found is None or found.member(user_id) is None:
             raise MessageNotFound()
-        return group, message
+        return found, message
 
     # --- send ---------------------------------------------------------------
 
@@ -154,9 +156,7 @@ class MessageService:
                 # Same tempId raced in from another node: keep seq gap-free.
                 await self._fill_slot(group.id, seq, now)
                 existing = (
-                    await self._messages.by_client_id(user_id, body.tempId)
-                    if body.tempId
-                    else None
+                    await self._messages.by_client_id(user_id, body.tempId) if body.tempId else None
                 )
                 if existing is None:
                     raise
@@ -184,8 +184,16 @@ class MessageService:
     async def _fill_slot(self, group_id: ObjectId, seq: int, now: Any) -> None:
         """Fill a reserved seq whose message was not stored with a deleted placeholder."""
         placeholder = StoredMessage(
-            id=ObjectId(), group_id=group_id, seq=seq, sender_id="system", type="system",
-            content="", created_at=now, updated_at=now, is_deleted=True, deleted_at=now,
+            id=ObjectId(),
+            group_id=group_id,
+            seq=seq,
+            sender_id="system",
+            type="system",
+            content="",
+            created_at=now,
+            updated_at=now,
+            is_deleted=True,
+            deleted_at=now,
             deleted_by="system",
         )
         try:
@@ -269,7 +277,12 @@ class MessageService:
         if newly:
             await self._messages.add_reads([message.id], user_id, now)
         await self._read_state.advance(group.id, user_id, message.seq, now)
-        event = {"messageId": message_id, "groupId": group.gid, "readBy": user_id, "readAt": iso(now)}
+        event = {
+            "messageId": message_id,
+            "groupId": group.gid,
+            "readBy": user_id,
+            "readAt": iso(now),
+        }
         if newly:
             await self._notify.to_group(group.gid, "message_read", event)
         return {**event, "newlyRead": bool(newly)}

@@ -1,0 +1,44 @@
+# SafeChat: `make run` serves on :3001 with embedded defaults; `make test` runs every test.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+E2E_STAMP := tests/e2e/node_modules/.installed-stamp
+
+.PHONY: install run test test-unit lint format e2e-deps clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e '.[embedded,test,lint]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+run: install
+	$(BIN)/safechat serve
+
+$(E2E_STAMP): tests/e2e/package.json
+	bash scripts/ensure-node.sh
+	cd tests/e2e && npm install --no-audit --no-fund --loglevel=error
+	touch $(E2E_STAMP)
+
+e2e-deps: $(E2E_STAMP)
+
+test: install e2e-deps
+	$(BIN)/pytest
+
+test-unit: install
+	$(BIN)/pytest tests/unit
+
+lint: install
+	$(BIN)/ruff check src tests
+	$(BIN)/ruff format --check src tests
+	$(BIN)/mypy src
+
+format: install
+	$(BIN)/ruff check --fix src tests
+	$(BIN)/ruff format src tests
+
+clean:
+	rm -rf $(VENV) tests/e2e/node_modules .pytest_cache .mypy_cache .ruff_cache

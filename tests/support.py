@@ -1,0 +1,136 @@
+"""Test helpers: a running SafeChat server and socket clients that record events."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import socketio
+from aiohttp import web
+
+from safechat.adapters.embedded_mongo import free_port
+from safechat.app import create_app
+from safechat.config import Settings
+from safechat.container import SERVICES
+
+
+class EventClient:
+    """python-socketio AsyncClient that queues every event it receives, by name."""
+
+    def __init__(self, url: str, token: str) -> None:
+        self.url = url
+        self.token = token
+        self.sio = socketio.AsyncClient(reconnection=False)
+        self.events: dict[str, asyncio.Queue[Any]] = defaultdict(asyncio.Queue)
+        self.sio.on("*", self._record)
+
+    async def _record(self, event: str, *args: Any) -> None:
+        self.events[event].put_nowait(args[0] if len(args) == 1 else args)
+
+    async def connect(self, **kwargs: Any) -> EventClient:
+        kwargs.setdefault("auth", {"token": self.token})
+        kwargs.setdefault("transports", ["websocket"])
+        await self.sio.connect(self.url, wait_timeout=10, **kwargs)
+        return self
+
+    async def call(self, event: str, data: Any = None, timeout: float = 10) -> Any:
+        return await self.sio.call(event, data, timeout=timeout)
+
+    async def wait_for(self, event: str, timeout: float = 5.0) -> Any:
+        return await asyncio.wait_for(self.events[event].get(), timeout)
+
+    async def expect_none(self, event: str, within: float = 0.3) -> None:
+        await asyncio.sleep(within)
+        assert self.events[event].empty(), f"unexpected {event}: {self.events[event].get_nowait()}"
+
+    def drain(self, event: str) -> list[Any]:
+        out = []
+        while not self.events[event].empty():
+            out.append(self.events[event].get_nowait())
+        return out
+
+    async def close(self) -> None:
+        if self.sio.connected:
+            await self.sio.disconnect()
+
+
+@dataclass
+class ChatServer:
+    settings: Settings
+    app: web.Application
+    runner: web.AppRunner
+    http: aiohttp.ClientSession
+    clients: list[EventClient] = field(default_factory=list)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.settings.port}"
+
+    def token(self, sub: str, **claims: Any) -> str:
+        issuer = self.app[SERVICES].dev_issuer
+        assert issuer is not None
+        return issuer.mint(sub, **claims)
+
+    async def user(self, sub: str, **claims: Any) -> str:
+        """A token for a user who has signed in once (so others can add them)."""
+        token = self.token(sub, **claims)
+        status, _ = await self.request("GET", "/api/me", token)
+        assert status == 200
+        return token
+
+    async def client(
+        self, sub_or_token: str, *, connect: bool = True, **claims: Any
+    ) -> EventClient:
+        token = sub_or_token if sub_or_token.count(".") == 2 else self.token(sub_or_token, **claims)
+        client = EventClient(self.url, token)
+        self.clients.append(client)
+        if connect:
+            await client.connect()
+            await client.wait_for("user_groups")
+        return client
+
+    async def request(
+        self, method: str, path: str, token: str | None = None, json: Any = None, **kw: Any
+    ) -> tuple[int, Any]:
+        headers = dict(kw.pop("headers", {}))
+        if token:
+            headers["Authorization"] = f"Bearer {token}"
+        async with self.http.request(
+            method, self.url + path, json=json, headers=headers, **kw
+        ) as resp:
+            body = await resp.json(content_type=None)
+            return resp.status, body
+
+    async def group(self, token: str, name: str = "room", **body: Any) -> str:
+        status, data = await self.request("POST", "/api/groups", token, {"name": name, **body})
+        assert status == 201, data
+        return str(data["group"]["id"])
+
+    async def stop(self) -> None:
+        for c in self.clients:
+            await c.close()
+        await self.http.close()
+        await self.runner.cleanup()
+
+
+async def start_server(
+    *, mongo_uri: str, db_name: str, data_dir: Path, **overrides: Any
+) -> ChatServer:
+    port = free_port()
+    settings = Settings(
+        port=port,
+        data_dir=data_dir,
+        mongodb_uri=mongo_uri,
+        mongodb_db=db_name,
+        log_level="WARNING",
+        **overrides,
+    )
+    app = create_app(settings)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    return ChatServer(settings, app, runner, aiohttp.ClientSession())
