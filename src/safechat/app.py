@@ -18,6 +18,7 @@ from safechat.adapters.embedded_mongo import EmbeddedMongo
 from safechat.adapters.jwks import HttpJwks
 from safechat.adapters.memory_presence import MemoryPresence
 from safechat.adapters.socketio_notifier import SocketIONotifier
+from safechat.adapters.websocket import configure_websocket
 from safechat.config import Settings
 from safechat.container import SERVICES, SETTINGS, STARTED_AT, Services
 from safechat.handlers.boundary import Boundary
@@ -86,6 +87,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> web.Applica
         logger=False,
         engineio_logger=False,
     )
+    configure_websocket(sio, compress=settings.websocket_compression)
     sio.attach(app)
     app[SIO] = sio
     health_routes.setup(app)
