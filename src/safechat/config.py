@@ -19,25 +19,32 @@ def _env(*names: str) -> AliasChoices:
 
 
 class Settings(BaseSettings):
+    # populate_by_name lets code pass field names (Settings(port=...)); pydantic-settings
+    # then also reads the field name from the environment, so prefix it: a stray ENV,
+    # HOST or PORT variable must not configure SafeChat.
     model_config = SettingsConfigDict(
-        env_file=".env", env_file_encoding="utf-8", extra="ignore", populate_by_name=True
+        env_file=".env",
+        env_file_encoding="utf-8",
+        env_prefix="SAFECHAT_",
+        extra="ignore",
+        populate_by_name=True,
     )
 
-    env: Literal["dev", "production"] = Field("dev", validation_alias=_env("SAFECHAT_ENV", "env"))
-    host: str = Field("127.0.0.1", validation_alias=_env("SAFECHAT_HOST", "host"))
-    port: int = Field(3001, ge=0, le=65535, validation_alias=_env("SAFECHAT_PORT", "port"))
-    data_dir: Path = Field(Path("./var"), validation_alias=_env("SAFECHAT_DATA_DIR", "data_dir"))
-    public_url: str | None = Field(None, validation_alias=_env("SAFECHAT_PUBLIC_URL", "public_url"))
-    log_level: str = Field("INFO", validation_alias=_env("SAFECHAT_LOG_LEVEL", "log_level"))
+    env: Literal["dev", "production"] = Field("dev", validation_alias=_env("SAFECHAT_ENV"))
+    host: str = Field("127.0.0.1", validation_alias=_env("SAFECHAT_HOST"))
+    port: int = Field(3001, ge=0, le=65535, validation_alias=_env("SAFECHAT_PORT"))
+    data_dir: Path = Field(Path("./var"), validation_alias=_env("SAFECHAT_DATA_DIR"))
+    public_url: str | None = Field(None, validation_alias=_env("SAFECHAT_PUBLIC_URL"))
+    log_level: str = Field("INFO", validation_alias=_env("SAFECHAT_LOG_LEVEL"))
     log_format: Literal["auto", "console", "json"] = Field(
-        "auto", validation_alias=_env("SAFECHAT_LOG_FORMAT", "log_format")
+        "auto", validation_alias=_env("SAFECHAT_LOG_FORMAT")
     )
 
     # MongoDB: unset -> embedded SecantusDB child process under <data_dir>/db.
     mongodb_uri: str | None = Field(None, validation_alias=_env("MONGODB_URI", "mongodb_uri"))
     mongodb_db: str = Field("safechat", validation_alias=_env("MONGODB_DB", "mongodb_db"))
     embedded_mongo_cmd: str = Field(
-        "secantusd-py", validation_alias=_env("SAFECHAT_EMBEDDED_MONGO_CMD", "embedded_mongo_cmd")
+        "secantusd-py", validation_alias=_env("SAFECHAT_EMBEDDED_MONGO_CMD")
     )
 
     # Identity: unset -> dev issuer with a key kept in <data_dir>.
@@ -48,7 +55,7 @@ class Settings(BaseSettings):
     allowed_origins: Annotated[list[str], NoDecode] = Field(
         default_factory=list, validation_alias=_env("ALLOWED_ORIGINS", "allowed_origins")
     )
-    auth_leeway_seconds: int = Field(5, ge=0, le=300)
+    auth_leeway_seconds: int = Field(5, ge=0, le=300, validation_alias=_env("AUTH_LEEWAY_SECONDS"))
     auth_reauth_grace_seconds: int = Field(
         1800, ge=0, validation_alias=_env("AUTH_REAUTH_GRACE_SECONDS", "auth_reauth_grace_seconds")
     )
@@ -69,7 +76,7 @@ class Settings(BaseSettings):
     )
     db_timeout_ms: int = Field(5000, ge=100, validation_alias=_env("DB_TIMEOUT_MS"))
     websocket_compression: bool = Field(
-        False, validation_alias=_env("SAFECHAT_WEBSOCKET_COMPRESSION", "websocket_compression")
+        False, validation_alias=_env("SAFECHAT_WEBSOCKET_COMPRESSION")
     )
 
     @field_validator("allowed_origins", mode="before")

@@ -10,14 +10,18 @@ from tests.support import ChatServer, start_server
 
 
 async def _negotiated_extensions(url: str, token: str) -> str:
-    ws_url = url.replace("http://", "ws://") + f"/socket.io/?EIO=4&transport=websocket&token={token}"
-    async with aiohttp.ClientSession() as session:
-        # compress=15 makes the client offer permessage-deflate, as browsers do.
-        async with session.ws_connect(ws_url, compress=15) as ws:
-            header = ws._response.headers.get("Sec-WebSocket-Extensions", "")
-            opening = await ws.receive_str()  # engine.io OPEN packet
-            assert opening.startswith("0{")
-            return header
+    ws_url = (
+        url.replace("http://", "ws://") + f"/socket.io/?EIO=4&transport=websocket&token={token}"
+    )
+    # compress=15 makes the client offer permessage-deflate, as browsers do.
+    async with (
+        aiohttp.ClientSession() as session,
+        session.ws_connect(ws_url, compress=15) as ws,
+    ):
+        header = ws._response.headers.get("Sec-WebSocket-Extensions", "")
+        opening = await ws.receive_str()  # engine.io OPEN packet
+        assert opening.startswith("0{")
+        return header
 
 
 async def test_deflate_is_refused_by_default(server: ChatServer) -> None:

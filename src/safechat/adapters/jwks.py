@@ -24,7 +24,9 @@ class HttpJwks:
         self._min_refresh = min_refresh
         self._timeout = aiohttp.ClientTimeout(total=timeout)
         self._keys: dict[str, Any] = {}
-        self._fetched_at = 0.0
+        # -inf, not 0.0: monotonic time starts near 0 at boot, so 0.0 would look fresh.
+        self._fetched_at = float("-inf")
+        self._attempted_at = float("-inf")
         self._lock = asyncio.Lock()
         self._session: aiohttp.ClientSession | None = None
 
@@ -40,13 +42,19 @@ class HttpJwks:
         if kid is None and len(self._keys) == 1 and fresh:
             return next(iter(self._keys.values()))
         async with self._lock:
-            if time.monotonic() - self._fetched_at >= self._min_refresh or not fresh:
+            # Decide again under the lock: the caller we waited for may have refreshed.
+            now = time.monotonic()
+            known = kid in self._keys if kid is not None else len(self._keys) == 1
+            if now - self._fetched_at >= self._ttl or (
+                not known and now - self._attempted_at >= self._min_refresh
+            ):
                 await self._refresh()
         if kid is None:
             return next(iter(self._keys.values())) if len(self._keys) == 1 else None
         return self._keys.get(kid)
 
     async def _refresh(self) -> None:
+        self._attempted_at = time.monotonic()
         if self._session is None:
             self._session = aiohttp.ClientSession(timeout=self._timeout)
         try:

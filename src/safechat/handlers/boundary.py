@@ -22,11 +22,19 @@ Result = dict[str, Any]
 Handler = Callable[[LiveSocket, Any], Awaitable[Result | None]]
 
 
+def _loc(parts: tuple[int | str, ...]) -> str:
+    # The first part is a field name (an unknown one is echoed, capped); deeper
+    # string parts are dict keys, i.e. client data such as a group id: masked.
+    out = [str(parts[0])[:64]] if parts else []
+    out += [str(p) if isinstance(p, int) or p == "[key]" else "*" for p in parts[1:]]
+    return ".".join(out)
+
+
 def validation_details(exc: ValidationError) -> dict[str, Any]:
     """Where and why, never the offending value (it may be message content)."""
     return {
         "errors": [
-            {"loc": ".".join(str(p) for p in err["loc"]), "msg": err["msg"], "type": err["type"]}
+            {"loc": _loc(err["loc"]), "msg": err["msg"], "type": err["type"]}
             for err in exc.errors(include_url=False, include_input=False)[:20]
         ]
     }

@@ -11,18 +11,15 @@ from urllib.parse import parse_qs
 import socketio
 import structlog
 
-from safechat.errors import ChatError
+from safechat.errors import ChatError, ValidationFailed
 from safechat.handlers.boundary import Boundary, parse
-from safechat.models.common import Inbound, iso
+from safechat.models.common import iso
+from safechat.models.user import Reauth
 from safechat.services.connections import ConnectionService, LiveSocket, Opened, expired
 from safechat.services.groups import GroupService
 from safechat.services.ports import SystemClock
 
 log = structlog.get_logger("safechat.socket")
-
-
-class Reauth(Inbound):
-    token: str
 
 
 def token_from(environ: dict[str, Any], auth: Any) -> str | None:
@@ -65,7 +62,7 @@ class ConnectionHandlers:
 
     def register(self) -> None:
         self._sio.on("connect", self.on_connect)
-        self._sio.on("disconnect", self.on_disconnect)
+        self._sio.on("disconnect", self.on_disconnect_event)
         self._b.event("authenticate")(self.authenticate)
         self._b.event("reauth")(self.reauth)
 
@@ -74,7 +71,23 @@ class ConnectionHandlers:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    async def on_connect(self, sid: str, environ: dict[str, Any], auth: Any = None) -> bool:
+    def _forged(self, sid: str) -> bool:
+        """True when a connected client emitted an event named connect/disconnect.
+
+        python-socketio routes such client events to these handlers too; during a
+        real handshake or disconnect the sid is pending, so not "connected".
+        """
+        return bool(self._sio.manager.is_connected(sid, "/"))
+
+    async def _refuse_forged(self, sid: str, name: str) -> dict[str, Any]:
+        exc = ValidationFailed(f"Unknown event: {name}", details={"event": name})
+        return await self._b.fail(sid, exc, "error")
+
+    async def on_connect(
+        self, sid: str, environ: dict[str, Any], auth: Any = None
+    ) -> bool | dict[str, Any]:
+        if self._forged(sid):
+            return await self._refuse_forged(sid, "connect")
         structlog.contextvars.bind_contextvars(sid=sid, event="connect")
         try:
             claims = await self._connections.verify(token_from(environ, auth))
@@ -127,6 +140,12 @@ class ConnectionHandlers:
         await self._sio.emit("authentication_success", body, to=sid)
         await self._sio.emit("user_groups", await self._groups.mine(live.user_id), to=sid)
         return body
+
+    async def on_disconnect_event(self, sid: str, reason: Any = None) -> dict[str, Any] | None:
+        if self._forged(sid):
+            return await self._refuse_forged(sid, "disconnect")
+        await self.on_disconnect(sid, reason)
+        return None
 
     async def on_disconnect(self, sid: str, reason: Any = None) -> None:
         rooms = [r for r in self._sio.rooms(sid) if isinstance(r, str) and r.startswith("group:")]

@@ -69,3 +69,7 @@ class UpdateMe(Inbound):
     firstName: Name | None = None
     lastName: Name | None = None
     username: Username | None = None
+
+
+class Reauth(Inbound):
+    token: Annotated[str, Field(min_length=1, max_length=16384)]

@@ -91,7 +91,9 @@ class GroupRepository:
                 "ownerId": {"$ne": user_id},
                 "members.userId": user_id,
             },
-            {"$set": {"members.$.role": role.value, "updatedAt": now}},
+            # arrayFilters, not the positional `$`: SecantusDB's findAndModify lacks the latter.
+            {"$set": {"members.$[m].role": role.value, "updatedAt": now}},
+            array_filters=[{"m.userId": user_id}],
             return_document=ReturnDocument.AFTER,
         )
         return Group.from_doc(doc) if doc else None

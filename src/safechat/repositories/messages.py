@@ -54,15 +54,20 @@ class MessageRepository:
     async def updated_since(
         self, group_id: ObjectId, max_seq: int, since: datetime, limit: int
     ) -> list[StoredMessage]:
-        """Messages up to `max_seq` changed (edited, deleted, reacted) after `since`."""
+        """Messages up to `max_seq` changed (edited, deleted, reacted) since `since`.
+
+        Inclusive, so a change in the same millisecond is not missed; messages never
+        changed after they were created are left out.
+        """
         cursor = (
             self._c.find(
-                {"groupId": group_id, "seq": {"$lte": max_seq}, "updatedAt": {"$gt": since}}
+                {"groupId": group_id, "seq": {"$lte": max_seq}, "updatedAt": {"$gte": since}}
             )
             .sort("seq", ASCENDING)
             .limit(limit)
         )
-        return [StoredMessage.from_doc(d) async for d in cursor]
+        found = [StoredMessage.from_doc(d) async for d in cursor]
+        return [m for m in found if m.updated_at > m.created_at]
 
     async def by_seq(self, group_id: ObjectId, seq: int) -> StoredMessage | None:
         doc = await self._c.find_one({"groupId": group_id, "seq": seq})

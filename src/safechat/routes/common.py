@@ -107,13 +107,20 @@ async def read_body(request: web.Request, model: type[M]) -> M:
     limit = request.app[SETTINGS].max_json_body_bytes
     if request.content_length is not None and request.content_length > limit:
         raise PayloadTooLarge(f"JSON bodies are limited to {limit} bytes")
-    raw = await request.content.read(limit + 1)
+    raw = bytearray()
+    while len(raw) <= limit:  # read() returns what has arrived, not n bytes
+        chunk = await request.content.read(limit + 1 - len(raw))
+        if not chunk:
+            break
+        raw += chunk
     if len(raw) > limit:
         raise PayloadTooLarge(f"JSON bodies are limited to {limit} bytes")
     try:
         data = json.loads(raw) if raw.strip() else {}
     except (ValueError, UnicodeDecodeError) as exc:
         raise ValidationFailed("Body is not valid JSON") from exc
+    except RecursionError as exc:
+        raise ValidationFailed("Body is nested too deeply") from exc
     if not isinstance(data, dict):
         raise ValidationFailed("Body must be a JSON object")
     try:

@@ -23,7 +23,9 @@ async def history(request: web.Request) -> web.Response:
 async def send(request: web.Request) -> web.Response:
     body = await read_body(request, SendMessage)
     result = await _svc(request).send(user_id(request), body)
-    return ok({"message": result.message, "duplicate": result.duplicate}, status=201)
+    # A repeated tempId created nothing: 200 with the first message, not 201.
+    status = 200 if result.duplicate else 201
+    return ok({"message": result.message, "duplicate": result.duplicate}, status=status)
 
 
 async def edit(request: web.Request) -> web.Response:

@@ -210,6 +210,8 @@ class GroupService:
             if current.member(target) is None:
                 raise GroupNotFound()
             return await self.summary(target, current)
+        # History from before joining does not count as unread for the newcomer.
+        await self._read_state.advance(updated.id, target, updated.last_seq, now)
         await self._audit.record(
             "member.added",
             actor,

@@ -134,6 +134,12 @@ class MessageService:
             reply_to = ObjectId(body.replyTo)
         content = self._enc.encrypt(text, group.gid)
         async with self._lock(group.gid):
+            if body.tempId is not None:
+                # Re-check under the lock: a concurrent retry of this tempId may have
+                # been stored meanwhile; reserving a seq now would leave a filler slot.
+                existing = await self._messages.by_client_id(user_id, body.tempId)
+                if existing is not None:
+                    return self._duplicate(existing, body)
             now = self._clock.now()
             seq = await self._group_repo.reserve_seqs(group.id, 1, now)
             if seq is None:

@@ -1,0 +1,81 @@
+"""Socket lifecycle rules that need no server: device type and token expiry."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from safechat.services.connections import LiveSocket, device_type, expired
+
+
+@pytest.mark.parametrize(
+    ("user_agent", "kind"),
+    [
+        (
+            "Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 "
+            "Chrome/124.0 Mobile Safari/537.36",
+            "mobile",
+        ),
+        ("Mozilla/5.0 (Linux; Android 14; SM-X710) AppleWebKit/537.36", "mobile"),
+        ("Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) AppleWebKit/605.1.15", "mobile"),
+        ("Mozilla/5.0 (iPad; CPU OS 17_4 like Mac OS X) AppleWebKit/605.1.15", "mobile"),
+        ("okhttp/4.12 MOBILE", "mobile"),
+        (
+            "Mozilla/5.0 (Macintosh; Intel Mac OS X 14_4) AppleWebKit/537.36 "
+            "SafeChatDesktop/1.2.0 Chrome/122.0 Electron/29.1.0 Safari/537.36",
+            "desktop",
+        ),
+        (
+            "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 "
+            "Chrome/124.0 Safari/537.36",
+            "web",
+        ),
+        ("python-socketio/5.x", "web"),
+        ("", "web"),
+        (None, "web"),
+    ],
+)
+def test_device_type(user_agent: str | None, kind: str) -> None:
+    assert device_type(user_agent) == kind
+
+
+def test_mobile_wins_over_electron() -> None:
+    assert device_type("Electron/29 Android Mobile") == "mobile"
+
+
+def live(sid: str, expires_at: float | None) -> LiveSocket:
+    return LiveSocket(
+        sid=sid,
+        user_id=f"user_{sid}",
+        session_id=f"ses_{sid}",
+        expires_at=expires_at,
+        device_type="web",
+        connected_at=datetime(2024, 1, 1, tzinfo=UTC),
+    )
+
+
+def test_expired_respects_grace() -> None:
+    exp = 1_000.0
+    sockets = [live("a", exp)]
+    assert expired(sockets, now=exp - 10, grace_seconds=60) == []  # still valid
+    assert expired(sockets, now=exp + 30, grace_seconds=60) == []  # inside grace
+    assert expired(sockets, now=exp + 60, grace_seconds=60) == []  # at the edge
+    assert expired(sockets, now=exp + 60.5, grace_seconds=60) == sockets  # past grace
+
+
+def test_expired_without_grace() -> None:
+    sockets = [live("a", 500.0)]
+    assert expired(sockets, now=500.0, grace_seconds=0) == []
+    assert expired(sockets, now=500.001, grace_seconds=0) == sockets
+
+
+def test_sockets_without_exp_never_expire() -> None:
+    assert expired([live("a", None)], now=10**12, grace_seconds=0) == []
+
+
+def test_expired_picks_only_the_stale_ones() -> None:
+    a, b, c, d = live("a", 100.0), live("b", 1_000.0), live("c", None), live("d", 150.0)
+    assert expired([a, b, c, d], now=200.0, grace_seconds=60) == [a]
+    assert expired([a, b, c, d], now=211.0, grace_seconds=60) == [a, d]
+    assert expired([], now=200.0, grace_seconds=60) == []
