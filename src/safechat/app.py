@@ -50,6 +50,7 @@ log = structlog.get_logger("safechat")
 
 SIO = web.AppKey("sio", socketio.AsyncServer)
 EMBEDDED_MONGO = web.AppKey("embedded_mongo", EmbeddedMongo)
+CONNECTION_HANDLERS = web.AppKey("connection_handlers", ConnectionHandlers)
 NODE_ID_FILE = "node-id"
 
 
@@ -112,7 +113,9 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> web.Applica
             dev_issuer: DevIssuer | None = None
             keys: SigningKeys
             if settings.clerk_jwks_url:
-                jwks = HttpJwks(settings.clerk_jwks_url)
+                jwks = HttpJwks(
+                    settings.clerk_jwks_url, min_refresh=settings.clerk_jwks_cooldown_seconds
+                )
                 keys = jwks
             else:
                 dev_issuer = DevIssuer.load_or_create(settings.data_dir, settings.issuer)
@@ -121,6 +124,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> web.Applica
             app[SERVICES] = services
             stale = await services.connections.cleanup_stale()
             handlers = register_handlers(sio, services, settings)
+            app[CONNECTION_HANDLERS] = handlers
             expiry = asyncio.create_task(handlers.expiry_loop())
             log.info(
                 "safechat_ready",

@@ -52,6 +52,9 @@ class Settings(BaseSettings):
         None, validation_alias=_env("CLERK_JWKS_URL", "clerk_jwks_url")
     )
     clerk_issuer: str | None = Field(None, validation_alias=_env("CLERK_ISSUER", "clerk_issuer"))
+    clerk_jwks_cooldown_seconds: float = Field(
+        30.0, ge=0, le=3600, validation_alias=_env("CLERK_JWKS_COOLDOWN_SECONDS")
+    )
     allowed_origins: Annotated[list[str], NoDecode] = Field(
         default_factory=list, validation_alias=_env("ALLOWED_ORIGINS", "allowed_origins")
     )

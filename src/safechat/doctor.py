@@ -54,7 +54,8 @@ async def gather_checks(settings: Settings) -> list[Check]:
         writable = False
     checks.append(("data dir", writable, f"{data_dir.resolve()}"))
     if settings.mongodb_uri:
-        checks.append(await _try("mongodb", lambda: _mongo(str(settings.mongodb_uri), 3000)))
+        uri, timeout_ms = str(settings.mongodb_uri), settings.db_timeout_ms
+        checks.append(await _try("mongodb", lambda: _mongo(uri, timeout_ms)))
     else:
         exe = find_command(settings.embedded_mongo_cmd)
         detail = f"embedded SecantusDB: {exe}" if exe else "embedded SecantusDB not installed"

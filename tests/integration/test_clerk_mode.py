@@ -25,6 +25,7 @@ from safechat.container import SERVICES
 from tests.support import ChatServer, EventClient, start_server
 
 CLERK_ISSUER = "https://clerk.example.test"
+COOLDOWN = 1.0  # seconds between JWKS refetches for unknown kids, shortened for tests
 APP_ORIGIN = "https://app.example.test"
 
 
@@ -123,6 +124,7 @@ async def clerk(
         clerk_jwks_url=jwks.url,
         clerk_issuer=CLERK_ISSUER,
         allowed_origins=[APP_ORIGIN],
+        clerk_jwks_cooldown_seconds=COOLDOWN,
     )
     try:
         yield srv
@@ -270,12 +272,9 @@ async def test_key_rotation(
         assert (status, body["error"]["code"]) == (401, "INVALID_TOKEN")
     assert jwks.fetches == 1
 
-    # Once the cool-down is over (30 s by default; shortened here to keep the test
-    # fast), the new kid makes SafeChat refetch the JWKS and the token is accepted.
-    key_source = clerk.app[SERVICES].verifier._keys
-    assert isinstance(key_source, HttpJwks)
-    key_source._min_refresh = 0.2
-    await asyncio.sleep(0.25)
+    # Once the cool-down is over (CLERK_JWKS_COOLDOWN_SECONDS, 30 s by default and
+    # COOLDOWN here), the new kid makes SafeChat refetch the JWKS and the token is accepted.
+    await asyncio.sleep(COOLDOWN + 0.05)
 
     status, body = await clerk.request("GET", "/api/me", new_token)
     assert status == 200, body

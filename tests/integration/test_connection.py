@@ -13,7 +13,7 @@ import jwt
 import socketio
 from aiohttp import web
 
-from safechat.app import SIO
+from safechat.app import CONNECTION_HANDLERS
 from safechat.container import SERVICES
 from safechat.handlers.connection import ConnectionHandlers
 from safechat.services.auth import DevIssuer
@@ -58,11 +58,7 @@ async def connected_as(server: ChatServer, url: str | None = None, **kwargs: Any
 
 
 def handlers_of(app: web.Application) -> ConnectionHandlers:
-    """The app's ConnectionHandlers (not on an AppKey: reached through its `connect` handler)."""
-    handler = app[SIO].handlers["/"]["connect"]
-    owner = getattr(handler, "__self__", None)
-    assert isinstance(owner, ConnectionHandlers)
-    return owner
+    return app[CONNECTION_HANDLERS]
 
 
 def track_disconnect(client: EventClient) -> None:
