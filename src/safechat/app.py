@@ -21,6 +21,7 @@ from safechat.adapters.socketio_notifier import SocketIONotifier
 from safechat.adapters.websocket import configure_websocket
 from safechat.config import Settings
 from safechat.container import SERVICES, SETTINGS, STARTED_AT, Services
+from safechat.datadir import read_or_create
 from safechat.handlers.boundary import Boundary
 from safechat.handlers.connection import ConnectionHandlers
 from safechat.handlers.groups import GroupHandlers
@@ -56,13 +57,10 @@ NODE_ID_FILE = "node-id"
 
 def node_id(data_dir: Path) -> str:
     """A stable id for this node's data dir, so its stale sessions can be closed."""
-    path = data_dir / NODE_ID_FILE
-    if path.exists():
-        return path.read_text().strip()
-    data_dir.mkdir(parents=True, exist_ok=True)
-    value = f"node_{uuid.uuid4().hex[:12]}"
-    path.write_text(value + "\n")
-    return value
+    made = read_or_create(
+        data_dir / NODE_ID_FILE, lambda: f"node_{uuid.uuid4().hex[:12]}\n".encode()
+    )
+    return made.decode().strip()
 
 
 def encryption_keys(settings: Settings) -> str:

@@ -8,10 +8,10 @@ from typing import Any, TypeVar
 
 import socketio
 import structlog
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel
 
 from safechat.errors import AuthError, ChatError, ErrorCode, ValidationFailed
-from safechat.models.common import iso
+from safechat.models.common import iso, validate
 from safechat.services.connections import ConnectionService, LiveSocket
 from safechat.services.ports import SystemClock
 
@@ -22,33 +22,9 @@ Result = dict[str, Any]
 Handler = Callable[[LiveSocket, Any], Awaitable[Result | None]]
 
 
-def _loc(parts: tuple[int | str, ...]) -> str:
-    # The first part is a field name (an unknown one is echoed, capped); deeper
-    # string parts are dict keys, i.e. client data such as a group id: masked.
-    out = [str(parts[0])[:64]] if parts else []
-    out += [str(p) if isinstance(p, int) or p == "[key]" else "*" for p in parts[1:]]
-    return ".".join(out)
-
-
-def validation_details(exc: ValidationError) -> dict[str, Any]:
-    """Where and why, never the offending value (it may be message content)."""
-    return {
-        "errors": [
-            {"loc": _loc(err["loc"]), "msg": err["msg"], "type": err["type"]}
-            for err in exc.errors(include_url=False, include_input=False)[:20]
-        ]
-    }
-
-
 def parse(model: type[M], data: Any) -> M:
-    if data is None:
-        data = {}
-    if not isinstance(data, dict):
-        raise ValidationFailed("Payload must be an object")
-    try:
-        return model.model_validate(data)
-    except ValidationError as exc:
-        raise ValidationFailed("Invalid payload", details=validation_details(exc)) from exc
+    """A socket payload; a missing one counts as {} (events with no required fields)."""
+    return validate(model, {} if data is None else data)
 
 
 def error_body(exc: ChatError) -> dict[str, Any]:

@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 from bson import ObjectId
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 
-_OBJECT_ID = re.compile(r"^[0-9a-fA-F]{24}$")
+from safechat.errors import ValidationFailed
+
+OBJECT_ID_PATTERN = re.compile(r"^[0-9a-fA-F]{24}$")
 
 
 def _check_object_id(value: str) -> str:
-    if not _OBJECT_ID.match(value):
+    if not OBJECT_ID_PATTERN.match(value):
         raise ValueError("must be a 24-character hex ObjectId")
     return value.lower()
 
@@ -55,3 +57,34 @@ def parse_iso(value: str) -> datetime:
 
 def drop_none(data: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in data.items() if v is not None}
+
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def _loc(parts: tuple[int | str, ...]) -> str:
+    # The first part is a field name (an unknown one is echoed, capped); deeper
+    # string parts are dict keys, i.e. client data such as a group id: masked.
+    out = [str(parts[0])[:64]] if parts else []
+    out += [str(p) if isinstance(p, int) or p == "[key]" else "*" for p in parts[1:]]
+    return ".".join(out)
+
+
+def validation_details(exc: ValidationError) -> dict[str, Any]:
+    """Where and why, never the offending value (it may be message content)."""
+    return {
+        "errors": [
+            {"loc": _loc(err["loc"]), "msg": err["msg"], "type": err["type"]}
+            for err in exc.errors(include_url=False, include_input=False)[:20]
+        ]
+    }
+
+
+def validate(model: type[M], data: Any, what: str = "payload") -> M:
+    """The one way client input becomes a model: errors say where and why, never the value."""
+    if not isinstance(data, dict):
+        raise ValidationFailed(f"The {what} must be an object")
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise ValidationFailed(f"Invalid {what}", details=validation_details(exc)) from exc

@@ -10,12 +10,11 @@ from typing import Any, TypeVar
 
 import structlog
 from aiohttp import web
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel
 
 from safechat.container import SERVICES, SETTINGS
 from safechat.errors import AuthError, ChatError, ErrorCode, PayloadTooLarge, ValidationFailed
-from safechat.handlers.boundary import validation_details
-from safechat.models.common import _OBJECT_ID
+from safechat.models.common import OBJECT_ID_PATTERN, validate
 from safechat.services.auth import Claims
 
 log = structlog.get_logger("safechat.http")
@@ -98,7 +97,7 @@ def user_id(request: web.Request) -> str:
 
 def path_id(request: web.Request, name: str) -> str:
     value = request.match_info[name]
-    if not _OBJECT_ID.match(value):
+    if not OBJECT_ID_PATTERN.match(value):
         raise ValidationFailed(f"{name} must be a 24-character hex ObjectId")
     return value.lower()
 
@@ -121,19 +120,11 @@ async def read_body(request: web.Request, model: type[M]) -> M:
         raise ValidationFailed("Body is not valid JSON") from exc
     except RecursionError as exc:
         raise ValidationFailed("Body is nested too deeply") from exc
-    if not isinstance(data, dict):
-        raise ValidationFailed("Body must be a JSON object")
-    try:
-        return model.model_validate(data)
-    except ValidationError as exc:
-        raise ValidationFailed("Invalid body", details=validation_details(exc)) from exc
+    return validate(model, data, "body")
 
 
 def read_query(request: web.Request, model: type[M]) -> M:
-    try:
-        return model.model_validate(dict(request.query))
-    except ValidationError as exc:
-        raise ValidationFailed("Invalid query", details=validation_details(exc)) from exc
+    return validate(model, dict(request.query), "query")
 
 
 def add_api_routes(app: web.Application, routes: list[web.RouteDef]) -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import time
 import uuid
 from dataclasses import dataclass
@@ -14,6 +13,7 @@ import jwt
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
+from safechat.datadir import read_or_create
 from safechat.errors import AuthError, InvalidToken, TokenExpired
 
 DEV_KEY_FILE = "dev-issuer-key.pem"
@@ -122,22 +122,17 @@ class DevIssuer:
 
     @classmethod
     def load_or_create(cls, data_dir: Path, issuer: str) -> DevIssuer:
+        def make() -> bytes:
+            return rsa.generate_private_key(public_exponent=65537, key_size=2048).private_bytes(
+                serialization.Encoding.PEM,
+                serialization.PrivateFormat.PKCS8,
+                serialization.NoEncryption(),
+            )
+
         path = data_dir / DEV_KEY_FILE
-        if path.exists():
-            key = serialization.load_pem_private_key(path.read_bytes(), password=None)
-            if not isinstance(key, rsa.RSAPrivateKey):
-                raise ValueError(f"{path} is not an RSA private key")
-            return cls(key, issuer)
-        data_dir.mkdir(parents=True, exist_ok=True)
-        key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-        pem = key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(pem)
+        key = serialization.load_pem_private_key(read_or_create(path, make), password=None)
+        if not isinstance(key, rsa.RSAPrivateKey):
+            raise ValueError(f"{path} is not an RSA private key")
         return cls(key, issuer)
 
     def jwks(self) -> dict[str, Any]:

@@ -28,6 +28,8 @@ from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
+from safechat.datadir import read_or_create
+
 HKDF_INFO = b"safechat/group-key/v1"
 ENVELOPE_VERSION = 1
 DEV_KEY_FILE = "encryption.key"
@@ -65,15 +67,11 @@ def parse_keyring(spec: str) -> tuple[str, dict[str, bytes]]:
 
 def load_or_create_dev_keyring(data_dir: Path) -> str:
     """The dev-mode master key, generated once and kept in the data dir."""
-    path = data_dir / DEV_KEY_FILE
-    if path.exists():
-        return path.read_text().strip()
-    data_dir.mkdir(parents=True, exist_ok=True)
-    spec = f"dev1:{base64.b64encode(secrets.token_bytes(32)).decode()}"
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w") as fh:
-        fh.write(spec + "\n")
-    return spec
+
+    def make() -> bytes:
+        return f"dev1:{base64.b64encode(secrets.token_bytes(32)).decode()}\n".encode()
+
+    return read_or_create(data_dir / DEV_KEY_FILE, make).decode().strip()
 
 
 class Encryptor:
