@@ -397,3 +397,15 @@ async def test_default_grace_keeps_expired_sockets_for_a_while(server: ChatServe
     assert client.sio.connected
     assert await handlers.enforce_expiry(exp + 1801) == 1
     assert (await client.wait_for("auth_expired"))["code"] == "TOKEN_EXPIRED"
+
+
+async def test_username_claimed_by_another_account_does_not_block_sign_in(
+    server: ChatServer,
+) -> None:
+    first = await server.user("user_first", username="Sam")
+    second = await server.user("user_second", username="sam", first_name="Other")
+    _, me1 = await server.request("GET", "/api/me", first)
+    _, me2 = await server.request("GET", "/api/me", second)
+    assert me1["user"]["username"] == "sam"
+    assert "username" not in me2["user"]
+    assert me2["user"]["firstName"] == "Other"

@@ -8,9 +8,10 @@ from typing import Any
 
 from bson import ObjectId
 from pymongo import ASCENDING, DESCENDING, ReturnDocument
+from pymongo.errors import DuplicateKeyError
 
 from safechat.models.message import StoredMessage
-from safechat.repositories.db import Database, Doc
+from safechat.repositories.db import Database, Doc, DuplicateKey
 
 
 class MessageRepository:
@@ -19,7 +20,11 @@ class MessageRepository:
         self._durable = db.collection("messages", durable=True)
 
     async def insert(self, message: StoredMessage) -> None:
-        await self._durable.insert_one(message.to_doc())
+        """Raises DuplicateKey when (senderId, clientMessageId) or (groupId, seq) exists."""
+        try:
+            await self._durable.insert_one(message.to_doc())
+        except DuplicateKeyError as exc:
+            raise DuplicateKey("message") from exc
 
     async def get(self, message_id: ObjectId) -> StoredMessage | None:
         doc = await self._c.find_one({"_id": message_id})

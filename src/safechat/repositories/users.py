@@ -10,7 +10,7 @@ from pymongo.errors import DuplicateKeyError
 
 from safechat.errors import Conflict
 from safechat.models.user import User
-from safechat.repositories.db import Database, Doc
+from safechat.repositories.db import Database, Doc, DuplicateKey
 
 
 class UserRepository:
@@ -18,16 +18,22 @@ class UserRepository:
         self._c = db.collection("users")
 
     async def upsert(self, user_id: str, fields: Doc, now: datetime) -> User:
-        """Create or refresh a user from token claims (claims win over stored values)."""
-        doc = await self._c.find_one_and_update(
-            {"clerkId": user_id},
-            {
-                "$set": {**fields, "isActive": True, "lastSeen": now, "updatedAt": now},
-                "$setOnInsert": {"clerkId": user_id, "createdAt": now},
-            },
-            upsert=True,
-            return_document=ReturnDocument.AFTER,
-        )
+        """Create or refresh a user from token claims (claims win over stored values).
+
+        Raises DuplicateKey when `fields` has a username another user holds.
+        """
+        try:
+            doc = await self._c.find_one_and_update(
+                {"clerkId": user_id},
+                {
+                    "$set": {**fields, "isActive": True, "lastSeen": now, "updatedAt": now},
+                    "$setOnInsert": {"clerkId": user_id, "createdAt": now},
+                },
+                upsert=True,
+                return_document=ReturnDocument.AFTER,
+            )
+        except DuplicateKeyError as exc:
+            raise DuplicateKey("username") from exc
         assert doc is not None
         return User.from_doc(doc)
 

@@ -8,7 +8,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from bson import ObjectId
-from pymongo.errors import DuplicateKeyError
 
 from safechat.errors import (
     AccessDenied,
@@ -25,6 +24,7 @@ from safechat.models.message import (
     SendMessage,
     StoredMessage,
 )
+from safechat.repositories.db import DuplicateKey
 from safechat.repositories.groups import GroupRepository
 from safechat.repositories.messages import MessageRepository
 from safechat.repositories.read_state import ReadStateRepository
@@ -158,7 +158,7 @@ class MessageService:
             )
             try:
                 await self._messages.insert(message)
-            except DuplicateKeyError:
+            except DuplicateKey:
                 # Same tempId raced in from another node: keep seq gap-free.
                 await self._fill_slot(group.id, seq, now)
                 existing = (

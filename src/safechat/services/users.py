@@ -6,10 +6,9 @@ import time
 from collections.abc import Iterable
 from typing import Any
 
-from pymongo.errors import DuplicateKeyError
-
 from safechat.errors import UserNotFound, ValidationFailed
 from safechat.models.user import UpdateMe, User, unknown_user
+from safechat.repositories.db import DuplicateKey
 from safechat.repositories.users import UserRepository
 from safechat.services.auth import Claims
 from safechat.services.ports import Clock
@@ -37,7 +36,7 @@ class UserService:
         now = self._clock.now()
         try:
             user = await self._users.upsert(claims.sub, fields, now)
-        except DuplicateKeyError:
+        except DuplicateKey:
             # Another account holds that username; keep the rest of the profile.
             fields.pop("username", None)
             user = await self._users.upsert(claims.sub, fields, now)
