@@ -80,6 +80,34 @@ class Group:
         m = self.member_index.get(user_id)
         return m.role if m else None
 
+    def public_view(self) -> dict[str, Any]:
+        """What anyone may see of a public group (discover, non-member GET)."""
+        return drop_none(
+            {
+                "id": self.gid,
+                "name": self.name,
+                "description": self.description,
+                "isPrivate": self.is_private,
+                "memberCount": len(self.members),
+                "type": "group",
+                "createdAt": iso(self.created_at),
+            }
+        )
+
+    def shared_view(self) -> dict[str, Any]:
+        """What every member sees alike (group_updated broadcasts)."""
+        return {
+            **self.public_view(),
+            **drop_none(
+                {
+                    "ownerId": self.owner_id,
+                    "lastSeq": self.last_seq,
+                    "updatedAt": iso(self.updated_at),
+                    "lastMessageAt": iso(self.last_message_at),
+                }
+            ),
+        }
+
     def summary(
         self,
         viewer: str,
@@ -89,38 +117,11 @@ class Group:
     ) -> dict[str, Any]:
         """GroupSummary of the protocol, as seen by `viewer`."""
         role = self.role_of(viewer)
-        return drop_none(
-            {
-                "id": self.gid,
-                "name": self.name,
-                "description": self.description,
-                "isPrivate": self.is_private,
-                "memberCount": len(self.members),
-                "role": role.value if role else None,
-                "ownerId": self.owner_id,
-                "lastMessage": last_message,
-                "lastSeq": self.last_seq,
-                "unreadCount": unread_count,
-                "type": "group",
-                "createdAt": iso(self.created_at),
-                "updatedAt": iso(self.updated_at),
-                "lastMessageAt": iso(self.last_message_at),
-            }
-        )
-
-    def public_view(self) -> dict[str, Any]:
-        """What a non-member may see of a public group (discover)."""
-        return drop_none(
-            {
-                "id": self.gid,
-                "name": self.name,
-                "description": self.description,
-                "isPrivate": self.is_private,
-                "memberCount": len(self.members),
-                "type": "group",
-                "createdAt": iso(self.created_at),
-            }
-        )
+        return {
+            **self.shared_view(),
+            **drop_none({"role": role.value if role else None, "lastMessage": last_message}),
+            "unreadCount": unread_count,
+        }
 
 
 GroupName = Annotated[str, Field(min_length=1, max_length=100)]

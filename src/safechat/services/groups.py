@@ -24,14 +24,6 @@ from safechat.services.rendering import MessageRenderer
 from safechat.services.users import UserService
 
 
-def shared_view(group: Group) -> dict[str, Any]:
-    """A group as broadcast to a room: nothing that differs per viewer."""
-    view = group.summary("")
-    for key in ("role", "unreadCount"):
-        view.pop(key, None)
-    return view
-
-
 class GroupService:
     def __init__(
         self,
@@ -169,7 +161,7 @@ class GroupService:
         group = await self._groups.update_fields(ObjectId(group_id), fields)
         if group is None:
             raise GroupNotFound()
-        await self._notify.to_group(group.gid, "group_updated", {"group": shared_view(group)})
+        await self._notify.to_group(group.gid, "group_updated", {"group": group.shared_view()})
         return await self.summary(user_id, group)
 
     async def delete(self, user_id: str, group_id: str) -> None:
@@ -220,7 +212,7 @@ class GroupService:
             target_id=target,
             details={"role": role.value},
         )
-        await self._notify.to_group(updated.gid, "group_updated", {"group": shared_view(updated)})
+        await self._notify.to_group(updated.gid, "group_updated", {"group": updated.shared_view()})
         await self._announce_added(updated, target)
         return await self.summary(target, updated)
 
@@ -258,7 +250,7 @@ class GroupService:
         await self._audit.record(action, actor, now, group_id=group.id, target_id=target)
         await self._notify.remove_user_from_group(target, group.gid)
         await self._notify.to_user(target, "group_removed", {"groupId": group.gid})
-        await self._notify.to_group(updated.gid, "group_updated", {"group": shared_view(updated)})
+        await self._notify.to_group(updated.gid, "group_updated", {"group": updated.shared_view()})
 
     async def change_role(
         self, actor: str, group_id: str, target: str, role_name: str
@@ -280,7 +272,7 @@ class GroupService:
             target_id=target,
             details={"role": role_name},
         )
-        await self._notify.to_group(updated.gid, "group_updated", {"group": shared_view(updated)})
+        await self._notify.to_group(updated.gid, "group_updated", {"group": updated.shared_view()})
         return await self.members(actor, group_id)
 
     async def transfer(self, actor: str, group_id: str, target: str) -> dict[str, Any]:
@@ -296,5 +288,5 @@ class GroupService:
         await self._audit.record(
             "group.ownership_transferred", actor, now, group_id=group.id, target_id=target
         )
-        await self._notify.to_group(updated.gid, "group_updated", {"group": shared_view(updated)})
+        await self._notify.to_group(updated.gid, "group_updated", {"group": updated.shared_view()})
         return await self.summary(actor, updated)
