@@ -42,6 +42,7 @@ from safechat.services.auth import DevIssuer, SigningKeys, TokenVerifier
 from safechat.services.connections import ConnectionService
 from safechat.services.encryption import Encryptor, load_or_create_dev_keyring
 from safechat.services.groups import GroupService
+from safechat.services.maintenance import ReencryptReport, reencrypt_messages
 from safechat.services.messages import MessageService
 from safechat.services.ports import Clock, SystemClock
 from safechat.services.rendering import MessageRenderer
@@ -71,6 +72,39 @@ def encryption_keys(settings: Settings) -> str:
     return load_or_create_dev_keyring(settings.data_dir)
 
 
+@contextlib.asynccontextmanager
+async def open_database(settings: Settings) -> AsyncIterator[tuple[Database, EmbeddedMongo | None]]:
+    """The configured MongoDB, or the embedded server started (and stopped) here.
+
+    Indexes are created on every open; creating an existing index is a no-op.
+    """
+    embedded: EmbeddedMongo | None = None
+    uri = settings.mongodb_uri
+    if not uri:
+        embedded = EmbeddedMongo(settings.data_dir / "db", command=settings.embedded_mongo_cmd)
+        uri = await embedded.start()
+    client: AsyncMongoClient[Doc] = AsyncMongoClient(
+        uri, serverSelectionTimeoutMS=settings.db_timeout_ms, tz_aware=True
+    )
+    database = Database(client, settings.mongodb_db)
+    try:
+        await database.ensure_indexes()
+        yield database, embedded
+    finally:
+        await database.close()
+        if embedded is not None:
+            await embedded.stop()
+
+
+async def reencrypt(settings: Settings, *, batch: int, dry_run: bool) -> ReencryptReport:
+    """`safechat reencrypt`: every stored ciphertext under the primary key."""
+    encryptor = Encryptor.from_spec(encryption_keys(settings), settings.legacy_encryption_secret)
+    async with open_database(settings) as (database, _):
+        return await reencrypt_messages(
+            MessageRepository(database), encryptor, batch=batch, dry_run=dry_run
+        )
+
+
 def create_app(settings: Settings, *, clock: Clock | None = None) -> web.Application:
     clock = clock or SystemClock()
     app = web.Application(
@@ -95,20 +129,10 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> web.Applica
     message_routes.setup(app)
 
     async def resources(app: web.Application) -> AsyncIterator[None]:
-        embedded: EmbeddedMongo | None = None
-        uri = settings.mongodb_uri
-        if not uri:
-            embedded = EmbeddedMongo(settings.data_dir / "db", command=settings.embedded_mongo_cmd)
-            uri = await embedded.start()
-            app[EMBEDDED_MONGO] = embedded
-        client: AsyncMongoClient[Doc] = AsyncMongoClient(
-            uri, serverSelectionTimeoutMS=settings.db_timeout_ms, tz_aware=True
-        )
-        database = Database(client, settings.mongodb_db)
-        jwks: HttpJwks | None = None
-        try:
-            await database.ensure_indexes()
-            dev_issuer: DevIssuer | None = None
+        async with open_database(settings) as (database, embedded):
+            if embedded is not None:
+                app[EMBEDDED_MONGO] = embedded
+            jwks, dev_issuer = None, None
             keys: SigningKeys
             if settings.clerk_jwks_url:
                 jwks = HttpJwks(
@@ -130,16 +154,14 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> web.Applica
                 database="embedded" if embedded else "external",
                 closed_stale_sessions=stale,
             )
-            yield
-            expiry.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await expiry
-        finally:
-            if jwks is not None:
-                await jwks.close()
-            await database.close()
-            if embedded is not None:
-                await embedded.stop()
+            try:
+                yield
+            finally:
+                expiry.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await expiry
+                if jwks is not None:
+                    await jwks.close()
 
     app.cleanup_ctx.append(resources)
     return app

@@ -61,6 +61,18 @@ def build_parser() -> argparse.ArgumentParser:
 
     doctor = sub.add_parser("doctor", help="check configuration and every configured component")
     _add_common(doctor)
+
+    reencrypt = sub.add_parser(
+        "reencrypt",
+        help="re-encrypt stored messages under the first key of ENCRYPTION_KEYS "
+        "(finishes a key rotation or a migration from the legacy format)",
+        description="Re-encrypts message content and edit history written with older keys or "
+        "the legacy format. Safe to run while servers use an external MongoDB; with the "
+        "embedded database, stop `safechat serve` first (one process owns the data dir).",
+    )
+    reencrypt.add_argument("--dry-run", action="store_true", help="count, change nothing")
+    reencrypt.add_argument("--batch", type=int, default=500, help="messages per page (500)")
+    _add_common(reencrypt)
     return parser
 
 
@@ -117,6 +129,22 @@ def main(argv: list[str] | None = None) -> int:
         return cmd_serve(settings)
     if args.command == "token":
         return cmd_token(settings, args)
+    if args.command == "reencrypt":
+        return cmd_reencrypt(settings, args)
     from safechat.doctor import run_doctor
 
     return asyncio.run(run_doctor(settings))
+
+
+def cmd_reencrypt(settings: Settings, args: argparse.Namespace) -> int:
+    from safechat.app import reencrypt
+    from safechat.logs import configure_logging
+
+    configure_logging(settings.log_level, settings.log_format, settings.env)
+    report = asyncio.run(reencrypt(settings, batch=max(1, args.batch), dry_run=args.dry_run))
+    verb = "would re-encrypt" if args.dry_run else "re-encrypted"
+    print(
+        f"scanned {report.scanned} messages; {verb} {report.reencrypted}; "
+        f"changed meanwhile {report.changed_meanwhile}; undecryptable {report.undecryptable}"
+    )
+    return 1 if report.undecryptable or report.changed_meanwhile else 0

@@ -74,6 +74,25 @@ class MessageRepository:
         found = [StoredMessage.from_doc(d) async for d in cursor]
         return [m for m in found if m.updated_at > m.created_at]
 
+    async def scan(self, after: ObjectId | None, limit: int) -> list[StoredMessage]:
+        """Every message in _id order, a page at a time (maintenance, not a hot path)."""
+        query: Doc = {"_id": {"$gt": after}} if after is not None else {}
+        cursor = self._c.find(query).sort("_id", ASCENDING).limit(limit)
+        return [StoredMessage.from_doc(d) async for d in cursor]
+
+    async def replace_ciphertexts(
+        self, message: StoredMessage, content: Any, edit_history: list[Doc]
+    ) -> bool:
+        """Swap in re-encrypted content unless the message changed since it was read.
+
+        `updatedAt` is the guard and is left as is: nothing a client sees has changed.
+        """
+        result = await self._durable.update_one(
+            {"_id": message.id, "updatedAt": message.updated_at},
+            {"$set": {"content": content, "editHistory": edit_history}},
+        )
+        return result.modified_count == 1
+
     async def by_seq(self, group_id: ObjectId, seq: int) -> StoredMessage | None:
         doc = await self._c.find_one({"groupId": group_id, "seq": seq})
         return StoredMessage.from_doc(doc) if doc else None
