@@ -27,10 +27,6 @@ def parse(model: type[M], data: Any) -> M:
     return validate(model, {} if data is None else data)
 
 
-def error_body(exc: ChatError) -> dict[str, Any]:
-    return exc.to_dict()
-
-
 class Boundary:
     """Registers handlers so that every event gets validation, auth and one error path."""
 
@@ -38,10 +34,9 @@ class Boundary:
         self.sio = sio
         self.connections = connections
         self._clock = SystemClock()
-        self.known_events: set[str] = set()
 
     async def fail(self, sid: str, exc: ChatError, channel: str) -> Result:
-        body = error_body(exc)
+        body = exc.to_dict()
         await self.sio.emit(channel, {**body, "timestamp": iso(self._clock.now())}, to=sid)
         return {"ok": False, "error": body}
 
@@ -73,7 +68,6 @@ class Boundary:
                     log.debug("event_done", ms=round((time.perf_counter() - started) * 1000, 2))
                     structlog.contextvars.clear_contextvars()
 
-            self.known_events.add(name)
             self.sio.on(name, on_event)
             return handler
 
