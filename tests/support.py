@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import uuid
 from collections import defaultdict
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -134,3 +137,25 @@ async def start_server(
     await runner.setup()
     await web.TCPSite(runner, "127.0.0.1", port).start()
     return ChatServer(settings, app, runner, aiohttp.ClientSession())
+
+
+async def pair(server: ChatServer) -> tuple[str, EventClient, EventClient]:
+    """Alice (owner) and Bob in one group, both connected."""
+    alice = await server.user("user_alice", first_name="Alice")
+    await server.user("user_bob", first_name="Bob")
+    gid = await server.group(alice, memberIds=["user_bob"])
+    a = await server.client(alice)
+    b = await server.client("user_bob")
+    return gid, a, b
+
+
+@contextlib.asynccontextmanager
+async def module_server(mongo_uri: str, data_dir: Path) -> AsyncIterator[ChatServer]:
+    """A server with its own database, for module-scoped fixtures."""
+    srv = await start_server(
+        mongo_uri=mongo_uri, db_name=f"t_{uuid.uuid4().hex[:12]}", data_dir=data_dir
+    )
+    try:
+        yield srv
+    finally:
+        await srv.stop()

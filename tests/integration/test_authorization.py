@@ -12,7 +12,6 @@ import hashlib
 import hmac
 import json
 import time
-import uuid
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -24,7 +23,7 @@ from bson import ObjectId
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from safechat.container import SERVICES
-from tests.support import ChatServer, EventClient, start_server
+from tests.support import ChatServer, EventClient, module_server
 
 # Everything a member could hear about a change to a group or its messages.
 BROADCASTS = (
@@ -112,15 +111,8 @@ async def make_world(server: ChatServer) -> World:
 @pytest_asyncio.fixture(scope="module")
 async def shared(mongo_uri: str, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[World]:
     """One world for the refusal tables: each case proves it changed nothing."""
-    srv = await start_server(
-        mongo_uri=mongo_uri,
-        db_name=f"t_{uuid.uuid4().hex[:12]}",
-        data_dir=tmp_path_factory.mktemp("authz") / "data",
-    )
-    try:
+    async with module_server(mongo_uri, tmp_path_factory.mktemp("authz") / "data") as srv:
         yield await make_world(srv)
-    finally:
-        await srv.stop()
 
 
 @pytest.fixture

@@ -22,7 +22,7 @@ from hypothesis import strategies as st
 
 from safechat.container import SERVICES
 from safechat.errors import ErrorCode
-from tests.support import ChatServer, EventClient, start_server
+from tests.support import ChatServer, EventClient, module_server
 
 # A value that must never come back in an error (it could be someone's message text).
 MARK = "SECRET-MARKER-9f2c"
@@ -68,15 +68,8 @@ async def make_stage(server: ChatServer) -> Stage:
 @pytest_asyncio.fixture(scope="module")
 async def stage(mongo_uri: str, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Stage]:
     """One server for the socket tables, so the last test can prove it still works."""
-    srv = await start_server(
-        mongo_uri=mongo_uri,
-        db_name=f"t_{uuid.uuid4().hex[:12]}",
-        data_dir=tmp_path_factory.mktemp("bad_input") / "data",
-    )
-    try:
+    async with module_server(mongo_uri, tmp_path_factory.mktemp("bad_input") / "data") as srv:
         yield await make_stage(srv)
-    finally:
-        await srv.stop()
 
 
 async def roundtrip_works(sender: EventClient, receiver: EventClient, gid: str) -> None:

@@ -9,7 +9,7 @@ import bson
 from bson import ObjectId
 
 from safechat.container import SERVICES
-from tests.support import ChatServer, EventClient
+from tests.support import ChatServer, EventClient, pair
 
 UNICODE_TEXT = "héllo 👋🏽 👨‍👩‍👧 — مرحبا بالعالم — שלום — 你好世界 — こんにちは — 한국어 — e\u0301"
 
@@ -44,16 +44,6 @@ def assert_no_plaintext(doc: dict[str, Any], *plaintexts: str) -> None:
 def assert_error(ack: dict[str, Any], code: str) -> None:
     assert ack["ok"] is False, ack
     assert ack["error"]["code"] == code, ack
-
-
-async def pair(server: ChatServer) -> tuple[str, EventClient, EventClient]:
-    """Alice (owner) and Bob in one group, both connected."""
-    alice = await server.user("user_alice", first_name="Alice")
-    await server.user("user_bob", first_name="Bob")
-    gid = await server.group(alice, memberIds=["user_bob"])
-    a = await server.client(alice)
-    b = await server.client("user_bob")
-    return gid, a, b
 
 
 async def send(client: EventClient, gid: str, content: str, **extra: Any) -> dict[str, Any]:

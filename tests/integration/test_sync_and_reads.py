@@ -7,17 +7,7 @@ from typing import Any
 from bson import ObjectId
 
 from safechat.container import SERVICES
-from tests.support import ChatServer, EventClient
-
-
-async def pair(server: ChatServer) -> tuple[str, EventClient, EventClient]:
-    """Alice (owner) and Bob in one group, both connected."""
-    alice = await server.user("user_alice", first_name="Alice")
-    await server.user("user_bob", first_name="Bob")
-    gid = await server.group(alice, memberIds=["user_bob"])
-    a = await server.client(alice)
-    b = await server.client("user_bob")
-    return gid, a, b
+from tests.support import ChatServer, EventClient, pair
 
 
 async def send_many(
