@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import time
@@ -15,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from safechat.adapters.embedded_mongo import find_command, free_port
-from tests.support import ChatServer, start_server
+from tests.support import ChatServer, start_server, terminate
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -59,11 +58,7 @@ def mongo_uri(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         _wait_port(port)
         yield f"mongodb://127.0.0.1:{port}/?directConnection=true"
     finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        terminate(proc)
         log.close()
 
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import signal
+import subprocess
 import uuid
 from collections import defaultdict
 from collections.abc import AsyncIterator
@@ -159,3 +161,31 @@ async def module_server(mongo_uri: str, data_dir: Path) -> AsyncIterator[ChatSer
         yield srv
     finally:
         await srv.stop()
+
+
+def terminate(proc: subprocess.Popen[Any], grace: float = 15.0) -> None:
+    """SIGTERM (a clean shutdown flushes the database), SIGKILL after `grace` seconds."""
+    if proc.poll() is not None:
+        return
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(grace)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(5)
+
+
+def fill_template(template: Any, values: dict[str, str]) -> Any:
+    """Replaces {name} placeholders in a payload or path template, recursively.
+
+    Plain replacement rather than str.format, so other braces in bad-input strings stay.
+    """
+    if isinstance(template, str):
+        for name, value in values.items():
+            template = template.replace("{" + name + "}", value)
+        return template
+    if isinstance(template, dict):
+        return {fill_template(k, values): fill_template(v, values) for k, v in template.items()}
+    if isinstance(template, list | tuple):
+        return type(template)(fill_template(v, values) for v in template)
+    return template

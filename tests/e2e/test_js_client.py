@@ -11,7 +11,6 @@ import asyncio
 import json
 import os
 import shutil
-import signal
 import subprocess
 import time
 from collections.abc import Iterator
@@ -24,6 +23,7 @@ from pydantic import AliasChoices
 
 from safechat.adapters.embedded_mongo import free_port
 from safechat.config import Settings
+from tests.support import terminate
 
 E2E_DIR = Path(__file__).resolve().parent
 SCRIPT = E2E_DIR / "chat_flow.mjs"
@@ -101,12 +101,7 @@ def serve(safechat_bin: str, tmp_path: Path) -> Iterator[ServeProcess]:
     try:
         yield ServeProcess(proc, port, data_dir, log)
     finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(5)
+        terminate(proc, grace=20)
 
 
 async def wait_healthy(srv: ServeProcess, http: aiohttp.ClientSession) -> dict[str, Any]:

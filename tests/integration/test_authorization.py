@@ -23,7 +23,7 @@ from bson import ObjectId
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from safechat.container import SERVICES
-from tests.support import ChatServer, EventClient, module_server
+from tests.support import ChatServer, EventClient, fill_template, module_server
 
 # Everything a member could hear about a change to a group or its messages.
 BROADCASTS = (
@@ -61,13 +61,7 @@ class World:
 
     def fill(self, template: Any) -> Any:
         """Substitutes {gid}, {mid}, {eve_gid} in a payload or path template."""
-        if isinstance(template, str):
-            return template.format(gid=self.gid, mid=self.mid, eve_gid=self.eve_gid)
-        if isinstance(template, dict):
-            return {self.fill(k): self.fill(v) for k, v in template.items()}
-        if isinstance(template, list):
-            return [self.fill(v) for v in template]
-        return template
+        return fill_template(template, {"gid": self.gid, "mid": self.mid, "eve_gid": self.eve_gid})
 
     def drain(self) -> None:
         for c in (self.a, self.b, self.e):

@@ -22,7 +22,7 @@ from hypothesis import strategies as st
 
 from safechat.container import SERVICES
 from safechat.errors import ErrorCode
-from tests.support import ChatServer, EventClient, module_server
+from tests.support import ChatServer, EventClient, fill_template, module_server
 
 # A value that must never come back in an error (it could be someone's message text).
 MARK = "SECRET-MARKER-9f2c"
@@ -42,15 +42,7 @@ class Stage:
     b: EventClient
 
     def fill(self, template: Any) -> Any:
-        if isinstance(template, str):
-            return template.replace("{gid}", self.gid).replace("{mid}", self.mid)
-        if isinstance(template, dict):
-            return {self.fill(k): self.fill(v) for k, v in template.items()}
-        if isinstance(template, list):
-            return [self.fill(v) for v in template]
-        if isinstance(template, tuple):
-            return tuple(self.fill(v) for v in template)
-        return template
+        return fill_template(template, {"gid": self.gid, "mid": self.mid})
 
 
 async def make_stage(server: ChatServer) -> Stage:
