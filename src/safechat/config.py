@@ -82,6 +82,24 @@ class Settings(BaseSettings):
         False, validation_alias=_env("SAFECHAT_WEBSOCKET_COMPRESSION")
     )
 
+    # Multi-node: unset -> in-process Socket.IO manager, presence, typing and limits.
+    redis_url: str | None = Field(None, validation_alias=_env("REDIS_URL", "redis_url"))
+    redis_channel: str = Field("safechat", validation_alias=_env("SAFECHAT_REDIS_CHANNEL"))
+    presence_ttl_seconds: int = Field(
+        60, ge=5, le=3600, validation_alias=_env("SAFECHAT_PRESENCE_TTL_SECONDS")
+    )
+
+    # Rate limits (protocol.md section 6): token buckets per user, per socket, per user on REST.
+    rate_send_per_second: float = Field(10.0, gt=0, validation_alias=_env("RATE_SEND_PER_SECOND"))
+    rate_send_burst: int = Field(20, ge=1, validation_alias=_env("RATE_SEND_BURST"))
+    rate_events_per_second: float = Field(
+        30.0, gt=0, validation_alias=_env("RATE_EVENTS_PER_SECOND")
+    )
+    rate_events_burst: int = Field(60, ge=1, validation_alias=_env("RATE_EVENTS_BURST"))
+    rate_ai_per_minute: int = Field(20, ge=1, validation_alias=_env("RATE_AI_PER_MINUTE"))
+    rate_rest_per_minute: int = Field(300, ge=1, validation_alias=_env("RATE_REST_PER_MINUTE"))
+    max_sockets_per_user: int = Field(20, ge=1, validation_alias=_env("MAX_SOCKETS_PER_USER"))
+
     @field_validator("allowed_origins", mode="before")
     @classmethod
     def _split_origins(cls, value: object) -> object:

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    from safechat.services.ratelimit import Limit
 
 
 class Clock(Protocol):
@@ -50,3 +53,10 @@ class PresenceStore(Protocol):
 
     async def sessions(self, user_id: str) -> dict[str, dict[str, Any]]:
         """The user's live sockets and what was recorded about each."""
+
+
+class RateLimiter(Protocol):
+    """Token buckets by key. Memory on one node; Redis when nodes share limits."""
+
+    async def acquire(self, key: str, limit: Limit) -> float:
+        """Takes one token from bucket `key`: 0.0 when allowed, else seconds to wait."""
