@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from safechat.adapters.embedded_mongo import find_command, free_port
+from tests.redis_server import RedisServer
 from tests.support import ChatServer, start_server, terminate
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -84,3 +85,14 @@ def safechat_bin() -> str:
     if not found:
         pytest.fail("safechat entry point not installed")
     return found
+
+
+@pytest.fixture(scope="session")
+def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
+    """A real redis-server for the session (tests that stop it must start it again)."""
+    srv = RedisServer(tmp_path_factory.mktemp("redis"))
+    srv.start()
+    try:
+        yield srv
+    finally:
+        srv.stop()

@@ -40,19 +40,57 @@ class Notifier(Protocol):
 
 
 class PresenceStore(Protocol):
-    """Which users have live sockets. Memory now; Redis for several nodes."""
+    """Live sockets per user, with expiry so a dead node's sockets drop out.
 
-    async def add(self, user_id: str, sid: str, info: dict[str, Any]) -> bool:
+    Times are epoch seconds passed in by the caller; an entry lives `ttl` seconds
+    (a store setting) after its last `add`/`heartbeat`, which the node owning the
+    socket repeats. Memory on one node; Redis when nodes share it.
+    """
+
+    async def add(self, user_id: str, sid: str, info: dict[str, Any], now: float) -> bool:
         """Records a socket; True when it is the user's first live one."""
 
-    async def remove(self, user_id: str, sid: str) -> bool:
-        """Forgets a socket; True when it was the user's last live one."""
+    async def remove(self, user_id: str, sid: str, now: float) -> bool:
+        """Forgets a socket; True when it was the user's last one."""
 
-    async def online(self, user_ids: list[str]) -> set[str]:
-        """The subset of `user_ids` with at least one live socket."""
+    async def heartbeat(self, entries: list[tuple[str, str, dict[str, Any]]], now: float) -> None:
+        """Renews (or re-creates) this node's sockets, given as (user_id, sid, info)."""
 
-    async def sessions(self, user_id: str) -> dict[str, dict[str, Any]]:
-        """The user's live sockets and what was recorded about each."""
+    async def online(self, user_ids: list[str], now: float) -> set[str]:
+        """The subset of `user_ids` with at least one unexpired socket."""
+
+    async def sessions(self, user_id: str, now: float) -> dict[str, dict[str, Any]]:
+        """The user's unexpired sockets and what was recorded about each."""
+
+    async def set_status(self, user_id: str, status: str) -> None:
+        """The user's chosen status (online/away), forgotten when they go offline."""
+
+    async def statuses(self, user_ids: list[str]) -> dict[str, str]:
+        """Chosen statuses of those users that set one."""
+
+    async def purge_node(self, node_id: str, now: float) -> list[str]:
+        """Drops sockets a previous run of `node_id` left (info["node"]); returns the
+        users that this left with no socket."""
+
+    async def expired_users(self, now: float) -> list[str]:
+        """Users whose sockets all expired, forgotten now; each returned to one caller
+        only, so one node announces it."""
+
+
+class TypingStore(Protocol):
+    """Who is typing where, with a deadline per (group, user)."""
+
+    async def start(self, group_id: str, user_id: str, deadline: float) -> bool:
+        """Sets the deadline; True when the user was not typing there (announce it)."""
+
+    async def stop(self, group_id: str, user_id: str) -> bool:
+        """True when the user was typing in the group (announce the stop)."""
+
+    async def due(self, now: float) -> list[tuple[str, str]]:
+        """(group_id, user_id) pairs past their deadline, removed; each to one caller."""
+
+    async def typing(self, group_id: str, now: float) -> list[str]:
+        """Users typing in the group now."""
 
 
 class RateLimiter(Protocol):

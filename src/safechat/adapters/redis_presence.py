@@ -1,0 +1,289 @@
+"""Presence and typing shared by every node through Redis.
+
+Keys (prefix `<channel>:`): `presence:socks:<user>` sorted set sid -> expiry,
+`presence:info:<user>` hash sid -> JSON, `presence:status:<user>`,
+`presence:users` sorted set user -> latest expiry (to find users whose node
+died), `typing:<group>` sorted set user -> deadline and `typing:due` sorted set
+`<group> <user>` -> deadline. Multi-key updates run as Lua scripts, so two nodes
+never both announce the same change. Standalone Redis or Sentinel (the scripts
+touch keys they compute, which Redis Cluster does not allow).
+When Redis is away, each call answers from the node's local state instead.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import Any
+
+from safechat.adapters.memory_presence import MemoryPresence, MemoryTyping
+from safechat.adapters.redis_link import RedisLink, script
+
+# KEYS: socks, info, users. ARGV: sid, info, now, expires, user, key_ttl.
+_ADD = """
+local alive = redis.call('ZCOUNT', KEYS[1], '(' .. ARGV[3], '+inf')
+redis.call('ZADD', KEYS[1], ARGV[4], ARGV[1])
+redis.call('HSET', KEYS[2], ARGV[1], ARGV[2])
+redis.call('EXPIRE', KEYS[1], ARGV[6])
+redis.call('EXPIRE', KEYS[2], ARGV[6])
+redis.call('ZADD', KEYS[3], 'GT', ARGV[4], ARGV[5])
+if alive == 0 then return 1 end
+return 0
+"""
+
+# KEYS: socks, info, users, status. ARGV: sid, now, user.
+_REMOVE = """
+local removed = redis.call('ZREM', KEYS[1], ARGV[1])
+redis.call('HDEL', KEYS[2], ARGV[1])
+if removed == 0 then return 0 end
+local dead = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[2])
+for _, sid in ipairs(dead) do
+  redis.call('ZREM', KEYS[1], sid)
+  redis.call('HDEL', KEYS[2], sid)
+end
+if redis.call('ZCARD', KEYS[1]) > 0 then return 0 end
+redis.call('DEL', KEYS[1], KEYS[2], KEYS[4])
+redis.call('ZREM', KEYS[3], ARGV[3])
+return 1
+"""
+
+# KEYS: users. ARGV: now, prefix. Users whose every socket expired, each returned once.
+_EXPIRED = """
+local gone = {}
+local users = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, 200)
+for _, user in ipairs(users) do
+  local socks = ARGV[2] .. 'presence:socks:' .. user
+  local info = ARGV[2] .. 'presence:info:' .. user
+  local dead = redis.call('ZRANGEBYSCORE', socks, '-inf', ARGV[1])
+  for _, sid in ipairs(dead) do redis.call('HDEL', info, sid) end
+  redis.call('ZREMRANGEBYSCORE', socks, '-inf', ARGV[1])
+  local last = redis.call('ZRANGE', socks, -1, -1, 'WITHSCORES')
+  if #last == 0 then
+    redis.call('DEL', socks, info, ARGV[2] .. 'presence:status:' .. user)
+    redis.call('ZREM', KEYS[1], user)
+    table.insert(gone, user)
+  else
+    redis.call('ZADD', KEYS[1], last[2], user)
+  end
+end
+return gone
+"""
+
+# KEYS: group set, due set. ARGV: user, deadline, member, key_ttl.
+_TYPING_START = """
+local before = redis.call('ZSCORE', KEYS[1], ARGV[1])
+redis.call('ZADD', KEYS[1], ARGV[2], ARGV[1])
+redis.call('EXPIRE', KEYS[1], ARGV[4])
+redis.call('ZADD', KEYS[2], ARGV[2], ARGV[3])
+if before then return 0 end
+return 1
+"""
+
+# KEYS: group set, due set. ARGV: user, member.
+_TYPING_STOP = """
+redis.call('ZREM', KEYS[2], ARGV[2])
+return redis.call('ZREM', KEYS[1], ARGV[1])
+"""
+
+# KEYS: due set. ARGV: now, prefix.
+_TYPING_DUE = """
+local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, 500)
+for _, member in ipairs(due) do
+  redis.call('ZREM', KEYS[1], member)
+  local group, user = string.match(member, '^(%S+) (%S+)$')
+  if group then redis.call('ZREM', ARGV[2] .. 'typing:' .. group, user) end
+end
+return due
+"""
+
+
+class RedisPresence:
+    def __init__(self, link: RedisLink, ttl: float) -> None:
+        self._link = link
+        self._ttl = ttl
+        self._key_ttl = str(math.ceil(ttl * 2))
+        # This node's own sockets: answers while Redis is away, re-sent by heartbeat.
+        self._local = MemoryPresence(ttl)
+        self._add = script(link, _ADD)
+        self._remove = script(link, _REMOVE)
+        self._expired = script(link, _EXPIRED)
+
+    def _keys(self, user_id: str) -> tuple[str, str]:
+        return self._link.key("presence", "socks", user_id), self._link.key(
+            "presence", "info", user_id
+        )
+
+    async def add(self, user_id: str, sid: str, info: dict[str, Any], now: float) -> bool:
+        local_first = await self._local.add(user_id, sid, info, now)
+        socks, infos = self._keys(user_id)
+
+        async def op() -> bool:
+            args = [sid, json.dumps(info), repr(now), repr(now + self._ttl), user_id, self._key_ttl]
+            users = self._link.key("presence", "users")
+            return bool(await self._add(keys=[socks, infos, users], args=args))
+
+        return await self._link.run(op, lambda: _value(local_first))
+
+    async def remove(self, user_id: str, sid: str, now: float) -> bool:
+        local_last = await self._local.remove(user_id, sid, now)
+        socks, infos = self._keys(user_id)
+
+        async def op() -> bool:
+            keys = [
+                socks,
+                infos,
+                self._link.key("presence", "users"),
+                self._link.key("presence", "status", user_id),
+            ]
+            return bool(await self._remove(keys=keys, args=[sid, repr(now), user_id]))
+
+        return await self._link.run(op, lambda: _value(local_last))
+
+    async def heartbeat(self, entries: list[tuple[str, str, dict[str, Any]]], now: float) -> None:
+        await self._local.heartbeat(entries, now)
+        if not entries:
+            return
+        expires = now + self._ttl
+
+        async def op() -> None:
+            pipe = self._link.client.pipeline(transaction=False)
+            users = self._link.key("presence", "users")
+            for user_id, sid, info in entries:
+                socks, infos = self._keys(user_id)
+                pipe.zadd(socks, {sid: expires})
+                pipe.hset(infos, sid, json.dumps(info))
+                pipe.expire(socks, int(self._key_ttl))
+                pipe.expire(infos, int(self._key_ttl))
+                pipe.zadd(users, {user_id: expires}, gt=True)
+            await pipe.execute()
+
+        await self._link.run(op, _none)
+
+    async def online(self, user_ids: list[str], now: float) -> set[str]:
+        if not user_ids:
+            return set()
+
+        async def op() -> set[str]:
+            pipe = self._link.client.pipeline(transaction=False)
+            for user_id in user_ids:
+                pipe.zcount(self._keys(user_id)[0], f"({now!r}", "+inf")
+            counts = await pipe.execute()
+            return {u for u, n in zip(user_ids, counts, strict=True) if n}
+
+        return await self._link.run(op, lambda: self._local.online(user_ids, now))
+
+    async def sessions(self, user_id: str, now: float) -> dict[str, dict[str, Any]]:
+        socks, infos = self._keys(user_id)
+
+        async def op() -> dict[str, dict[str, Any]]:
+            sids = [
+                str(s) for s in await self._link.client.zrangebyscore(socks, f"({now!r}", "+inf")
+            ]
+            if not sids:
+                return {}
+            raw = await self._link.client.hmget(infos, sids)
+            return {sid: json.loads(r) if r else {} for sid, r in zip(sids, raw, strict=True)}
+
+        return await self._link.run(op, lambda: self._local.sessions(user_id, now))
+
+    async def set_status(self, user_id: str, status: str) -> None:
+        await self._local.set_status(user_id, status)
+        key = self._link.key("presence", "status", user_id)
+
+        async def op() -> None:
+            await self._link.client.set(key, status, ex=86400)
+
+        await self._link.run(op, _none)
+
+    async def statuses(self, user_ids: list[str]) -> dict[str, str]:
+        if not user_ids:
+            return {}
+
+        async def op() -> dict[str, str]:
+            keys = [self._link.key("presence", "status", u) for u in user_ids]
+            values = await self._link.client.mget(keys)
+            return {u: str(v) for u, v in zip(user_ids, values, strict=True) if v}
+
+        return await self._link.run(op, lambda: self._local.statuses(user_ids))
+
+    async def purge_node(self, node_id: str, now: float) -> list[str]:
+        async def op() -> list[str]:
+            gone: list[str] = []
+            client = self._link.client
+            users = [
+                str(u) for u in await client.zrange(self._link.key("presence", "users"), 0, -1)
+            ]
+            for user_id in users:
+                infos = {
+                    str(k): str(v)
+                    for k, v in (await client.hgetall(self._keys(user_id)[1])).items()
+                }
+                for sid, raw in infos.items():
+                    if json.loads(raw).get("node") == node_id and await self.remove(
+                        user_id, sid, now
+                    ):
+                        gone.append(user_id)
+            return gone
+
+        return await self._link.run(op, lambda: self._local.purge_node(node_id, now))
+
+    async def expired_users(self, now: float) -> list[str]:
+        async def op() -> list[str]:
+            users = self._link.key("presence", "users")
+            gone = await self._expired(keys=[users], args=[repr(now), self._link.key("")])
+            return [str(u) for u in gone]
+
+        return await self._link.run(op, lambda: self._local.expired_users(now))
+
+
+class RedisTyping:
+    def __init__(self, link: RedisLink) -> None:
+        self._link = link
+        self._local = MemoryTyping()
+        self._start = script(link, _TYPING_START)
+        self._stop = script(link, _TYPING_STOP)
+        self._due = script(link, _TYPING_DUE)
+
+    def _keys(self, group_id: str) -> list[str]:
+        return [self._link.key("typing", group_id), self._link.key("typing", "due")]
+
+    async def start(self, group_id: str, user_id: str, deadline: float) -> bool:
+        async def op() -> bool:
+            args = [user_id, repr(deadline), f"{group_id} {user_id}", "60"]
+            return bool(await self._start(keys=self._keys(group_id), args=args))
+
+        return await self._link.run(op, lambda: self._local.start(group_id, user_id, deadline))
+
+    async def stop(self, group_id: str, user_id: str) -> bool:
+        async def op() -> bool:
+            args = [user_id, f"{group_id} {user_id}"]
+            return bool(await self._stop(keys=self._keys(group_id), args=args))
+
+        return await self._link.run(op, lambda: self._local.stop(group_id, user_id))
+
+    async def due(self, now: float) -> list[tuple[str, str]]:
+        async def op() -> list[tuple[str, str]]:
+            due_key = self._link.key("typing", "due")
+            members = await self._due(keys=[due_key], args=[repr(now), self._link.key("")])
+            pairs = (str(m).split(" ", 1) for m in members)
+            # The local fallback may hold starts taken while Redis was away.
+            return [(g, u) for g, u in pairs] + await self._local.due(now)
+
+        return await self._link.run(op, lambda: self._local.due(now))
+
+    async def typing(self, group_id: str, now: float) -> list[str]:
+        async def op() -> list[str]:
+            key = self._link.key("typing", group_id)
+            return sorted(
+                str(u) for u in await self._link.client.zrangebyscore(key, f"({now!r}", "+inf")
+            )
+
+        return await self._link.run(op, lambda: self._local.typing(group_id, now))
+
+
+async def _value(value: bool) -> bool:
+    return value
+
+
+async def _none() -> None:
+    return None
