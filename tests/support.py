@@ -122,6 +122,16 @@ class ChatServer:
         await self.runner.cleanup()
 
 
+# Tests fire events far faster than people do; rate-limit tests set their own limits.
+GENEROUS_LIMITS: dict[str, Any] = {
+    "rate_send_per_second": 10_000.0,
+    "rate_send_burst": 10_000,
+    "rate_events_per_second": 10_000.0,
+    "rate_events_burst": 10_000,
+    "rate_rest_per_minute": 1_000_000,
+}
+
+
 async def start_server(
     *, mongo_uri: str, db_name: str, data_dir: Path, **overrides: Any
 ) -> ChatServer:
@@ -132,7 +142,7 @@ async def start_server(
         mongodb_uri=mongo_uri,
         mongodb_db=db_name,
         log_level="WARNING",
-        **overrides,
+        **{**GENEROUS_LIMITS, **overrides},
     )
     app = create_app(settings)
     runner = web.AppRunner(app)

@@ -6,7 +6,8 @@ import asyncio
 import contextlib
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import socketio
@@ -16,16 +17,23 @@ from pymongo import AsyncMongoClient
 
 from safechat.adapters.embedded_mongo import EmbeddedMongo
 from safechat.adapters.jwks import HttpJwks
-from safechat.adapters.memory_presence import MemoryPresence
+from safechat.adapters.memory_presence import MemoryPresence, MemoryTyping
+from safechat.adapters.memory_ratelimit import MemoryRateLimiter
+from safechat.adapters.redis_link import RedisLink, redis_client
+from safechat.adapters.redis_presence import RedisPresence, RedisTyping
+from safechat.adapters.redis_ratelimit import RedisRateLimiter
+from safechat.adapters.socketio_manager import client_manager
 from safechat.adapters.socketio_notifier import SocketIONotifier
 from safechat.adapters.websocket import configure_websocket
 from safechat.config import Settings
-from safechat.container import SERVICES, SETTINGS, STARTED_AT, Services
+from safechat.container import METRICS, SERVICES, SETTINGS, STARTED_AT, Services
 from safechat.datadir import read_or_create
 from safechat.handlers.boundary import Boundary
 from safechat.handlers.connection import ConnectionHandlers
 from safechat.handlers.groups import GroupHandlers
 from safechat.handlers.messages import MessageHandlers
+from safechat.handlers.presence import PresenceHandlers
+from safechat.metrics import Metrics
 from safechat.repositories.audit import AuditRepository
 from safechat.repositories.db import Database, Doc
 from safechat.repositories.groups import GroupRepository
@@ -44,7 +52,9 @@ from safechat.services.encryption import Encryptor, load_or_create_dev_keyring
 from safechat.services.groups import GroupService
 from safechat.services.maintenance import ReencryptReport, reencrypt_messages
 from safechat.services.messages import MessageService
-from safechat.services.ports import Clock, SystemClock
+from safechat.services.ports import Clock, PresenceStore, RateLimiter, SystemClock, TypingStore
+from safechat.services.presence import PresenceService
+from safechat.services.ratelimit import Limit, Limits
 from safechat.services.rendering import MessageRenderer
 from safechat.services.users import UserService
 
@@ -105,6 +115,47 @@ async def reencrypt(settings: Settings, *, batch: int, dry_run: bool) -> Reencry
         )
 
 
+@dataclass(frozen=True, slots=True)
+class SharedState:
+    """Presence, typing and per-user limits: in memory, or in Redis for several nodes."""
+
+    presence: PresenceStore
+    typing: TypingStore
+    limiter: RateLimiter
+    link: RedisLink | None
+
+
+@contextlib.asynccontextmanager
+async def shared_state(settings: Settings) -> AsyncIterator[SharedState]:
+    ttl = float(settings.presence_ttl_seconds)
+    if not settings.redis_url:
+        yield SharedState(MemoryPresence(ttl), MemoryTyping(), MemoryRateLimiter(), None)
+        return
+    link = RedisLink(redis_client(settings.redis_url), settings.redis_channel)
+    if not await link.ping():
+        log.error("redis_unreachable_at_start", effect="starting anyway; retrying in background")
+    link.start_watch()
+    try:
+        yield SharedState(RedisPresence(link, ttl), RedisTyping(link), RedisRateLimiter(link), link)
+    finally:
+        await link.close()
+
+
+def redis_status(link: RedisLink | None) -> Callable[[], bool] | None:
+    if link is None:
+        return None
+    return lambda: link.available
+
+
+def limits_from(settings: Settings) -> Limits:
+    return Limits(
+        send=Limit("send_message", settings.rate_send_per_second, settings.rate_send_burst),
+        events=Limit("events", settings.rate_events_per_second, settings.rate_events_burst),
+        ai=Limit.per_minute("ai", settings.rate_ai_per_minute),
+        rest=Limit.per_minute("rest", settings.rate_rest_per_minute),
+    )
+
+
 def create_app(settings: Settings, *, clock: Clock | None = None) -> web.Application:
     clock = clock or SystemClock()
     app = web.Application(
@@ -113,8 +164,10 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> web.Applica
     )
     app[SETTINGS] = settings
     app[STARTED_AT] = time.monotonic()
+    metrics = app[METRICS] = Metrics()
     sio = socketio.AsyncServer(
         async_mode="aiohttp",
+        client_manager=client_manager(settings.redis_url, settings.redis_channel, metrics),
         cors_allowed_origins=settings.cors_origins,
         max_http_buffer_size=settings.max_frame_bytes,
         logger=False,
@@ -129,9 +182,11 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> web.Applica
     message_routes.setup(app)
 
     async def resources(app: web.Application) -> AsyncIterator[None]:
-        async with open_database(settings) as (database, embedded):
+        async with open_database(settings) as (database, embedded), shared_state(settings) as state:
             if embedded is not None:
                 app[EMBEDDED_MONGO] = embedded
+            if state.link is not None:
+                metrics.track_redis(lambda: bool(state.link and state.link.available))
             jwks, dev_issuer = None, None
             keys: SigningKeys
             if settings.clerk_jwks_url:
@@ -142,24 +197,32 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> web.Applica
             else:
                 dev_issuer = DevIssuer.load_or_create(settings.data_dir, settings.issuer)
                 keys = dev_issuer
-            services = build_services(app, settings, database, keys, dev_issuer, clock)
+            services = build_services(app, settings, database, keys, dev_issuer, clock, state)
             app[SERVICES] = services
             stale = await services.connections.cleanup_stale()
-            handlers = register_handlers(sio, services, settings)
+            await services.presence.purge_node(services.connections.node_id)
+            handlers = register_handlers(sio, services, settings, metrics, clock)
             app[CONNECTION_HANDLERS] = handlers
-            expiry = asyncio.create_task(handlers.expiry_loop())
+            metrics.track_connections(lambda: len(services.connections.live()))
+            loops = [
+                asyncio.create_task(handlers.expiry_loop()),
+                asyncio.create_task(handlers.presence_loop()),
+            ]
             log.info(
                 "safechat_ready",
                 issuer=settings.issuer,
                 database="embedded" if embedded else "external",
+                redis="shared" if settings.redis_url else "off (single node)",
                 closed_stale_sessions=stale,
             )
             try:
                 yield
             finally:
-                expiry.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await expiry
+                for loop in loops:
+                    loop.cancel()
+                for loop in loops:
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await loop
                 if jwks is not None:
                     await jwks.close()
 
@@ -174,12 +237,13 @@ def build_services(
     keys: SigningKeys,
     dev_issuer: DevIssuer | None,
     clock: Clock,
+    state: SharedState,
 ) -> Services:
     sio = app[SIO]
     encryptor = Encryptor.from_spec(encryption_keys(settings), settings.legacy_encryption_secret)
     renderer = MessageRenderer(encryptor)
-    notifier = SocketIONotifier(sio)
-    presence = MemoryPresence()
+    presence = state.presence
+    notifier = SocketIONotifier(sio, presence, clock)
     group_repo = GroupRepository(database)
     message_repo = MessageRepository(database)
     read_state = ReadStateRepository(database)
@@ -218,22 +282,52 @@ def build_services(
         SessionRepository(database),
         clock,
         node_id(settings.data_dir),
+        max_sockets_per_user=settings.max_sockets_per_user,
     )
-    return Services(database, verifier, users, groups, messages, connections, dev_issuer)
+    presence_service = PresenceService(presence, state.typing, groups, users, notifier, clock)
+    return Services(
+        database,
+        verifier,
+        users,
+        groups,
+        messages,
+        connections,
+        presence_service,
+        state.limiter,
+        limits_from(settings),
+        dev_issuer,
+        redis_status(state.link),
+    )
 
 
 def register_handlers(
-    sio: socketio.AsyncServer, services: Services, settings: Settings
+    sio: socketio.AsyncServer,
+    services: Services,
+    settings: Settings,
+    metrics: Metrics,
+    clock: Clock,
 ) -> ConnectionHandlers:
-    boundary = Boundary(sio, services.connections)
+    boundary = Boundary(
+        sio,
+        services.connections,
+        limiter=services.limiter,
+        socket_limiter=MemoryRateLimiter(),
+        limits=services.limits,
+        metrics=metrics,
+        clock=clock,
+    )
     connection = ConnectionHandlers(
         boundary,
         services.connections,
         services.groups,
+        services.presence,
+        clock,
         reauth_grace_seconds=settings.auth_reauth_grace_seconds,
+        heartbeat_seconds=settings.presence_ttl_seconds / 3,
     )
     connection.register()
     GroupHandlers(boundary, services.groups).register()
     MessageHandlers(boundary, services.messages).register()
+    PresenceHandlers(boundary, services.presence).register()
     boundary.catch_unknown()
     return connection

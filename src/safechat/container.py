@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from aiohttp import web
 
 from safechat.config import Settings
+from safechat.metrics import Metrics
 from safechat.repositories.db import Database
 from safechat.services.auth import DevIssuer, TokenVerifier
 from safechat.services.connections import ConnectionService
 from safechat.services.groups import GroupService
 from safechat.services.messages import MessageService
+from safechat.services.ports import RateLimiter
+from safechat.services.presence import PresenceService
+from safechat.services.ratelimit import Limits
 from safechat.services.users import UserService
 
 
@@ -23,9 +28,15 @@ class Services:
     groups: GroupService
     messages: MessageService
     connections: ConnectionService
+    presence: PresenceService
+    limiter: RateLimiter
+    limits: Limits
     dev_issuer: DevIssuer | None
+    # None on a single node; otherwise whether Redis answers right now.
+    redis_available: Callable[[], bool] | None = None
 
 
 SETTINGS = web.AppKey("settings", Settings)
 SERVICES = web.AppKey("services", Services)
 STARTED_AT = web.AppKey("started_at", float)
+METRICS = web.AppKey("metrics", Metrics)

@@ -18,9 +18,10 @@ from tests.support import ChatServer, start_server
 async def test_health(server: ChatServer) -> None:
     status, body = await server.request("GET", "/health")
     assert status == 200
-    assert set(body) == {"status", "database", "uptime", "version"}
+    assert set(body) == {"status", "database", "redis", "uptime", "version"}
     assert body["status"] == "ok"
     assert body["database"] == "ok"
+    assert body["redis"] == "off"
     assert isinstance(body["uptime"], int | float)
     assert body["uptime"] >= 0
     assert body["version"] == __version__

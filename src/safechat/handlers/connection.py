@@ -17,7 +17,8 @@ from safechat.models.common import iso
 from safechat.models.user import Reauth
 from safechat.services.connections import ConnectionService, LiveSocket, Opened, expired
 from safechat.services.groups import GroupService
-from safechat.services.ports import SystemClock
+from safechat.services.ports import Clock
+from safechat.services.presence import PresenceService
 
 log = structlog.get_logger("safechat.socket")
 
@@ -47,17 +48,24 @@ class ConnectionHandlers:
         boundary: Boundary,
         connections: ConnectionService,
         groups: GroupService,
+        presence: PresenceService,
+        clock: Clock,
         *,
         reauth_grace_seconds: float,
+        heartbeat_seconds: float,
         expiry_check_seconds: float = 15.0,
+        typing_check_seconds: float = 0.5,
     ) -> None:
         self._b = boundary
         self._sio: socketio.AsyncServer = boundary.sio
         self._connections = connections
         self._groups = groups
+        self._presence = presence
         self._grace = reauth_grace_seconds
         self._check_every = expiry_check_seconds
-        self._clock = SystemClock()
+        self._heartbeat_every = heartbeat_seconds
+        self._typing_every = typing_check_seconds
+        self._clock = clock
         self._tasks: set[asyncio.Task[None]] = set()
 
     def register(self) -> None:
@@ -124,13 +132,7 @@ class ConnectionHandlers:
         try:
             await self._send_identity(sid, opened.socket)
             if opened.first_session:
-                event = {
-                    "userId": opened.user.user_id,
-                    "user": opened.user.summary(),
-                    "status": "online",
-                }
-                for gid in opened.group_ids:
-                    await self._sio.emit("user_online", event, room=f"group:{gid}", skip_sid=sid)
+                await self._presence.announce_online(opened.socket, opened.group_ids)
         except Exception:
             log.exception("welcome_failed", sid=sid)
 
@@ -157,10 +159,12 @@ class ConnectionHandlers:
         if closed is None:
             return
         live, last = closed
-        if last:
-            event = {"userId": live.user_id, "lastSeen": iso(self._clock.now())}
-            for room in rooms:
-                await self._sio.emit("user_offline", event, room=room, skip_sid=sid)
+        try:
+            await self._presence.socket_closed(live)
+            if last:
+                await self._presence.announce_offline(live.user_id, [r[6:] for r in rooms])
+        except Exception:
+            log.exception("disconnect_announce_failed", sid=sid)
 
     async def authenticate(self, live: LiveSocket, _payload: Any) -> dict[str, Any]:
         # Payload ignored on purpose: identity only ever comes from the handshake token.
@@ -179,6 +183,21 @@ class ConnectionHandlers:
                 await self.enforce_expiry(time.time())
             except Exception:
                 log.exception("expiry_check_failed")
+
+    async def presence_loop(self) -> None:
+        """Auto-stops typing, renews this node's presence and expires dead nodes' sockets."""
+        next_beat = 0.0
+        while True:
+            await asyncio.sleep(self._typing_every)
+            try:
+                now = self._clock.now().timestamp()
+                local = self._connections.live()
+                await self._presence.typing_due(now, local)
+                if now >= next_beat:
+                    next_beat = now + self._heartbeat_every
+                    await self._presence.heartbeat(local, now)
+            except Exception:
+                log.exception("presence_tick_failed")
 
     async def enforce_expiry(self, now: float) -> int:
         stale = expired(self._connections.live(), now, self._grace)

@@ -27,7 +27,7 @@ class MessageHandlers:
 
     def register(self) -> None:
         on = self._b.event
-        on("send_message", CHANNEL)(self.send_message)
+        on("send_message", CHANNEL, per_user=self._b.limits.send, timed=True)(self.send_message)
         on("edit_message", CHANNEL)(self.edit_message)
         on("delete_message", CHANNEL)(self.delete_message)
         on("react_message", CHANNEL)(self.react_message)

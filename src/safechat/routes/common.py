@@ -12,10 +12,11 @@ import structlog
 from aiohttp import web
 from pydantic import BaseModel
 
-from safechat.container import SERVICES, SETTINGS
+from safechat.container import METRICS, SERVICES, SETTINGS
 from safechat.errors import AuthError, ChatError, ErrorCode, PayloadTooLarge, ValidationFailed
 from safechat.models.common import OBJECT_ID_PATTERN, validate
 from safechat.services.auth import Claims
+from safechat.services.ratelimit import RateLimited, enforce
 
 log = structlog.get_logger("safechat.http")
 
@@ -44,6 +45,10 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
     except ChatError as exc:
         status = exc.http_status
         response = error_response(exc)
+        if isinstance(exc, RateLimited):
+            response.headers["Retry-After"] = str(max(1, -(-exc.retry_after_ms // 1000)))
+            limit = str((exc.details or {}).get("limit", "?"))
+            request.app[METRICS].rate_limited.labels(limit).inc()
     except web.HTTPException as exc:
         if exc.status == 413:
             response = error_response(PayloadTooLarge("Request body too large"))
@@ -61,6 +66,7 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         response = error_response(ChatError("Internal error"))
     finally:
         if not request.path.startswith("/socket.io"):
+            request.app[METRICS].http_requests.labels(str(status)).inc()
             log.info(
                 "request",
                 method=request.method,
@@ -85,9 +91,10 @@ async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamR
         raise AuthError("Authorization: Bearer <token> required")
     services = request.app[SERVICES]
     claims = await services.verifier.verify(header[7:].strip())
-    await services.users.ensure(claims)
     request[CLAIMS] = claims
     structlog.contextvars.bind_contextvars(user_id=claims.sub)
+    await enforce(services.limiter, claims.sub, services.limits.rest)
+    await services.users.ensure(claims)
     return await handler(request)
 
 

@@ -8,7 +8,8 @@ import time
 from aiohttp import web
 
 from safechat import __version__
-from safechat.container import SERVICES, SETTINGS, STARTED_AT
+from safechat.container import METRICS, SERVICES, SETTINGS, STARTED_AT
+from safechat.metrics import CONTENT_TYPE
 
 HEALTH_DB_TIMEOUT = 2.0
 
@@ -23,10 +24,13 @@ async def _database_ok(app: web.Application) -> bool:
 
 async def health(request: web.Request) -> web.Response:
     db_ok = await _database_ok(request.app)
+    redis_up = request.app[SERVICES].redis_available
+    redis_ok = redis_up is None or redis_up()
     return web.json_response(
         {
-            "status": "ok" if db_ok else "degraded",
+            "status": "ok" if db_ok and redis_ok else "degraded",
             "database": "ok" if db_ok else "unreachable",
+            "redis": "off" if redis_up is None else ("ok" if redis_ok else "unreachable"),
             "uptime": round(time.monotonic() - request.app[STARTED_AT], 3),
             "version": __version__,
         }
@@ -53,6 +57,11 @@ async def info(request: web.Request) -> web.Response:
     )
 
 
+async def metrics(request: web.Request) -> web.Response:
+    body = request.app[METRICS].render()
+    return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE})
+
+
 async def live(_request: web.Request) -> web.Response:
     return web.json_response({"status": "ok"})
 
@@ -75,6 +84,7 @@ async def jwks(request: web.Request) -> web.Response:
 def setup(app: web.Application) -> None:
     app.router.add_get("/health", health)
     app.router.add_get("/info", info)
+    app.router.add_get("/metrics", metrics)
     app.router.add_get("/api/health/live", live)
     app.router.add_get("/api/health/ready", ready)
     app.router.add_get("/api/v1/health/live", live)

@@ -8,6 +8,7 @@ from safechat.container import SERVICES
 from safechat.models.message import EditMessageBody, HistoryQuery, MarkMessagesRead, SendMessage
 from safechat.routes.common import add_api_routes, ok, path_id, read_body, read_query, user_id
 from safechat.services.messages import MessageService
+from safechat.services.ratelimit import enforce
 
 
 def _svc(request: web.Request) -> MessageService:
@@ -22,6 +23,8 @@ async def history(request: web.Request) -> web.Response:
 
 async def send(request: web.Request) -> web.Response:
     body = await read_body(request, SendMessage)
+    services = request.app[SERVICES]
+    await enforce(services.limiter, user_id(request), services.limits.send)
     result = await _svc(request).send(user_id(request), body)
     # A repeated tempId created nothing: 200 with the first message, not 201.
     status = 200 if result.duplicate else 201

@@ -8,11 +8,13 @@ from datetime import datetime
 from typing import Any
 
 from safechat.errors import AccessDenied, AuthError
+from safechat.models.common import iso
 from safechat.models.user import User
 from safechat.repositories.sessions import SessionRepository
 from safechat.services.auth import Claims, TokenVerifier
 from safechat.services.groups import GroupService
 from safechat.services.ports import Clock, PresenceStore
+from safechat.services.ratelimit import Limit, RateLimited
 from safechat.services.users import UserService
 
 
@@ -34,7 +36,24 @@ class LiveSocket:
     expires_at: float | None
     device_type: str
     connected_at: datetime
-    info: dict[str, Any] = field(default_factory=dict)
+    node_id: str = ""
+    summary: dict[str, Any] = field(default_factory=dict)
+    # Groups this socket said it is typing in (cleared on disconnect).
+    typing: set[str] = field(default_factory=set)
+    last_activity: datetime | None = None
+
+    def touch(self, now: datetime) -> None:
+        self.last_activity = now
+
+    def presence_info(self) -> dict[str, Any]:
+        active = self.last_activity or self.connected_at
+        return {
+            "node": self.node_id,
+            "deviceType": self.device_type,
+            "connectedAt": iso(self.connected_at),
+            "lastActivity": active.timestamp(),
+            "lastActivityAt": iso(active),
+        }
 
 
 def expired(sockets: list[LiveSocket], now: float, grace_seconds: float) -> list[LiveSocket]:
@@ -60,6 +79,8 @@ class ConnectionService:
         sessions: SessionRepository,
         clock: Clock,
         node_id: str,
+        *,
+        max_sockets_per_user: int = 20,
     ) -> None:
         self._verifier = verifier
         self._users = users
@@ -68,6 +89,7 @@ class ConnectionService:
         self._sessions = sessions
         self._clock = clock
         self.node_id = node_id
+        self._max_sockets = max_sockets_per_user
         self._live: dict[str, LiveSocket] = {}
 
     async def verify(self, token: object) -> Claims:
@@ -76,8 +98,12 @@ class ConnectionService:
     async def open(
         self, sid: str, claims: Claims, *, user_agent: str | None, ip: str | None
     ) -> Opened:
-        user = await self._users.upsert_from_claims(claims)
         now = self._clock.now()
+        # Counted across nodes (the presence store is shared); approximate under races.
+        if len(await self._presence.sessions(claims.sub, now.timestamp())) >= self._max_sockets:
+            limit = Limit("connections", rate=0.0, burst=self._max_sockets)
+            raise RateLimited(limit, 1.0)
+        user = await self._users.upsert_from_claims(claims)
         live = LiveSocket(
             sid=sid,
             user_id=claims.sub,
@@ -85,6 +111,8 @@ class ConnectionService:
             expires_at=claims.exp,
             device_type=device_type(user_agent),
             connected_at=now,
+            node_id=self.node_id,
+            summary=user.summary(),
         )
         await self._sessions.start(
             live.session_id,
@@ -97,11 +125,7 @@ class ConnectionService:
         )
         group_ids = await self._groups.room_ids_for(claims.sub)
         self._live[sid] = live
-        first = await self._presence.add(
-            claims.sub,
-            sid,
-            {"deviceType": live.device_type, "connectedAt": now.isoformat(), "node": self.node_id},
-        )
+        first = await self._presence.add(claims.sub, sid, live.presence_info(), now.timestamp())
         return Opened(live, user, group_ids, first)
 
     async def user_profile(self, user_id: str) -> dict[str, Any]:
@@ -129,7 +153,7 @@ class ConnectionService:
         if live is None:
             return None
         now = self._clock.now()
-        last = await self._presence.remove(live.user_id, sid)
+        last = await self._presence.remove(live.user_id, sid, now.timestamp())
         await self._sessions.end(live.session_id, now)
         if last:
             await self._users.touch_last_seen(live.user_id)

@@ -72,6 +72,11 @@ class GroupService:
     async def room_ids_for(self, user_id: str) -> list[str]:
         return await self._groups.ids_for_member(user_id)
 
+    async def co_members(self, user_id: str) -> list[str]:
+        """Everyone sharing at least one active group with the user (the user included)."""
+        groups = await self._groups.for_member(user_id)
+        return list(dict.fromkeys(m.user_id for g in groups for m in g.members))
+
     # --- summaries ----------------------------------------------------------
 
     async def summaries(self, user_id: str, groups: list[Group]) -> list[dict[str, Any]]:
@@ -123,7 +128,7 @@ class GroupService:
         group = await self.require_member(group_id, user_id)
         ids = [m.user_id for m in group.members]
         profiles = await self._users.summaries(ids)
-        online = await self._presence.online(ids)
+        online = await self._presence.online(ids, self._clock.now().timestamp())
         return [
             {**m.to_wire(), "user": profiles[m.user_id], "isOnline": m.user_id in online}
             for m in group.members
@@ -131,9 +136,11 @@ class GroupService:
 
     async def online_members(self, group: Group) -> list[dict[str, Any]]:
         ids = [m.user_id for m in group.members]
-        online = await self._presence.online(ids)
-        profiles = await self._users.summaries(u for u in ids if u in online)
-        return [{**profiles[u], "status": "online"} for u in ids if u in online]
+        online = await self._presence.online(ids, self._clock.now().timestamp())
+        present = [u for u in ids if u in online]
+        profiles = await self._users.summaries(present)
+        statuses = await self._presence.statuses(present)
+        return [{**profiles[u], "status": statuses.get(u, "online")} for u in present]
 
     # --- changes ------------------------------------------------------------
 

@@ -1,0 +1,150 @@
+"""Presence and typing rules: who is online, with which status, and who is typing.
+
+Typing is answered from memory and the shared TypingStore: the socket's room
+membership stands in for a database membership check (see handlers/presence.py).
+Timing logic takes `now` so tests drive it without sleeping.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import structlog
+
+from safechat.models.common import iso
+from safechat.services.connections import LiveSocket
+from safechat.services.groups import GroupService
+from safechat.services.ports import Clock, Notifier, PresenceStore, TypingStore
+from safechat.services.users import UserService
+
+log = structlog.get_logger("safechat.presence")
+
+TYPING_SECONDS = 5.0
+
+
+class PresenceService:
+    def __init__(
+        self,
+        store: PresenceStore,
+        typing: TypingStore,
+        groups: GroupService,
+        users: UserService,
+        notifier: Notifier,
+        clock: Clock,
+        *,
+        typing_seconds: float = TYPING_SECONDS,
+    ) -> None:
+        self._store = store
+        self._typing = typing
+        self._groups = groups
+        self._users = users
+        self._notify = notifier
+        self._clock = clock
+        self._typing_seconds = typing_seconds
+
+    def _now(self) -> float:
+        return self._clock.now().timestamp()
+
+    # --- online / offline ---------------------------------------------------
+
+    async def announce_online(self, live: LiveSocket, group_ids: list[str]) -> None:
+        event = {"userId": live.user_id, "user": live.summary, "status": "online"}
+        for gid in group_ids:
+            await self._notify.to_group(gid, "user_online", event, skip_sid=live.sid)
+
+    async def announce_offline(self, user_id: str, group_ids: list[str]) -> None:
+        event = {"userId": user_id, "lastSeen": iso(self._clock.now())}
+        for gid in group_ids:
+            await self._notify.to_group(gid, "user_offline", event)
+
+    async def socket_closed(self, live: LiveSocket) -> None:
+        """Every typing state of the socket ends with it (never a stuck indicator)."""
+        for gid in sorted(live.typing):
+            await self._stop_typing(gid, live.user_id, skip_sid=live.sid)
+        live.typing.clear()
+
+    async def change_status(self, live: LiveSocket, status: str) -> dict[str, Any]:
+        await self._store.set_status(live.user_id, status)
+        now = self._clock.now()
+        event = {"userId": live.user_id, "status": status, "lastSeen": iso(now)}
+        for gid in await self._groups.room_ids_for(live.user_id):
+            await self._notify.to_group(gid, "user_status_changed", event)
+        await self._notify.to_user(live.user_id, "user_status_changed", event)
+        return event
+
+    async def online_users(self, user_id: str, group_id: str | None) -> list[dict[str, Any]]:
+        """Online users of one group, or of every group the caller shares (never all)."""
+        if group_id is not None:
+            group = await self._groups.require_member(group_id, user_id)
+            candidates = [m.user_id for m in group.members]
+        else:
+            candidates = await self._groups.co_members(user_id)
+        now = self._now()
+        online = sorted(await self._store.online(candidates, now))
+        statuses = await self._store.statuses(online)
+        profiles = await self._users.summaries(online)
+        out = []
+        for uid in online:
+            sessions = list((await self._store.sessions(uid, now)).values())
+            latest = max(sessions, key=lambda s: s.get("lastActivity", 0), default={})
+            out.append(
+                {
+                    "userId": uid,
+                    "user": profiles[uid],
+                    "status": statuses.get(uid, "online"),
+                    "lastActivity": latest.get("lastActivityAt"),
+                    "deviceType": latest.get("deviceType", "web"),
+                }
+            )
+        return out
+
+    # --- typing -------------------------------------------------------------
+
+    async def typing_start(self, live: LiveSocket, group_id: str, *, in_room: bool) -> None:
+        if not in_room:
+            await self._groups.require_member(group_id, live.user_id)
+        live.typing.add(group_id)
+        deadline = self._now() + self._typing_seconds
+        if await self._typing.start(group_id, live.user_id, deadline):
+            event = {"groupId": group_id, "userId": live.user_id, "user": live.summary}
+            await self._notify.to_group(group_id, "user_typing", event, skip_sid=live.sid)
+
+    async def typing_stop(self, live: LiveSocket, group_id: str, *, in_room: bool) -> None:
+        if not in_room and group_id not in live.typing:
+            await self._groups.require_member(group_id, live.user_id)
+        live.typing.discard(group_id)
+        await self._stop_typing(group_id, live.user_id, skip_sid=live.sid)
+
+    async def _stop_typing(self, group_id: str, user_id: str, *, skip_sid: str | None) -> None:
+        if await self._typing.stop(group_id, user_id):
+            event = {"groupId": group_id, "userId": user_id}
+            await self._notify.to_group(group_id, "user_stopped_typing", event, skip_sid=skip_sid)
+
+    async def typing_due(self, now: float, local: list[LiveSocket]) -> int:
+        """Auto-stops typing past its deadline; each stop is announced by one node."""
+        due = await self._typing.due(now)
+        for gid, uid in due:
+            for live in local:
+                if live.user_id == uid:
+                    live.typing.discard(gid)
+            await self._notify.to_group(gid, "user_stopped_typing", {"groupId": gid, "userId": uid})
+        return len(due)
+
+    # --- heartbeat ----------------------------------------------------------
+
+    async def heartbeat(self, local: list[LiveSocket], now: float) -> list[str]:
+        """Renews this node's sockets, then announces users whose node died."""
+        await self._store.heartbeat([(s.user_id, s.sid, s.presence_info()) for s in local], now)
+        gone = await self._store.expired_users(now)
+        for uid in gone:
+            log.info("presence_expired", user_id=uid)
+            await self._users.touch_last_seen(uid)
+            await self.announce_offline(uid, await self._groups.room_ids_for(uid))
+        return gone
+
+    async def purge_node(self, node_id: str) -> list[str]:
+        """At startup: this node's sockets from a previous run are gone."""
+        gone = await self._store.purge_node(node_id, self._now())
+        for uid in gone:
+            await self.announce_offline(uid, await self._groups.room_ids_for(uid))
+        return gone
