@@ -284,7 +284,15 @@ def build_services(
         node_id(settings.data_dir),
         max_sockets_per_user=settings.max_sockets_per_user,
     )
-    presence_service = PresenceService(presence, state.typing, groups, users, notifier, clock)
+    presence_service = PresenceService(
+        presence,
+        state.typing,
+        groups,
+        users,
+        notifier,
+        clock,
+        typing_seconds=settings.typing_timeout_seconds,
+    )
     return Services(
         database,
         verifier,

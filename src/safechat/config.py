@@ -88,6 +88,9 @@ class Settings(BaseSettings):
     presence_ttl_seconds: int = Field(
         60, ge=5, le=3600, validation_alias=_env("SAFECHAT_PRESENCE_TTL_SECONDS")
     )
+    typing_timeout_seconds: float = Field(
+        5.0, gt=0, le=60, validation_alias=_env("SAFECHAT_TYPING_TIMEOUT_SECONDS")
+    )
 
     # Rate limits (protocol.md section 6): token buckets per user, per socket, per user on REST.
     rate_send_per_second: float = Field(10.0, gt=0, validation_alias=_env("RATE_SEND_PER_SECOND"))

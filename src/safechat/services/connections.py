@@ -102,7 +102,9 @@ class ConnectionService:
         # Counted across nodes (the presence store is shared); approximate under races.
         if len(await self._presence.sessions(claims.sub, now.timestamp())) >= self._max_sockets:
             limit = Limit("connections", rate=0.0, burst=self._max_sockets)
-            raise RateLimited(limit, 1.0)
+            raise RateLimited(
+                limit, 1.0, f"Too many connections for this user (at most {self._max_sockets})"
+            )
         user = await self._users.upsert_from_claims(claims)
         live = LiveSocket(
             sid=sid,

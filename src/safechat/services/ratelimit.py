@@ -50,10 +50,10 @@ class RateLimited(ChatError):
     code = ErrorCode.RATE_LIMITED
     default_message = "Too many requests"
 
-    def __init__(self, limit: Limit, retry_after: float) -> None:
+    def __init__(self, limit: Limit, retry_after: float, message: str | None = None) -> None:
         retry_ms = max(1, int(retry_after * 1000 + 0.999))
         super().__init__(
-            f"Rate limit '{limit.name}' exceeded; retry in {retry_ms} ms",
+            message or f"Rate limit '{limit.name}' exceeded; retry in {retry_ms} ms",
             details={"retryAfterMs": retry_ms, "limit": limit.name},
         )
         self.retry_after_ms = retry_ms
