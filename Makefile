@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 E2E_STAMP := tests/e2e/node_modules/.installed-stamp
 
-.PHONY: install run test test-unit lint format e2e-deps clean
+.PHONY: install run test test-unit lint format e2e-deps redis-deps clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -25,7 +25,10 @@ $(E2E_STAMP): tests/e2e/package.json
 
 e2e-deps: $(E2E_STAMP)
 
-test: install e2e-deps
+redis-deps:
+	bash scripts/ensure-redis.sh
+
+test: install e2e-deps redis-deps
 	$(BIN)/pytest
 
 test-unit: install
