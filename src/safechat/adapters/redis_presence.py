@@ -3,7 +3,8 @@
 Keys (prefix `<channel>:`): `presence:socks:<user>` sorted set sid -> expiry,
 `presence:info:<user>` hash sid -> JSON, `presence:status:<user>`,
 `presence:users` sorted set user -> latest expiry (to find users whose node
-died), `typing:<group>` sorted set user -> deadline and `typing:due` sorted set
+died), `presence:node:<node>` set of `<user> <sid>` (to purge a restarted node's
+leftovers), `typing:<group>` sorted set user -> deadline and `typing:due` sorted set
 `<group> <user>` -> deadline. Multi-key updates run as Lua scripts, so two nodes
 never both announce the same change. Standalone Redis or Sentinel (the scripts
 touch keys they compute, which Redis Cluster does not allow).
@@ -19,7 +20,7 @@ from typing import Any
 from safechat.adapters.memory_presence import MemoryPresence, MemoryTyping
 from safechat.adapters.redis_link import RedisLink, script
 
-# KEYS: socks, info, users. ARGV: sid, info, now, expires, user, key_ttl.
+# KEYS: socks, info, users, node set. ARGV: sid, info, now, expires, user, key_ttl.
 _ADD = """
 local alive = redis.call('ZCOUNT', KEYS[1], '(' .. ARGV[3], '+inf')
 redis.call('ZADD', KEYS[1], ARGV[4], ARGV[1])
@@ -27,12 +28,21 @@ redis.call('HSET', KEYS[2], ARGV[1], ARGV[2])
 redis.call('EXPIRE', KEYS[1], ARGV[6])
 redis.call('EXPIRE', KEYS[2], ARGV[6])
 redis.call('ZADD', KEYS[3], 'GT', ARGV[4], ARGV[5])
+redis.call('SADD', KEYS[4], ARGV[5] .. ' ' .. ARGV[1])
+redis.call('EXPIRE', KEYS[4], ARGV[6])
 if alive == 0 then return 1 end
 return 0
 """
 
-# KEYS: socks, info, users, status. ARGV: sid, now, user.
+# KEYS: socks, info, users, status. ARGV: sid, now, user, prefix.
 _REMOVE = """
+local raw = redis.call('HGET', KEYS[2], ARGV[1])
+if raw then
+  local ok, info = pcall(cjson.decode, raw)
+  if ok and type(info) == 'table' and type(info['node']) == 'string' then
+    redis.call('SREM', ARGV[4] .. 'presence:node:' .. info['node'], ARGV[3] .. ' ' .. ARGV[1])
+  end
+end
 local removed = redis.call('ZREM', KEYS[1], ARGV[1])
 redis.call('HDEL', KEYS[2], ARGV[1])
 if removed == 0 then return 0 end
@@ -108,6 +118,9 @@ class RedisPresence:
         self._remove = script(link, _REMOVE)
         self._expired = script(link, _EXPIRED)
 
+    def _node_key(self, info: dict[str, Any]) -> str:
+        return self._link.key("presence", "node", str(info.get("node", "")))
+
     def _keys(self, user_id: str) -> tuple[str, str]:
         return self._link.key("presence", "socks", user_id), self._link.key(
             "presence", "info", user_id
@@ -119,8 +132,8 @@ class RedisPresence:
 
         async def op() -> bool:
             args = [sid, json.dumps(info), repr(now), repr(now + self._ttl), user_id, self._key_ttl]
-            users = self._link.key("presence", "users")
-            return bool(await self._add(keys=[socks, infos, users], args=args))
+            keys = [socks, infos, self._link.key("presence", "users"), self._node_key(info)]
+            return bool(await self._add(keys=keys, args=args))
 
         return await self._link.run(op, lambda: _value(local_first))
 
@@ -135,7 +148,8 @@ class RedisPresence:
                 self._link.key("presence", "users"),
                 self._link.key("presence", "status", user_id),
             ]
-            return bool(await self._remove(keys=keys, args=[sid, repr(now), user_id]))
+            args = [sid, repr(now), user_id, self._link.key("")]
+            return bool(await self._remove(keys=keys, args=args))
 
         return await self._link.run(op, lambda: _value(local_last))
 
@@ -155,6 +169,8 @@ class RedisPresence:
                 pipe.expire(socks, int(self._key_ttl))
                 pipe.expire(infos, int(self._key_ttl))
                 pipe.zadd(users, {user_id: expires}, gt=True)
+                pipe.sadd(self._node_key(info), f"{user_id} {sid}")
+                pipe.expire(self._node_key(info), int(self._key_ttl))
             await pipe.execute()
 
         await self._link.run(op, _none)
@@ -207,22 +223,15 @@ class RedisPresence:
         return await self._link.run(op, lambda: self._local.statuses(user_ids))
 
     async def purge_node(self, node_id: str, now: float) -> list[str]:
+        node_key = self._link.key("presence", "node", node_id)
+
         async def op() -> list[str]:
             gone: list[str] = []
-            client = self._link.client
-            users = [
-                str(u) for u in await client.zrange(self._link.key("presence", "users"), 0, -1)
-            ]
-            for user_id in users:
-                infos = {
-                    str(k): str(v)
-                    for k, v in (await client.hgetall(self._keys(user_id)[1])).items()
-                }
-                for sid, raw in infos.items():
-                    if json.loads(raw).get("node") == node_id and await self.remove(
-                        user_id, sid, now
-                    ):
-                        gone.append(user_id)
+            for member in await self._link.client.smembers(node_key):
+                user_id, _, sid = str(member).partition(" ")
+                if await self.remove(user_id, sid, now):
+                    gone.append(user_id)
+            await self._link.client.delete(node_key)
             return gone
 
         return await self._link.run(op, lambda: self._local.purge_node(node_id, now))
