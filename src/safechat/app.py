@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 import socketio
@@ -17,35 +17,47 @@ from pymongo import AsyncMongoClient
 from safechat.adapters.embedded_mongo import EmbeddedMongo
 from safechat.adapters.jwks import HttpJwks
 from safechat.adapters.memory_presence import MemoryPresence
+from safechat.adapters.memory_ratelimit import MemoryRateLimiter
+from safechat.adapters.offline_ai import OfflineProvider
+from safechat.adapters.openai_ai import OpenAIProvider
 from safechat.adapters.socketio_notifier import SocketIONotifier
 from safechat.adapters.websocket import configure_websocket
+from safechat.ai.guard import CircuitBreaker, GuardedAI
 from safechat.config import Settings
 from safechat.container import SERVICES, SETTINGS, STARTED_AT, Services
 from safechat.datadir import read_or_create
+from safechat.handlers.ai import AIHandlers
 from safechat.handlers.boundary import Boundary
 from safechat.handlers.connection import ConnectionHandlers
 from safechat.handlers.groups import GroupHandlers
 from safechat.handlers.messages import MessageHandlers
+from safechat.repositories.ai_feedback import FeedbackRepository
 from safechat.repositories.audit import AuditRepository
 from safechat.repositories.db import Database, Doc
+from safechat.repositories.embeddings import EmbeddingRepository
 from safechat.repositories.groups import GroupRepository
 from safechat.repositories.messages import MessageRepository
 from safechat.repositories.read_state import ReadStateRepository
 from safechat.repositories.sessions import SessionRepository
 from safechat.repositories.users import UserRepository
+from safechat.routes import ai as ai_routes
 from safechat.routes import groups as group_routes
 from safechat.routes import health as health_routes
 from safechat.routes import me as me_routes
 from safechat.routes import messages as message_routes
 from safechat.routes.common import auth_middleware, error_middleware
+from safechat.services.ai import AIService
+from safechat.services.ai_content import ContentAI
 from safechat.services.auth import DevIssuer, SigningKeys, TokenVerifier
 from safechat.services.connections import ConnectionService
 from safechat.services.encryption import Encryptor, load_or_create_dev_keyring
 from safechat.services.groups import GroupService
 from safechat.services.maintenance import ReencryptReport, reencrypt_messages
 from safechat.services.messages import MessageService
-from safechat.services.ports import Clock, SystemClock
+from safechat.services.ports import Clock, RateLimiter, SystemClock
+from safechat.services.ratelimit import Limit
 from safechat.services.rendering import MessageRenderer
+from safechat.services.tasks import TaskTracker
 from safechat.services.users import UserService
 
 log = structlog.get_logger("safechat")
@@ -127,6 +139,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> web.Applica
     me_routes.setup(app)
     group_routes.setup(app)
     message_routes.setup(app)
+    ai_routes.setup(app)
 
     async def resources(app: web.Application) -> AsyncIterator[None]:
         async with open_database(settings) as (database, embedded):
@@ -157,6 +170,8 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> web.Applica
             try:
                 yield
             finally:
+                # AI background work (embeddings, pending suggestions) ends with the app.
+                await services.ai.close()
                 expiry.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await expiry
@@ -174,7 +189,10 @@ def build_services(
     keys: SigningKeys,
     dev_issuer: DevIssuer | None,
     clock: Clock,
+    ai_limiter: RateLimiter | None = None,
 ) -> Services:
+    # The lead swaps in the shared (Redis) limiter for several nodes.
+    ai_limiter = ai_limiter or MemoryRateLimiter()
     sio = app[SIO]
     encryptor = Encryptor.from_spec(encryption_keys(settings), settings.legacy_encryption_secret)
     renderer = MessageRenderer(encryptor)
@@ -187,6 +205,21 @@ def build_services(
         keys, settings.issuer, settings.allowed_origins, settings.auth_leeway_seconds
     )
     users = UserService(UserRepository(database), clock)
+    guard = build_ai_guard(settings)
+    ai_tasks = TaskTracker()
+    ai_content = ContentAI(
+        guard,
+        EmbeddingRepository(
+            database,
+            atlas_index=settings.vector_index_name if settings.vector_search == "atlas" else None,
+        ),
+        message_repo,
+        renderer,
+        ai_tasks,
+        clock,
+        mode=settings.moderation_mode,
+        fallback=settings.moderation_fallback,
+    )
     groups = GroupService(
         group_repo,
         message_repo,
@@ -209,6 +242,21 @@ def build_services(
         notifier,
         clock,
         max_chars=settings.max_message_chars,
+        hooks=ai_content,
+    )
+    ai = AIService(
+        groups,
+        message_repo,
+        users,
+        renderer,
+        guard,
+        ai_content,
+        FeedbackRepository(database),
+        ai_limiter,
+        Limit.per_minute("ai", settings.rate_ai_per_minute),
+        ai_tasks,
+        clock,
+        context_messages=settings.ai_context_messages,
     )
     connections = ConnectionService(
         verifier,
@@ -219,7 +267,36 @@ def build_services(
         clock,
         node_id(settings.data_dir),
     )
-    return Services(database, verifier, users, groups, messages, connections, dev_issuer)
+    return Services(database, verifier, users, groups, messages, connections, dev_issuer, ai)
+
+
+def build_ai_guard(
+    settings: Settings, monotonic: Callable[[], float] = time.monotonic
+) -> GuardedAI:
+    """The configured AI provider behind timeouts, the breaker and the offline fallback."""
+    offline = OfflineProvider()
+    primary: OfflineProvider | OpenAIProvider = offline
+    if settings.ai_remote:
+        primary = OpenAIProvider(
+            api_key=settings.openai_api_key,
+            base_url=settings.openai_base_url,
+            model=settings.ai_model,
+            embedding_model=settings.embedding_model,
+            moderation_model=settings.moderation_model,
+            timeout=settings.ai_timeout_seconds,
+            dimensions=settings.embedding_dimensions,
+        )
+    breaker = CircuitBreaker(
+        settings.ai_breaker_failures, settings.ai_breaker_open_seconds, monotonic
+    )
+    return GuardedAI(
+        primary,
+        offline,
+        breaker,
+        timeout=settings.ai_timeout_seconds,
+        moderation_timeout=settings.moderation_timeout_seconds,
+        fallback=settings.ai_fallback_offline,
+    )
 
 
 def register_handlers(
@@ -235,5 +312,6 @@ def register_handlers(
     connection.register()
     GroupHandlers(boundary, services.groups).register()
     MessageHandlers(boundary, services.messages).register()
+    AIHandlers(boundary, services.ai).register()
     boundary.catch_unknown()
     return connection

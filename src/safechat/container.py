@@ -8,6 +8,7 @@ from aiohttp import web
 
 from safechat.config import Settings
 from safechat.repositories.db import Database
+from safechat.services.ai import AIService
 from safechat.services.auth import DevIssuer, TokenVerifier
 from safechat.services.connections import ConnectionService
 from safechat.services.groups import GroupService
@@ -24,6 +25,7 @@ class Services:
     messages: MessageService
     connections: ConnectionService
     dev_issuer: DevIssuer | None
+    ai: AIService
 
 
 SETTINGS = web.AppKey("settings", Settings)
