@@ -4,6 +4,7 @@ moderation. OPENAI_BASE_URL points it at any compatible server."""
 
 from __future__ import annotations
 
+import math
 from typing import Any, TypeVar
 
 import openai
@@ -71,7 +72,13 @@ class OpenAIProvider:
         return schema.model_validate(result)
 
     async def embed(self, texts: list[str]) -> list[list[float]]:
-        return await self._embeddings.aembed_documents(texts)
+        vectors = await self._embeddings.aembed_documents(texts)
+        sizes = {len(v) for v in vectors}
+        if len(vectors) != len(texts) or len(sizes) != 1 or 0 in sizes:
+            raise ValueError("embeddings answer does not fit the request")
+        if not all(math.isfinite(x) for v in vectors for x in v):
+            raise ValueError("embeddings answer holds non-finite numbers")
+        return vectors
 
     async def moderate(self, texts: list[str]) -> list[Verdict]:
         response = await self._client.moderations.create(model=self._moderation_model, input=texts)
