@@ -52,6 +52,7 @@ class FakeOpenAI:
         self.requests: list[tuple[str, dict[str, Any]]] = []
         self.url = ""
         self._runner: web.AppRunner | None = None
+        self._stopping = asyncio.Event()
 
     def paths(self) -> list[str]:
         return [path for path, _ in self.requests]
@@ -69,6 +70,7 @@ class FakeOpenAI:
         return self.url
 
     async def stop(self) -> None:
+        self._stopping.set()
         if self._runner is not None:
             await self._runner.cleanup()
 
@@ -76,7 +78,8 @@ class FakeOpenAI:
         if self.mode == "fail":
             return web.json_response({"error": {"message": "boom", "type": "server"}}, status=500)
         if self.mode == "slow":
-            await asyncio.sleep(self.delay)
+            with contextlib.suppress(TimeoutError):  # stop() ends the wait early
+                await asyncio.wait_for(self._stopping.wait(), self.delay)
         return None
 
     async def _chat(self, request: web.Request) -> web.Response:
@@ -172,7 +175,9 @@ class FakeOpenAI:
                     },
                 }
             )
-        return web.json_response({"id": "modr-test", "model": body.get("model"), "results": results})
+        return web.json_response(
+            {"id": "modr-test", "model": body.get("model"), "results": results}
+        )
 
 
 @contextlib.asynccontextmanager

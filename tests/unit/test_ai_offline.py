@@ -47,9 +47,7 @@ def test_intent_picks_the_fitting_reply_bank(message: str, intent: str) -> None:
 
 async def test_lunch_question_gets_three_sensible_distinct_replies_fast() -> None:
     provider = OfflineProvider()
-    request = ChatRequest(
-        "smart_replies", [Turn("Ann", "Are we still on for lunch tomorrow?")]
-    )
+    request = ChatRequest("smart_replies", [Turn("Ann", "Are we still on for lunch tomorrow?")])
     started = time.perf_counter()
     answer = await provider.complete(request, ReplySuggestions)
     assert time.perf_counter() - started < 0.05
@@ -62,7 +60,9 @@ async def test_lunch_question_gets_three_sensible_distinct_replies_fast() -> Non
 
 async def test_replies_answer_the_newest_message_of_someone_else() -> None:
     context = [Turn("Ann", "thank you so much!"), Turn("me", "Are you free?", own=True)]
-    answer = await OfflineProvider().complete(ChatRequest("smart_replies", context), ReplySuggestions)
+    answer = await OfflineProvider().complete(
+        ChatRequest("smart_replies", context), ReplySuggestions
+    )
     assert answer.replies == BANK["thanks"]
 
 

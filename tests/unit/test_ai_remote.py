@@ -42,9 +42,7 @@ def provider(url: str, timeout: float = 2.0) -> OpenAIProvider:
     )
 
 
-def guard(
-    url: str, clock: FakeClock, *, fallback: bool = True, timeout: float = 2.0
-) -> GuardedAI:
+def guard(url: str, clock: FakeClock, *, fallback: bool = True, timeout: float = 2.0) -> GuardedAI:
     return GuardedAI(
         provider(url, timeout),
         OfflineProvider(),
