@@ -35,16 +35,19 @@ async def test_smart_replies_after_lunch_question_with_nothing_configured(
     await send(a, gid, "Are we still on for lunch tomorrow?")
     started = time.perf_counter()
     ack = await b.call("request_smart_replies", {"groupId": gid})
-    assert ack["ok"] is True and ack["requestId"]
+    assert ack["ok"] is True
+    assert ack["requestId"]
     done = await b.wait_for("smart_replies_complete", timeout=1.0)
     assert time.perf_counter() - started < 1.0
     assert done["requestId"] == ack["requestId"]
     assert done["groupId"] == gid
     replies = done["suggestions"]
-    assert len(replies) == 3 and len(set(replies)) == 3
+    assert len(replies) == 3
+    assert len(set(replies)) == 3
     assert "Yes, still on!" in replies
     assert done["provider"] == "offline"
-    assert 0 < done["confidence"] <= 1 and done["processingTime"] >= 0
+    assert 0 < done["confidence"] <= 1
+    assert done["processingTime"] >= 0
     await a.expect_none("smart_replies_complete", within=0.05)
 
     # Given content instead of history, and by messageId.
@@ -53,7 +56,9 @@ async def test_smart_replies_after_lunch_question_with_nothing_configured(
     status, body = await server.request(
         "POST", "/api/ai/smart-replies", b.token, {"groupId": gid, "messageContent": "hello"}
     )
-    assert status == 200 and body["suggestions"][0] == "Hey! 👋" and body["requestId"]
+    assert status == 200
+    assert body["suggestions"][0] == "Hey! 👋"
+    assert body["requestId"]
 
 
 async def test_typing_suggestions_from_the_groups_phrases(server: ChatServer) -> None:
@@ -73,7 +78,8 @@ async def test_typing_suggestions_from_the_groups_phrases(server: ChatServer) ->
         b.token,
         {"groupId": gid, "partialText": "let's grab XXXX", "cursorPosition": 11},
     )
-    assert status == 200 and body["suggestion"].startswith("lunch")
+    assert status == 200
+    assert body["suggestion"].startswith("lunch")
 
 
 async def test_feedback_is_stored_and_counted_for_admins(server: ChatServer) -> None:
@@ -100,7 +106,8 @@ async def test_feedback_is_stored_and_counted_for_admins(server: ChatServer) -> 
     assert body["totals"] == {"positive": 1, "negative": 1}
     assert body["byKind"] == {"smart_replies": {"positive": 1, "negative": 1}}
     status, body = await server.request("GET", f"/api/ai/feedback/summary?groupId={gid}", b.token)
-    assert status == 403 and body["error"]["code"] == "ACCESS_DENIED"
+    assert status == 403
+    assert body["error"]["code"] == "ACCESS_DENIED"
 
 
 async def test_flag_mode_stores_the_verdict_and_delivers(server: ChatServer) -> None:
@@ -118,8 +125,11 @@ async def test_flag_mode_stores_the_verdict_and_delivers(server: ChatServer) -> 
     status, body = await server.request(
         "POST", "/api/ai/moderate-content", a.token, {"content": "go kill yourself"}
     )
-    assert status == 200 and body["flagged"] is True and "self-harm" in body["categories"]
-    assert body["scores"]["self-harm"] >= 0.5 and body["provider"] == "offline"
+    assert status == 200
+    assert body["flagged"] is True
+    assert "self-harm" in body["categories"]
+    assert body["scores"]["self-harm"] >= 0.5
+    assert body["provider"] == "offline"
 
 
 @pytest.fixture
@@ -150,7 +160,8 @@ async def test_block_mode_refuses_send_and_edit(blocking: ChatServer) -> None:
     status, body = await blocking.request(
         "POST", "/api/messages", a.token, {"groupId": gid, "content": "f*ck"}
     )
-    assert status == 422 and body["error"]["code"] == "CONTENT_REJECTED"
+    assert status == 422
+    assert body["error"]["code"] == "CONTENT_REJECTED"
     status, body = await blocking.request("GET", f"/api/messages/group/{gid}", a.token)
     assert [m["content"] for m in body["messages"]] == ["hello"]
 
@@ -187,7 +198,8 @@ async def test_semantic_search_members_only_without_deleted(server: ChatServer) 
     status, body = await server.request(
         "POST", "/api/ai/search", a.token, {"groupId": gid, "query": "tax report", "limit": 1}
     )
-    assert status == 200 and len(body["hits"]) == 1
+    assert status == 200
+    assert len(body["hits"]) == 1
     assert body["hits"][0]["message"]["content"].startswith("The quarterly tax")
 
     outsider = await server.user("user_eve")
@@ -198,13 +210,14 @@ async def test_semantic_search_members_only_without_deleted(server: ChatServer) 
         ("POST", "/api/ai/summarize", {"groupId": gid}),
     ]:
         status, body = await server.request(method, path, outsider, json)
-        assert status == 403 and body["error"]["code"] == "ACCESS_DENIED", path
+        assert (status, body["error"]["code"]) == (403, "ACCESS_DENIED"), path
     eve = await server.client(outsider)
     ack = await eve.call("request_smart_replies", {"groupId": gid})
     assert ack["error"]["code"] == "ACCESS_DENIED"
     assert (await eve.wait_for("ai_error"))["code"] == "ACCESS_DENIED"
     status, body = await server.request("GET", f"/api/messages/group/{gid}/search", a.token)
-    assert status == 400 and body["error"]["code"] == "VALIDATION_ERROR"
+    assert status == 400
+    assert body["error"]["code"] == "VALIDATION_ERROR"
 
 
 async def test_summarize_a_time_range(server: ChatServer) -> None:
@@ -214,11 +227,13 @@ async def test_summarize_a_time_range(server: ChatServer) -> None:
     status, body = await server.request("POST", "/api/ai/summarize", a.token, {"groupId": gid})
     assert status == 200, body
     assert body["messageCount"] == 2
-    assert "Alice" in body["summary"] and "noodle" in body["topics"]
+    assert "Alice" in body["summary"]
+    assert "noodle" in body["topics"]
     status, body = await server.request(
         "POST", "/api/ai/summarize", a.token, {"groupId": gid, "since": "2999-01-01T00:00:00Z"}
     )
-    assert status == 200 and body["messageCount"] == 0
+    assert status == 200
+    assert body["messageCount"] == 0
     status, body = await server.request(
         "POST", "/api/ai/summarize", a.token, {"groupId": gid, "since": "yesterday"}
     )
@@ -234,7 +249,8 @@ async def test_ai_disabled_group(server: ChatServer) -> None:
     status, body = await server.request(
         "PATCH", f"/api/groups/{gid}", a.token, {"aiEnabled": False}
     )
-    assert status == 200 and body["group"]["aiEnabled"] is False
+    assert status == 200
+    assert body["group"]["aiEnabled"] is False
     assert (await b.wait_for("group_updated"))["group"]["aiEnabled"] is False
     status, body = await server.request("GET", f"/api/groups/{gid}", b.token)
     assert body["group"]["aiEnabled"] is False
@@ -274,4 +290,5 @@ async def test_bad_ai_payloads(server: ChatServer) -> None:
     ack = await a.call("request_smart_replies", {"groupId": gid, "messageId": "0" * 24})
     assert ack["ok"] is True
     err = await a.wait_for("ai_error")
-    assert err["code"] == "VALIDATION_ERROR" and err["requestId"] == ack["requestId"]
+    assert err["code"] == "VALIDATION_ERROR"
+    assert err["requestId"] == ack["requestId"]

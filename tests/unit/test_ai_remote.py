@@ -69,7 +69,8 @@ async def test_structured_output_through_langchain(remote: FakeOpenAI) -> None:
 async def test_embeddings_and_moderation(remote: FakeOpenAI) -> None:
     p = provider(remote.url)
     vectors = await p.embed(["lunch tomorrow", "lunch at noon", "tax report"])
-    assert len(vectors) == 3 and all(len(v) == 32 for v in vectors)
+    assert len(vectors) == 3
+    assert all(len(v) == 32 for v in vectors)
     assert remote.requests[-1][1]["model"] == "test-embed"
     verdicts = await p.moderate(["hello", "this has a badword"])
     assert [v.flagged for v in verdicts] == [False, True]
@@ -158,4 +159,5 @@ def test_breaker_half_open_allows_one_trial_at_a_time() -> None:
     breaker.release()  # cancelled: another trial may go
     assert breaker.allow()
     breaker.success()
-    assert breaker.state == "closed" and breaker.allow()
+    assert breaker.state == "closed"
+    assert breaker.allow()
