@@ -193,7 +193,7 @@ async def test_newer_typing_request_cancels_the_older(
 
 async def test_shutdown_cancels_pending_ai_work(make_server: Factory, remote: FakeOpenAI) -> None:
     server = await make_server()
-    gid, a, b = await pair(server)
+    gid, _, b = await pair(server)
     remote.mode = "slow"
     remote.delay = 30
     await b.call("request_smart_replies", {"groupId": gid})

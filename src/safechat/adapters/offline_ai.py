@@ -138,16 +138,20 @@ def complete_typing(partial: str, phrases: list[str]) -> Completion:
     followers: dict[str, Counter[str]] = {}
     for words in corpus:
         for i, word in enumerate(words):
-            if mid_word and (not word.startswith(prefix) or word == prefix):
+            if mid_word and not word.startswith(prefix):
                 continue
             before = words[max(0, i - 2) : i]
             if not mid_word and (i == 0 or before[-1:] != context[-1:]):
                 continue
             shared = zip(reversed(before), reversed(context), strict=False)
             weight = 1 + sum(1 for a, b in shared if a == b)
-            head = word[len(prefix) :] if mid_word else word
+            head, after = (word[len(prefix) :] if mid_word else word), i + 1
+            if mid_word and not head:  # the word is complete: suggest the next one
+                if after >= len(words):
+                    continue
+                head, after = " " + words[after], after + 1
             options[head] += weight
-            followers.setdefault(head, Counter())[" ".join(words[i + 1 : i + 3])] += weight
+            followers.setdefault(head, Counter())[" ".join(words[after : after + 2])] += weight
     if not options:
         return Completion(completion="", confidence=0.0)
     best, score = max(options.items(), key=lambda kv: (kv[1], -len(kv[0]), kv[0]))
