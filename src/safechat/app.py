@@ -19,33 +19,42 @@ from safechat.adapters.embedded_mongo import EmbeddedMongo
 from safechat.adapters.jwks import HttpJwks
 from safechat.adapters.memory_presence import MemoryPresence, MemoryTyping
 from safechat.adapters.memory_ratelimit import MemoryRateLimiter
+from safechat.adapters.offline_ai import OfflineProvider
+from safechat.adapters.openai_ai import OpenAIProvider
 from safechat.adapters.redis_link import RedisLink, redis_client
 from safechat.adapters.redis_presence import RedisPresence, RedisTyping
 from safechat.adapters.redis_ratelimit import RedisRateLimiter
 from safechat.adapters.socketio_manager import client_manager
 from safechat.adapters.socketio_notifier import SocketIONotifier
 from safechat.adapters.websocket import configure_websocket
+from safechat.ai.guard import CircuitBreaker, GuardedAI
 from safechat.config import Settings
 from safechat.container import METRICS, SERVICES, SETTINGS, STARTED_AT, Services
 from safechat.datadir import read_or_create
+from safechat.handlers.ai import AIHandlers
 from safechat.handlers.boundary import Boundary
 from safechat.handlers.connection import ConnectionHandlers
 from safechat.handlers.groups import GroupHandlers
 from safechat.handlers.messages import MessageHandlers
 from safechat.handlers.presence import PresenceHandlers
 from safechat.metrics import Metrics
+from safechat.repositories.ai_feedback import FeedbackRepository
 from safechat.repositories.audit import AuditRepository
 from safechat.repositories.db import Database, Doc
+from safechat.repositories.embeddings import EmbeddingRepository
 from safechat.repositories.groups import GroupRepository
 from safechat.repositories.messages import MessageRepository
 from safechat.repositories.read_state import ReadStateRepository
 from safechat.repositories.sessions import SessionRepository
 from safechat.repositories.users import UserRepository
+from safechat.routes import ai as ai_routes
 from safechat.routes import groups as group_routes
 from safechat.routes import health as health_routes
 from safechat.routes import me as me_routes
 from safechat.routes import messages as message_routes
 from safechat.routes.common import auth_middleware, error_middleware
+from safechat.services.ai import AIService
+from safechat.services.ai_content import ContentAI
 from safechat.services.auth import DevIssuer, SigningKeys, TokenVerifier
 from safechat.services.connections import ConnectionService
 from safechat.services.encryption import Encryptor, load_or_create_dev_keyring
@@ -56,6 +65,7 @@ from safechat.services.ports import Clock, PresenceStore, RateLimiter, SystemClo
 from safechat.services.presence import PresenceService
 from safechat.services.ratelimit import Limit, Limits
 from safechat.services.rendering import MessageRenderer
+from safechat.services.tasks import TaskTracker
 from safechat.services.users import UserService
 
 log = structlog.get_logger("safechat")
@@ -180,6 +190,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> web.Applica
     me_routes.setup(app)
     group_routes.setup(app)
     message_routes.setup(app)
+    ai_routes.setup(app)
 
     async def resources(app: web.Application) -> AsyncIterator[None]:
         async with open_database(settings) as (database, embedded), shared_state(settings) as state:
@@ -218,6 +229,8 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> web.Applica
             try:
                 yield
             finally:
+                # AI background work (embeddings, pending suggestions) ends with the app.
+                await services.ai.close()
                 for loop in loops:
                     loop.cancel()
                 for loop in loops:
@@ -251,6 +264,21 @@ def build_services(
         keys, settings.issuer, settings.allowed_origins, settings.auth_leeway_seconds
     )
     users = UserService(UserRepository(database), clock)
+    guard = build_ai_guard(settings)
+    ai_tasks = TaskTracker()
+    ai_content = ContentAI(
+        guard,
+        EmbeddingRepository(
+            database,
+            atlas_index=settings.vector_index_name if settings.vector_search == "atlas" else None,
+        ),
+        message_repo,
+        renderer,
+        ai_tasks,
+        clock,
+        mode=settings.moderation_mode,
+        fallback=settings.moderation_fallback,
+    )
     groups = GroupService(
         group_repo,
         message_repo,
@@ -273,6 +301,21 @@ def build_services(
         notifier,
         clock,
         max_chars=settings.max_message_chars,
+        hooks=ai_content,
+    )
+    ai = AIService(
+        groups,
+        message_repo,
+        users,
+        renderer,
+        guard,
+        ai_content,
+        FeedbackRepository(database),
+        state.limiter,
+        limits_from(settings).ai,
+        ai_tasks,
+        clock,
+        context_messages=settings.ai_context_messages,
     )
     connections = ConnectionService(
         verifier,
@@ -304,7 +347,37 @@ def build_services(
         state.limiter,
         limits_from(settings),
         dev_issuer,
+        ai,
         redis_status(state.link),
+    )
+
+
+def build_ai_guard(
+    settings: Settings, monotonic: Callable[[], float] = time.monotonic
+) -> GuardedAI:
+    """The configured AI provider behind timeouts, the breaker and the offline fallback."""
+    offline = OfflineProvider()
+    primary: OfflineProvider | OpenAIProvider = offline
+    if settings.ai_remote:
+        primary = OpenAIProvider(
+            api_key=settings.openai_api_key,
+            base_url=settings.openai_base_url,
+            model=settings.ai_model,
+            embedding_model=settings.embedding_model,
+            moderation_model=settings.moderation_model,
+            timeout=settings.ai_timeout_seconds,
+            dimensions=settings.embedding_dimensions,
+        )
+    breaker = CircuitBreaker(
+        settings.ai_breaker_failures, settings.ai_breaker_open_seconds, monotonic
+    )
+    return GuardedAI(
+        primary,
+        offline,
+        breaker,
+        timeout=settings.ai_timeout_seconds,
+        moderation_timeout=settings.moderation_timeout_seconds,
+        fallback=settings.ai_fallback_offline,
     )
 
 
@@ -337,5 +410,6 @@ def register_handlers(
     GroupHandlers(boundary, services.groups).register()
     MessageHandlers(boundary, services.messages).register()
     PresenceHandlers(boundary, services.presence).register()
+    AIHandlers(boundary, services.ai).register()
     boundary.catch_unknown()
     return connection

@@ -103,6 +103,52 @@ class Settings(BaseSettings):
     rate_rest_per_minute: int = Field(300, ge=1, validation_alias=_env("RATE_REST_PER_MINUTE"))
     max_sockets_per_user: int = Field(20, ge=1, validation_alias=_env("MAX_SOCKETS_PER_USER"))
 
+    # AI (docs/ai.md): unset OPENAI_* -> the offline provider, no network.
+    ai_provider: Literal["auto", "openai", "offline"] = Field(
+        "auto", validation_alias=_env("AI_PROVIDER", "ai_provider")
+    )
+    openai_api_key: str | None = Field(
+        None, validation_alias=_env("OPENAI_API_KEY", "openai_api_key")
+    )
+    openai_base_url: str | None = Field(
+        None, validation_alias=_env("OPENAI_BASE_URL", "openai_base_url")
+    )
+    ai_model: str = Field("gpt-4o-mini", validation_alias=_env("AI_MODEL", "ai_model"))
+    embedding_model: str = Field(
+        "text-embedding-3-small", validation_alias=_env("EMBEDDING_MODEL", "embedding_model")
+    )
+    embedding_dimensions: int | None = Field(
+        None, ge=1, le=8192, validation_alias=_env("EMBEDDING_DIMENSIONS", "embedding_dimensions")
+    )
+    moderation_model: str = Field(
+        "omni-moderation-latest", validation_alias=_env("MODERATION_MODEL", "moderation_model")
+    )
+    moderation_mode: Literal["off", "flag", "block"] = Field(
+        "flag", validation_alias=_env("MODERATION_MODE", "moderation_mode")
+    )
+    # What a send gets when the remote moderation call fails or times out.
+    moderation_fallback: Literal["offline", "allow", "reject"] = Field(
+        "offline", validation_alias=_env("MODERATION_FALLBACK", "moderation_fallback")
+    )
+    moderation_timeout_seconds: float = Field(
+        1.5, gt=0, le=30, validation_alias=_env("MODERATION_TIMEOUT_SECONDS")
+    )
+    ai_timeout_seconds: float = Field(
+        10.0, gt=0, le=120, validation_alias=_env("AI_TIMEOUT_SECONDS")
+    )
+    ai_fallback_offline: bool = Field(True, validation_alias=_env("AI_FALLBACK_OFFLINE"))
+    ai_context_messages: int = Field(20, ge=1, le=200, validation_alias=_env("AI_CONTEXT_MESSAGES"))
+    ai_breaker_failures: int = Field(5, ge=1, validation_alias=_env("AI_BREAKER_FAILURES"))
+    ai_breaker_open_seconds: float = Field(
+        300.0, gt=0, validation_alias=_env("AI_BREAKER_OPEN_SECONDS")
+    )
+    vector_search: Literal["exact", "atlas"] = Field(
+        "exact", validation_alias=_env("VECTOR_SEARCH", "vector_search")
+    )
+    vector_index_name: str = Field(
+        "message_embeddings_vector", validation_alias=_env("VECTOR_INDEX_NAME")
+    )
+
     @field_validator("allowed_origins", mode="before")
     @classmethod
     def _split_origins(cls, value: object) -> object:
@@ -117,6 +163,13 @@ class Settings(BaseSettings):
         if self.env == "production" and "*" in self.allowed_origins:
             raise ValueError("ALLOWED_ORIGINS='*' is refused outside dev mode")
         return self
+
+    @property
+    def ai_remote(self) -> bool:
+        """True when AI calls go to an OpenAI-compatible server."""
+        if self.ai_provider == "auto":
+            return bool(self.openai_api_key or self.openai_base_url)
+        return self.ai_provider == "openai"
 
     @property
     def dev_issuer(self) -> bool:

@@ -10,6 +10,7 @@ from aiohttp import web
 from safechat.config import Settings
 from safechat.metrics import Metrics
 from safechat.repositories.db import Database
+from safechat.services.ai import AIService
 from safechat.services.auth import DevIssuer, TokenVerifier
 from safechat.services.connections import ConnectionService
 from safechat.services.groups import GroupService
@@ -32,6 +33,7 @@ class Services:
     limiter: RateLimiter
     limits: Limits
     dev_issuer: DevIssuer | None
+    ai: AIService
     # None on a single node; otherwise whether Redis answers right now.
     redis_available: Callable[[], bool] | None = None
 

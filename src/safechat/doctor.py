@@ -37,6 +37,36 @@ async def _jwks(url: str) -> str:
         return f"{len(keys)} key(s)"
 
 
+async def _vector_index(settings: Settings) -> str:
+    """VECTOR_SEARCH=atlas: the search index atlas_pipeline() relies on exists."""
+    from safechat.repositories.embeddings import check_vector_index
+
+    client: AsyncMongoClient[dict[str, object]] = AsyncMongoClient(
+        str(settings.mongodb_uri), serverSelectionTimeoutMS=settings.db_timeout_ms
+    )
+    try:
+        coll = client[settings.mongodb_db]["message_embeddings"]
+        cursor = await coll.list_search_indexes()
+        ok, detail = check_vector_index([dict(i) async for i in cursor], settings.vector_index_name)
+        if not ok:
+            raise RuntimeError(detail)
+        return detail
+    finally:
+        await client.close()
+
+
+def ai_checks(settings: Settings) -> list[Check]:
+    if settings.ai_remote:
+        where = settings.openai_base_url or "api.openai.com"
+        keyed = bool(settings.openai_api_key) or bool(settings.openai_base_url)
+        detail = f"{where}, model {settings.ai_model}, embeddings {settings.embedding_model}"
+        checks = [("ai", keyed, detail if keyed else "OPENAI_API_KEY missing")]
+    else:
+        checks = [("ai", True, "embedded offline provider (no network)")]
+    checks.append(("moderation", True, f"mode {settings.moderation_mode}"))
+    return checks
+
+
 async def _try(name: str, probe: Callable[[], Awaitable[str]]) -> Check:
     try:
         return name, True, await probe()
@@ -81,6 +111,14 @@ async def gather_checks(settings: Settings) -> list[Check]:
                 f"embedded dev key at {where}" if ok else "ENCRYPTION_KEYS required in production",
             )
         )
+    checks += ai_checks(settings)
+    if settings.vector_search == "atlas":
+        if not settings.mongodb_uri:
+            checks.append(("vector", False, "VECTOR_SEARCH=atlas needs MONGODB_URI (Atlas)"))
+        else:
+            checks.append(await _try("vector", lambda: _vector_index(settings)))
+    else:
+        checks.append(("vector", True, "exact cosine over stored embeddings"))
     origins = settings.cors_origins
     checks.append(
         ("origins", True, "any (dev mode)" if origins == "*" else ", ".join(origins) or "none")

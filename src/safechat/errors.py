@@ -140,3 +140,13 @@ class InvalidToken(AuthError):
 class ServiceUnavailable(ChatError):
     code = ErrorCode.SERVICE_UNAVAILABLE
     default_message = "Service temporarily unavailable"
+
+
+class ContentRejected(ChatError):
+    code = ErrorCode.CONTENT_REJECTED
+    default_message = "The content was rejected by moderation"
+
+
+class AIUnavailable(ChatError):
+    code = ErrorCode.AI_UNAVAILABLE
+    default_message = "AI features are unavailable right now"

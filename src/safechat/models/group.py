@@ -46,6 +46,7 @@ class Group:
     created_at: datetime
     updated_at: datetime
     last_message_at: datetime | None = None
+    ai_enabled: bool = True
     member_index: dict[str, Member] = field(default_factory=dict, compare=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -71,6 +72,7 @@ class Group:
             created_at=doc["createdAt"],
             updated_at=doc.get("updatedAt", doc["createdAt"]),
             last_message_at=doc.get("lastMessageAt"),
+            ai_enabled=bool(doc.get("aiEnabled", True)),
         )
 
     def member(self, user_id: str) -> Member | None:
@@ -104,6 +106,7 @@ class Group:
                     "lastSeq": self.last_seq,
                     "updatedAt": iso(self.updated_at),
                     "lastMessageAt": iso(self.last_message_at),
+                    "aiEnabled": self.ai_enabled,
                 }
             ),
         }
@@ -143,6 +146,7 @@ class UpdateGroup(Inbound):
     name: GroupName | None = None
     description: Description | None = None
     isPrivate: bool | None = None
+    aiEnabled: bool | None = None
 
 
 class AddMember(Inbound):

@@ -47,6 +47,7 @@ class StoredMessage:
     deleted_at: datetime | None = None
     edited_at: datetime | None = None
     edit_history: list[dict[str, Any]] = field(default_factory=list)
+    moderation: dict[str, Any] | None = None  # verdict kept in MODERATION_MODE=flag
 
     @classmethod
     def from_doc(cls, doc: dict[str, Any]) -> StoredMessage:
@@ -69,6 +70,7 @@ class StoredMessage:
             deleted_at=doc.get("deletedAt"),
             edited_at=doc.get("editedAt"),
             edit_history=list(doc.get("editHistory", [])),
+            moderation=doc.get("moderation"),
         )
 
     def to_doc(self) -> dict[str, Any]:
@@ -92,6 +94,7 @@ class StoredMessage:
             "deletedBy": self.deleted_by,
             "deletedAt": self.deleted_at,
             "editedAt": self.edited_at,
+            "moderation": self.moderation,
         }
         doc.update(drop_none(optional))
         return doc
@@ -124,6 +127,11 @@ class StoredMessage:
             wire["deletedBy"] = self.deleted_by
         elif self.media is not None:
             wire["media"] = self.media
+        if self.moderation and not self.is_deleted:
+            wire["moderation"] = {
+                "flagged": True,
+                "categories": list(self.moderation.get("categories", [])),
+            }
         if temp_id is not None:
             wire["tempId"] = temp_id
         return wire

@@ -49,6 +49,16 @@ INDEXES: dict[str, list[IndexModel]] = {
         IndexModel([("sessionId", ASCENDING)], unique=True, name="session_id"),
         IndexModel([("userId", ASCENDING), ("endedAt", ASCENDING)], name="user_live"),
     ],
+    # AI (docs/ai.md)
+    "message_embeddings": [
+        IndexModel(
+            [("messageId", ASCENDING), ("model", ASCENDING)], unique=True, name="message_model"
+        ),
+        IndexModel([("groupId", ASCENDING), ("model", ASCENDING)], name="group_model"),
+    ],
+    "ai_feedback": [
+        IndexModel([("groupId", ASCENDING), ("createdAt", DESCENDING)], name="group_at"),
+    ],
     "audit_events": [
         IndexModel([("groupId", ASCENDING), ("at", DESCENDING)], name="group_at"),
         IndexModel([("actorId", ASCENDING), ("at", DESCENDING)], name="actor_at"),

@@ -114,13 +114,17 @@ class MessageRepository:
         new_content: Any,
         previous: Doc,
         now: datetime,
+        moderation: Doc | None = None,
     ) -> StoredMessage | None:
+        changes: Doc = {"content": new_content, "editedAt": now, "updatedAt": now}
+        update: Doc = {"$set": changes, "$push": {"editHistory": previous}}
+        if moderation is not None:
+            changes["moderation"] = moderation
+        else:
+            update["$unset"] = {"moderation": ""}
         doc = await self._durable.find_one_and_update(
             {"_id": message_id, "senderId": sender_id, "isDeleted": False},
-            {
-                "$set": {"content": new_content, "editedAt": now, "updatedAt": now},
-                "$push": {"editHistory": previous},
-            },
+            update,
             return_document=ReturnDocument.AFTER,
         )
         return StoredMessage.from_doc(doc) if doc else None
@@ -195,3 +199,21 @@ class MessageRepository:
             {"groupId": group_id, "_id": {"$in": ids}}, {"seq": 1}, sort=[("seq", DESCENDING)]
         )
         return int(doc["seq"]) if doc else 0
+
+    async def by_ids(
+        self, group_id: ObjectId, ids: list[ObjectId]
+    ) -> dict[ObjectId, StoredMessage]:
+        """Live (not deleted) messages of one group among `ids` (AI search hits)."""
+        cursor = self._c.find({"groupId": group_id, "_id": {"$in": ids}, "isDeleted": False})
+        return {d["_id"]: StoredMessage.from_doc(d) async for d in cursor}
+
+    async def since(self, group_id: ObjectId, since: datetime, limit: int) -> list[StoredMessage]:
+        """The newest `limit` messages created at or after `since`, oldest first."""
+        cursor = (
+            self._c.find({"groupId": group_id, "createdAt": {"$gte": since}})
+            .sort("seq", DESCENDING)
+            .limit(limit)
+        )
+        found = [StoredMessage.from_doc(d) async for d in cursor]
+        found.reverse()
+        return found

@@ -30,7 +30,7 @@ from safechat.repositories.messages import MessageRepository
 from safechat.repositories.read_state import ReadStateRepository
 from safechat.services.encryption import Encryptor
 from safechat.services.groups import GroupService
-from safechat.services.ports import Clock, Notifier
+from safechat.services.ports import Clock, MessageHooks, Notifier
 from safechat.services.rendering import MessageRenderer
 from safechat.services.users import UserService
 
@@ -55,6 +55,7 @@ class MessageService:
         clock: Clock,
         *,
         max_chars: int = 4000,
+        hooks: MessageHooks | None = None,
     ) -> None:
         self._groups = groups
         self._group_repo = group_repo
@@ -66,6 +67,7 @@ class MessageService:
         self._notify = notifier
         self._clock = clock
         self._max_chars = max_chars
+        self._hooks = hooks  # AI: moderation before writes, embeddings after (services/ai)
         # Serialises seq reservation + insert per group on this node, so a
         # failed insert can fill its own slot before the next one is taken.
         self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
@@ -87,6 +89,15 @@ class MessageService:
                 details={"maxLength": self._max_chars, "length": len(text)},
             )
         return text
+
+    async def _screen(self, group: Group, text: str) -> dict[str, Any] | None:
+        """Moderation step: may raise ContentRejected; returns a verdict to store."""
+        return await self._hooks.screen(group, text) if self._hooks and text else None
+
+    def _stored(self, group: Group, message: StoredMessage, text: str) -> None:
+        """After-store hook: schedules background AI work (embeddings); never blocks."""
+        if self._hooks is not None and text:
+            self._hooks.on_stored(group, message, text)
 
     async def _message_in_group(
         self, message_id: str, group_id: str | None = None
@@ -132,6 +143,7 @@ class MessageService:
         if body.replyTo is not None:
             await self._message_in_group(body.replyTo, group.gid)
             reply_to = ObjectId(body.replyTo)
+        moderation = await self._screen(group, text)
         content = self._enc.encrypt(text, group.gid)
         async with self._lock(group.gid):
             if body.tempId is not None:
@@ -155,6 +167,7 @@ class MessageService:
                 updated_at=now,
                 client_message_id=body.tempId,
                 reply_to=reply_to,
+                moderation=moderation,
             )
             try:
                 await self._messages.insert(message)
@@ -177,6 +190,7 @@ class MessageService:
         await self._notify.to_group(
             group.gid, "new_message", {"message": wire, "sender": sender}, skip_sid=origin_sid
         )
+        self._stored(group, message, text)
         own = dict(wire)
         if body.tempId is not None:
             own["tempId"] = body.tempId
@@ -219,6 +233,7 @@ class MessageService:
             text = ""
         else:
             text = self._check_text(content, required=message.type == "text")
+        moderation = await self._screen(group, text)
         now = self._clock.now()
         updated = await self._messages.edit(
             message.id,
@@ -226,9 +241,11 @@ class MessageService:
             self._enc.encrypt(text, group.gid),
             {"content": message.content, "editedAt": message.edited_at or message.created_at},
             now,
+            moderation,
         )
         if updated is None:
             raise MessageNotFound("The message was deleted")
+        self._stored(group, updated, text)
         wire = self._renderer.render(updated)
         await self._notify.to_group(group.gid, "message_edited", {"message": wire})
         return wire

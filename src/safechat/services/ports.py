@@ -3,10 +3,17 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
+
+from pydantic import BaseModel
 
 if TYPE_CHECKING:
+    from safechat.ai.schemas import ChatRequest, Verdict
+    from safechat.models.group import Group
+    from safechat.models.message import StoredMessage
     from safechat.services.ratelimit import Limit
+
+T = TypeVar("T", bound=BaseModel)
 
 
 class Clock(Protocol):
@@ -98,3 +105,35 @@ class RateLimiter(Protocol):
 
     async def acquire(self, key: str, limit: Limit) -> float:
         """Takes one token from bucket `key`: 0.0 when allowed, else seconds to wait."""
+
+
+# --- AI (docs/ai.md) ---------------------------------------------------------
+
+
+class AIProvider(Protocol):
+    """Chat completion with structured output, embeddings, moderation.
+
+    OpenAI-compatible servers (adapters/openai_ai.py) or the offline heuristics
+    (adapters/offline_ai.py). Implementations raise on failure; the guard adds
+    timeouts, the circuit breaker and fallbacks.
+    """
+
+    name: str
+    embedding_model: str
+
+    async def complete(self, request: ChatRequest, schema: type[T]) -> T: ...
+
+    async def embed(self, texts: list[str]) -> list[list[float]]: ...
+
+    async def moderate(self, texts: list[str]) -> list[Verdict]: ...
+
+
+class MessageHooks(Protocol):
+    """AI steps on the message path, called by MessageService."""
+
+    async def screen(self, group: Group, text: str) -> dict[str, Any] | None:
+        """Before the write: None (clean, or moderation off), a verdict to store
+        (flag mode), or raises ContentRejected (block mode)."""
+
+    def on_stored(self, group: Group, message: StoredMessage, text: str) -> None:
+        """After the durable write: schedules background work; never blocks."""

@@ -1,0 +1,212 @@
+"""The offline AI provider: the embedded default. No network, deterministic.
+
+Smart replies come from a curated bank chosen by the intent of the last
+message; typing completions from the group's own frequent phrases; moderation
+and embeddings from adapters/offline_text.py. English only (docs/ai.md).
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from typing import Any, TypeVar
+
+from pydantic import BaseModel
+
+from safechat.adapters import offline_text as text
+from safechat.ai.schemas import ChatRequest, Completion, ReplySuggestions, Summary, Turn, Verdict
+
+T = TypeVar("T", bound=BaseModel)
+
+
+def _words(*items: str) -> re.Pattern[str]:
+    return re.compile(r"\b(" + "|".join(items) + r")\b")
+
+
+PLAN = _words(
+    "lunch", "dinner", "breakfast", "brunch", "coffee", "drinks?", "meet(ing)?", "call",
+    "tomorrow", "tonight", "today", "weekend", "monday", "tuesday", "wednesday", "thursday",
+    "friday", "saturday", "sunday", "later", "still on", "plans?", "party", "movie",
+    r"at \d{1,2}", r"\d{1,2}(:\d\d)? ?(am|pm)", "o'?clock", "noon",
+)  # fmt: skip
+AUX = _words(
+    "are", "is", "am", "was", "were", "do", "does", "did", "can", "could", "will", "would",
+    "should", "shall", "have", "has", "had", "may", "might", "want", "wanna",
+)  # fmt: skip
+WH = _words("what", "when", "where", "who", "why", "how", "which", "whose")
+INTENTS: list[tuple[str, re.Pattern[str]]] = [
+    ("farewell", _words("bye", "goodbye", "good night", "goodnight", "gn", "ttyl", "see you",
+                        "see ya", "cya", "talk later", "later")),
+    ("thanks", _words("thanks?", "thank you", "thx", "ty", "appreciate(d)?", "cheers")),
+    ("apology", _words("sorry", "apologi[sz]e", "apologies", "my bad", "forgive me")),
+    ("good_news", _words("congrats", "got the job", "passed", "promoted", "promotion",
+                         "engaged", "great news", "good news", "we won", "i won", "finally did")),
+    ("bad_news", _words("sick", "sad", "lost", "failed", "terrible", "awful", "broke up",
+                        "bad day", "passed away", "died", "hospital", "stressed", "tired")),
+    ("request", re.compile(r"^(can|could|would|will) (you|u)\b|\bplease\b|\bpls\b")),
+    ("how_are_you", re.compile(r"\bhow (are|r) (you|u)\b|\bhow'?s it going\b|\bwhat'?s up\b")),
+    ("greeting", _words("hi", "hello", "hey", "heya", "yo", "good morning", "good evening",
+                        "morning", "hiya")),
+    ("laughter", re.compile(r"\b(lol|lmao|haha+|hehe+|rofl)\b|😂|🤣")),
+    ("agreement", _words("ok", "okay", "sure", "sounds good", "great", "cool", "perfect",
+                         "deal", "agreed", "yes", "yep", "yeah")),
+]  # fmt: skip
+BANK: dict[str, list[str]] = {
+    "plan_question": [
+        "Yes, still on!", "Sounds good, see you then!", "Can we push it a bit later?",
+    ],
+    "plan": ["Works for me!", "What time?", "Sorry, I can't make it."],
+    "yes_no": ["Yes!", "No, not really.", "Let me check and get back to you."],
+    "wh_question": [
+        "Good question, let me check.", "I'm not sure yet.", "I'll get back to you on that.",
+    ],
+    "request": ["Sure, I can do that.", "On it!", "Sorry, I can't right now."],
+    "how_are_you": ["I'm good, thanks! You?", "Doing great, how about you?", "Not bad! What's up?"],
+    "farewell": ["Bye! 👋", "See you soon!", "Take care!"],
+    "thanks": ["You're welcome!", "No problem!", "Anytime 🙂"],
+    "apology": ["No worries!", "It's all good.", "Don't worry about it."],
+    "good_news": ["Congratulations! 🎉", "That's awesome news!", "So happy for you!"],
+    "bad_news": [
+        "Oh no, I'm sorry to hear that.", "That sounds rough. Can I help?", "Sending you a hug.",
+    ],
+    "greeting": ["Hey! 👋", "Hi! How are you?", "Hello!"],
+    "laughter": ["Haha 😂", "That's hilarious!", "LOL"],
+    "agreement": ["Great!", "Perfect 👍", "Awesome, thanks!"],
+    "default": ["Okay 👍", "Got it, thanks!", "Tell me more."],
+}  # fmt: skip
+COMMON_PHRASES = [
+    "see you tomorrow", "see you soon", "thank you so much", "thanks a lot", "on my way",
+    "sounds good to me", "let me know", "let me check", "talk to you later", "how are you doing",
+    "what time works for you", "I'll be there soon", "no problem at all", "have a great day",
+    "good morning everyone", "happy birthday", "I'm running a bit late", "are you free tomorrow",
+    "can you send me the details", "I think so",
+]  # fmt: skip
+
+
+def intent_of(message: str) -> tuple[str, float]:
+    """The reply-bank key for a message and how sure we are (0..1)."""
+    folded = " ".join(text.tokens(message)) + (" ?" if message.rstrip().endswith("?") else "")
+    folded = folded.replace(" ' ", "'")
+    is_question = message.rstrip().endswith("?")
+    matched = [name for name, pattern in INTENTS if pattern.search(folded)]
+    if is_question and PLAN.search(folded) and not WH.match(folded):
+        return "plan_question", 0.85
+    for strong in ("how_are_you", "good_news", "bad_news", "apology", "thanks", "farewell"):
+        if strong in matched:
+            return strong, 0.8
+    if "request" in matched and is_question:
+        return "request", 0.75
+    if is_question:
+        if WH.match(folded):
+            return "wh_question", 0.6
+        if AUX.match(folded):
+            return "yes_no", 0.65
+        return "yes_no", 0.5
+    if PLAN.search(folded):
+        return "plan", 0.6
+    for name in ("request", "greeting", "laughter", "agreement"):
+        if name in matched:
+            return name, 0.65
+    return "default", 0.35
+
+
+def _target(context: list[Turn]) -> str:
+    """The message to answer: the newest one someone else sent."""
+    for turn in reversed(context):
+        if not turn.own and turn.text.strip():
+            return turn.text
+    return context[-1].text if context else ""
+
+
+def smart_replies(request: ChatRequest) -> ReplySuggestions:
+    intent, confidence = intent_of(_target(request.context))
+    return ReplySuggestions(replies=list(BANK[intent]), language="en", confidence=confidence)
+
+
+def complete_typing(partial: str, phrases: list[str]) -> Completion:
+    """Continues `partial` with the most frequent continuation among the group's
+    phrases (counted twice) and a few common ones."""
+    if not partial.strip():
+        return Completion(completion="", confidence=0.0)
+    corpus = [p.lower().split() for p in phrases for _ in range(2)]
+    corpus += [p.lower().split() for p in COMMON_PHRASES]
+    mid_word = not partial[-1].isspace()
+    typed = partial.lower().split()
+    prefix = typed[-1] if mid_word else ""
+    context = typed[:-1] if mid_word else typed
+    options: Counter[str] = Counter()
+    followers: dict[str, Counter[str]] = {}
+    for words in corpus:
+        for i, word in enumerate(words):
+            if mid_word and not word.startswith(prefix):
+                continue
+            before = words[max(0, i - 2) : i]
+            if not mid_word and (i == 0 or before[-1:] != context[-1:]):
+                continue
+            shared = zip(reversed(before), reversed(context), strict=False)
+            weight = 1 + sum(1 for a, b in shared if a == b)
+            head, after = (word[len(prefix) :] if mid_word else word), i + 1
+            if mid_word and not head:  # the word is complete: suggest the next one
+                if after >= len(words):
+                    continue
+                head, after = " " + words[after], after + 1
+            options[head] += weight
+            followers.setdefault(head, Counter())[" ".join(words[after : after + 2])] += weight
+    if not options:
+        return Completion(completion="", confidence=0.0)
+    best, score = max(options.items(), key=lambda kv: (kv[1], -len(kv[0]), kv[0]))
+    # Add the words that usually follow, when most occurrences agree on them.
+    tail, count = followers[best].most_common(1)[0]
+    if tail and count * 2 > score:
+        best = f"{best} {tail}"
+    return Completion(completion=best, confidence=round(min(0.9, score / sum(options.values())), 3))
+
+
+def summarize(request: ChatRequest) -> Summary:
+    turns = [t for t in request.context if t.text.strip()]
+    if not turns:
+        return Summary(summary="No messages in this period.", topics=[])
+    counts: Counter[str] = Counter()
+    for turn in turns:
+        content = {text.stem(w) for w in text.tokens(turn.text)} - text.STOPWORDS
+        counts.update(w for w in content if len(w) > 2)
+    topics = [w for w, _ in counts.most_common(5)]
+    people = list(dict.fromkeys(t.sender for t in turns))
+
+    def weight(turn: Turn) -> int:
+        return sum(counts[text.stem(w)] for w in set(text.tokens(turn.text)))
+
+    highlights = sorted(turns, key=weight, reverse=True)[:3]
+    lines = [f"{t.sender}: {t.text[:160]}" for t in turns if t in highlights]
+    head = f"{len(turns)} messages from {', '.join(people[:6])}."
+    if topics:
+        head += f" Topics: {', '.join(topics)}."
+    return Summary(summary=" ".join([head, "Highlights:", *lines]), topics=topics)
+
+
+class OfflineProvider:
+    name = "offline"
+    embedding_model = text.MODEL_NAME
+
+    async def complete(self, request: ChatRequest, schema: type[T]) -> T:
+        answer: Any
+        if request.task == "smart_replies":
+            answer = smart_replies(request)
+        elif request.task == "typing":
+            answer = complete_typing(request.partial_text, request.phrases)
+        else:
+            answer = summarize(request)
+        if not isinstance(answer, schema):
+            raise TypeError(f"offline provider cannot answer {schema.__name__} for {request.task}")
+        return answer
+
+    async def embed(self, texts: list[str]) -> list[list[float]]:
+        return [text.embed(t) for t in texts]
+
+    async def moderate(self, texts: list[str]) -> list[Verdict]:
+        return [moderate_one(t) for t in texts]
+
+
+def moderate_one(value: str) -> Verdict:
+    flagged, categories, scores = text.moderate(value)
+    return Verdict(flagged, categories, scores)

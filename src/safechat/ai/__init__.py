@@ -1,0 +1,1 @@
+"""AI pipelines (LangGraph graphs), their schemas, and the call guard (timeouts, breaker)."""

@@ -1,0 +1,202 @@
+"""LangGraph pipelines: smart replies, typing suggestions, summaries.
+
+Graphs are compiled once per app; nodes get their data through a
+ConversationSource (the AI service) and call models only through GuardedAI.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Protocol, TypedDict
+
+from langgraph.graph import END, START, StateGraph
+
+from safechat.ai.guard import GuardedAI
+from safechat.ai.schemas import ChatRequest, Completion, ReplySuggestions, Summary, Turn
+from safechat.errors import AIUnavailable
+from safechat.models.group import Group
+
+MAX_REPLIES = 3
+
+
+class ConversationSource(Protocol):
+    async def recent(self, group: Group, viewer: str, limit: int) -> list[Turn]: ...
+
+    async def since(self, group: Group, viewer: str, since: datetime, limit: int) -> list[Turn]: ...
+
+    async def similar(self, group: Group, text: str, limit: int) -> list[str]: ...
+
+
+class RepliesState(TypedDict, total=False):
+    group: Group
+    user_id: str
+    message_content: str | None
+    context: list[Turn]
+    similar: list[str]
+    replies: list[str]
+    confidence: float
+    provider: str
+
+
+class TypingState(TypedDict, total=False):
+    group: Group
+    user_id: str
+    partial_text: str
+    context: list[Turn]
+    completion: str
+    confidence: float
+    provider: str
+
+
+class SummaryState(TypedDict, total=False):
+    group: Group
+    user_id: str
+    since: datetime
+    context: list[Turn]
+    summary: str
+    topics: list[str]
+    provider: str
+
+
+def distinct(replies: list[str]) -> list[str]:
+    seen: set[str] = set()
+    out = []
+    for reply in (r.strip() for r in replies):
+        key = reply.casefold().rstrip(".!?")
+        if reply and key not in seen:
+            seen.add(key)
+            out.append(reply)
+    return out
+
+
+class Pipelines:
+    def __init__(
+        self,
+        source: ConversationSource,
+        guard: GuardedAI,
+        *,
+        context_messages: int = 20,
+        phrase_messages: int = 200,
+    ) -> None:
+        self._source = source
+        self._guard = guard
+        self._context = context_messages
+        self._phrases = phrase_messages
+        self.smart_replies = self._smart_replies_graph()
+        self.typing = self._typing_graph()
+        self.summarize = self._summary_graph()
+
+    # --- smart replies: context -> similar -> generate -> moderate ----------
+
+    def _smart_replies_graph(self) -> Any:
+        graph = StateGraph(RepliesState)
+        graph.add_node("load_context", self._load_context)
+        graph.add_node("retrieve_similar", self._retrieve)
+        graph.add_node("generate", self._generate)
+        graph.add_node("moderate", self._moderate_replies)
+        graph.add_edge(START, "load_context")
+        graph.add_edge("load_context", "retrieve_similar")
+        graph.add_edge("retrieve_similar", "generate")
+        graph.add_edge("generate", "moderate")
+        graph.add_edge("moderate", END)
+        return graph.compile()
+
+    async def _load_context(self, state: RepliesState) -> dict[str, Any]:
+        context = await self._source.recent(state["group"], state["user_id"], self._context)
+        extra = (state.get("message_content") or "").strip()
+        if extra and (not context or context[-1].text != extra):
+            context = [*context, Turn(sender="them", text=extra)]
+        return {"context": context}
+
+    async def _retrieve(self, state: RepliesState) -> dict[str, Any]:
+        others = [t.text for t in state["context"] if not t.own]
+        anchor = others[-1] if others else ""
+        if not anchor:
+            return {"similar": []}
+        try:
+            found = await self._source.similar(state["group"], anchor, 4)
+        except AIUnavailable:  # retrieval only adds context; go on without it
+            found = []
+        recent = {t.text for t in state["context"]}
+        return {"similar": [s for s in found if s not in recent][:3]}
+
+    async def _generate(self, state: RepliesState) -> dict[str, Any]:
+        request = ChatRequest("smart_replies", state["context"], similar=state["similar"])
+        answer = await self._guard.complete(request, ReplySuggestions)
+        return {
+            "replies": distinct(answer.value.replies),
+            "confidence": answer.value.confidence,
+            "provider": answer.provider,
+        }
+
+    async def _moderate_replies(self, state: RepliesState) -> dict[str, Any]:
+        replies = state["replies"][: MAX_REPLIES + 2]
+        if not replies:
+            return {"replies": []}
+        try:
+            verdicts = (await self._guard.moderate(replies)).value
+        except AIUnavailable:  # never show unchecked text: check it here instead
+            verdicts = (await self._guard.moderate(replies, local=True)).value
+        kept = [r for r, v in zip(replies, verdicts, strict=True) if not v.flagged]
+        return {"replies": kept[:MAX_REPLIES]}
+
+    # --- typing suggestions: context -> complete -> check --------------------
+
+    def _typing_graph(self) -> Any:
+        graph = StateGraph(TypingState)
+        graph.add_node("load_phrases", self._load_phrases)
+        graph.add_node("complete", self._complete)
+        graph.add_edge(START, "load_phrases")
+        graph.add_edge("load_phrases", "complete")
+        graph.add_edge("complete", END)
+        return graph.compile()
+
+    async def _load_phrases(self, state: TypingState) -> dict[str, Any]:
+        limit = self._context if self._guard.remote else self._phrases
+        return {"context": await self._source.recent(state["group"], state["user_id"], limit)}
+
+    async def _complete(self, state: TypingState) -> dict[str, Any]:
+        context = state["context"]
+        request = ChatRequest(
+            "typing",
+            context[-self._context :],
+            partial_text=state["partial_text"],
+            phrases=[t.text for t in context],
+        )
+        answer = await self._guard.complete(request, Completion)
+        completion = answer.value.completion
+        # A suggestion is short and shown at once: checked locally, no extra round trip.
+        if completion.strip():
+            verdict = (await self._guard.moderate([completion], local=True)).value[0]
+            if verdict.flagged:
+                completion = ""
+        return {
+            "completion": completion,
+            "confidence": answer.value.confidence if completion else 0.0,
+            "provider": answer.provider,
+        }
+
+    # --- summaries -----------------------------------------------------------
+
+    def _summary_graph(self) -> Any:
+        graph = StateGraph(SummaryState)
+        graph.add_node("load_range", self._load_range)
+        graph.add_node("summarize", self._summarize)
+        graph.add_edge(START, "load_range")
+        graph.add_edge("load_range", "summarize")
+        graph.add_edge("summarize", END)
+        return graph.compile()
+
+    async def _load_range(self, state: SummaryState) -> dict[str, Any]:
+        turns = await self._source.since(state["group"], state["user_id"], state["since"], 200)
+        return {"context": turns}
+
+    async def _summarize(self, state: SummaryState) -> dict[str, Any]:
+        if not state["context"]:
+            return {"summary": "No messages in this period.", "topics": [], "provider": "none"}
+        answer = await self._guard.complete(ChatRequest("summarize", state["context"]), Summary)
+        return {
+            "summary": answer.value.summary,
+            "topics": answer.value.topics,
+            "provider": answer.provider,
+        }

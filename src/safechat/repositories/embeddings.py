@@ -1,0 +1,125 @@
+"""The `message_embeddings` collection: one vector per message and model.
+
+Search is exact cosine over a group's vectors (numpy) or, with
+VECTOR_SEARCH=atlas, a `$vectorSearch` stage on an Atlas vector index.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime
+from typing import Any
+
+import numpy as np
+from bson import ObjectId
+
+from safechat.repositories.db import Database, Doc
+
+# Above this many vectors the matrix product leaves the event loop.
+THREAD_ABOVE = 2000
+
+
+def vector_index_definition(name: str, dimensions: int) -> Doc:
+    """The Atlas Vector Search index `safechat doctor` expects (docs/ai.md)."""
+    return {
+        "name": name,
+        "type": "vectorSearch",
+        "definition": {
+            "fields": [
+                {"type": "vector", "path": "vector", "numDimensions": dimensions,
+                 "similarity": "cosine"},
+                {"type": "filter", "path": "groupId"},
+                {"type": "filter", "path": "model"},
+            ]
+        },
+    }  # fmt: skip
+
+
+def atlas_pipeline(
+    index: str, group_id: ObjectId, model: str, vector: list[float], limit: int
+) -> list[Doc]:
+    """`$vectorSearch` restricted to one group and one embedding model."""
+    return [
+        {
+            "$vectorSearch": {
+                "index": index,
+                "path": "vector",
+                "queryVector": vector,
+                "numCandidates": max(100, limit * 20),
+                "limit": limit,
+                "filter": {"groupId": {"$eq": group_id}, "model": {"$eq": model}},
+            }
+        },
+        {"$project": {"_id": 0, "messageId": 1, "score": {"$meta": "vectorSearchScore"}}},
+    ]
+
+
+def check_vector_index(indexes: list[Doc], name: str) -> tuple[bool, str]:
+    """Does the listed search index `name` fit atlas_pipeline? (doctor)"""
+    found = next((i for i in indexes if i.get("name") == name), None)
+    if found is None:
+        return False, f"vector index {name!r} missing on message_embeddings (see docs/ai.md)"
+    fields = (found.get("latestDefinition") or found.get("definition") or {}).get("fields", [])
+    paths = {(f.get("type"), f.get("path")) for f in fields}
+    needed = {("vector", "vector"), ("filter", "groupId"), ("filter", "model")}
+    if found.get("type", "vectorSearch") != "vectorSearch" or not needed <= paths:
+        return False, f"vector index {name!r} lacks {sorted(needed - paths)}"
+    status = found.get("status", "unknown")
+    return status in ("READY", "unknown"), f"vector index {name!r} status {status}"
+
+
+def top_cosine(
+    ids: list[ObjectId], vectors: list[list[float]], query: list[float], limit: int
+) -> list[tuple[ObjectId, float]]:
+    matrix = np.asarray(vectors, dtype=np.float32)
+    q = np.asarray(query, dtype=np.float32)
+    norms = np.linalg.norm(matrix, axis=1) * (np.linalg.norm(q) or 1.0)
+    scores = (matrix @ q) / np.where(norms == 0, 1.0, norms)
+    k = min(limit, len(ids))
+    best = np.argpartition(-scores, k - 1)[:k]
+    best = best[np.argsort(-scores[best])]
+    return [(ids[i], float(scores[i])) for i in best]
+
+
+class EmbeddingRepository:
+    def __init__(self, db: Database, *, atlas_index: str | None = None) -> None:
+        self._c = db.collection("message_embeddings")
+        self._atlas_index = atlas_index
+
+    async def upsert(
+        self, group_id: ObjectId, message_id: ObjectId, model: str, vector: list[float],
+        now: datetime,
+    ) -> None:  # fmt: skip
+        await self._c.update_one(
+            {"messageId": message_id, "model": model},
+            {"$set": {"groupId": group_id, "vector": vector, "updatedAt": now}},
+            upsert=True,
+        )
+
+    async def count(self, group_id: ObjectId) -> int:
+        return await self._c.count_documents({"groupId": group_id})
+
+    async def search(
+        self, group_id: ObjectId, model: str, vector: list[float], limit: int
+    ) -> list[tuple[ObjectId, float]]:
+        """(messageId, cosine similarity), best first."""
+        if self._atlas_index is not None:
+            pipeline = atlas_pipeline(self._atlas_index, group_id, model, vector, limit)
+            results = await self._c.aggregate(pipeline)
+            # vectorSearchScore for cosine is (1 + cos) / 2; report the cosine.
+            return [(d["messageId"], 2 * float(d["score"]) - 1) async for d in results]
+        cursor = self._c.find({"groupId": group_id, "model": model}, {"messageId": 1, "vector": 1})
+        ids: list[ObjectId] = []
+        vectors: list[list[float]] = []
+        async for doc in cursor:
+            ids.append(doc["messageId"])
+            vectors.append(doc["vector"])
+        if not ids:
+            return []
+        if len(ids) > THREAD_ABOVE:
+            return await asyncio.to_thread(top_cosine, ids, vectors, vector, limit)
+        return top_cosine(ids, vectors, vector, limit)
+
+    async def list_search_indexes(self) -> list[Any]:
+        cursor = await self._c.list_search_indexes()
+        return [doc async for doc in cursor]
