@@ -10,7 +10,7 @@ import io
 import re
 import unicodedata
 from dataclasses import dataclass
-from urllib.parse import quote
+from urllib.parse import quote, unquote
 
 from PIL import Image, ImageOps, ImageSequence, UnidentifiedImageError
 
@@ -70,7 +70,8 @@ def _is_text(data: bytes) -> bool:
 def sanitize_filename(raw: str | None, mime: str) -> str:
     """A display name: the last path component, no control or shell-special
     characters, and an extension that matches the real type (added if not)."""
-    name = unicodedata.normalize("NFC", raw or "")
+    # Some clients (aiohttp's FormData, for one) percent-encode the multipart filename.
+    name = unicodedata.normalize("NFC", unquote(raw or ""))
     name = re.split(r"[/\\]", name)[-1]
     name = _UNSAFE_NAME_CHARS.sub("_", name).strip().lstrip(".").strip()
     if not name:
