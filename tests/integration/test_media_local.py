@@ -172,6 +172,13 @@ async def test_oversize_uploads_are_refused(server: ChatServer) -> None:
     assert status == 413, body
     assert media_files(server) == []
 
+    # Exactly the limit is fine (well above the 1 MB JSON body limit, too).
+    status, body = await upload(server, a.token, gid, b"c" * LIMIT, filename="max.txt")
+    assert status == 201, body
+    assert body["media"]["size"] == LIMIT
+    status, info = await server.request("GET", "/info")
+    assert info["limits"]["uploadBytes"] == LIMIT
+
 
 async def test_path_traversal_in_names_and_urls_is_harmless(server: ChatServer) -> None:
     gid, a, _ = await pair(server)
