@@ -87,14 +87,26 @@ async def test_image_upload_send_and_another_member_fetches_the_thumbnail(
     assert (stored["status"], str(stored["messageId"])) == ("attached", seen["id"])
 
 
-async def test_json_variant_of_the_signed_url(server: ChatServer) -> None:
-    gid, a, _ = await pair(server)
+async def test_json_variant_of_the_signed_url_and_rest_send(server: ChatServer) -> None:
+    gid, a, b = await pair(server)
     _, body = await upload(server, a.token, gid, png_bytes())
     mid = body["media"]["id"]
     status, signed = await server.request("GET", f"/api/media/{mid}?redirect=false", a.token)
     assert status == 200
     assert signed["url"].startswith(f"{server.url}/media/local/media/{mid}/original?")
     assert signed["expiresAt"].endswith("Z")
+
+    # POST /api/messages takes a mediaId too, and broadcasts like send_message.
+    status, sent = await server.request(
+        "POST",
+        "/api/messages",
+        a.token,
+        {"groupId": gid, "type": "image", "mediaId": mid, "content": "via REST"},
+    )
+    assert status == 201, sent
+    assert sent["message"]["media"]["id"] == mid
+    seen = await b.wait_for("new_message")
+    assert seen["message"]["media"]["thumbnailUrl"].endswith(f"/api/media/{mid}?variant=thumbnail")
 
 
 async def test_upload_and_send_in_one_request_is_idempotent(server: ChatServer) -> None:

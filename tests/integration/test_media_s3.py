@@ -214,3 +214,41 @@ async def test_orphans_are_removed_from_the_bucket(
     assert swept == 2
     assert objects(bucket) == {}
     assert await db.media.count_documents({}) == 0
+
+
+def test_doctor_reports_the_media_store(safechat_bin: str, tmp_path: Path, moto_url: str) -> None:
+    """`safechat doctor` says where media go and whether boto3's chain finds credentials."""
+    import os
+    import subprocess
+
+    aws = {k: v for k, v in os.environ.items() if k.startswith("AWS_")}
+    base = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("SAFECHAT_", "AWS_", "S3_", "MONGODB_", "CLERK_"))
+    }
+
+    def doctor(**env: str) -> str:
+        out = subprocess.run(
+            [safechat_bin, "doctor", "--data-dir", str(tmp_path / "data")],
+            cwd=tmp_path,
+            env={**base, **env},
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        return next(line for line in out.stdout.splitlines() if " media " in line)
+
+    assert "[ok]" in doctor()
+    assert "local store" in doctor()
+    line = doctor(S3_BUCKET="b1", S3_ENDPOINT_URL=moto_url, **aws)
+    assert "[ok]" in line
+    assert "credentials from env" in line
+    no_credentials = {
+        "AWS_EC2_METADATA_DISABLED": "true",
+        "AWS_CONFIG_FILE": aws["AWS_CONFIG_FILE"],
+        "AWS_SHARED_CREDENTIALS_FILE": aws["AWS_SHARED_CREDENTIALS_FILE"],
+    }
+    line = doctor(S3_BUCKET="b1", **no_credentials)
+    assert "[FAIL]" in line
+    assert "no AWS credentials" in line
