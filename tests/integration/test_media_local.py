@@ -454,3 +454,53 @@ async def test_uploads_older_than_a_day_cannot_be_sent(server: ChatServer) -> No
     ack = await a.call("send_message", {"groupId": gid, "type": "image", "mediaId": mid})
     assert ack["error"]["code"] == "VALIDATION_ERROR"
     assert "expired" in ack["error"]["message"]
+
+
+async def test_malformed_upload_requests_get_400_not_500(server: ChatServer) -> None:
+    gid, a, _ = await pair(server)
+    b = "BND"
+    part = f'--{b}\r\nContent-Disposition: form-data; name="groupId"\r\n\r\n{gid}\r\n'
+    file_part = (
+        f'--{b}\r\nContent-Disposition: form-data; name="file"; filename="a.txt"\r\n\r\nhi\r\n'
+    )
+    multipart = f"multipart/form-data; boundary={b}"
+    cases: list[tuple[str, bytes]] = [
+        ("application/json", b'{"groupId": "x"}'),
+        ("multipart/form-data", (part + f"--{b}--\r\n").encode()),  # no boundary
+        (multipart, b"garbage without any boundary"),
+        (multipart, (part + file_part).encode()),  # never closed
+        (multipart, (part + f"--{b}--\r\n").encode()),  # no file
+        (multipart, (part + part + file_part + f"--{b}--\r\n").encode()),  # field twice
+        (multipart, (file_part + file_part + part + f"--{b}--\r\n").encode()),  # two files
+        (
+            multipart,
+            (part.replace("groupId", "ownerId") + file_part + f"--{b}--\r\n").encode(),
+        ),
+        (multipart, (part.replace(gid, "../../x") + file_part + f"--{b}--\r\n").encode()),
+        (multipart, (part * 12 + f"--{b}--\r\n").encode()),
+        (
+            multipart,
+            (
+                f'--{b}\r\nContent-Disposition: form-data; name="groupId"\r\n\r\n'.encode()
+                + b"\xff\xfe"
+                + f"\r\n{file_part}--{b}--\r\n".encode()
+            ),
+        ),
+    ]
+    for content_type, body in cases:
+        for path in ("/api/media/chat/upload", "/api/media/chat/send"):
+            status, answer = await server.request(
+                "POST", path, a.token, data=body, headers={"Content-Type": content_type}
+            )
+            assert status == 400, (content_type, body[:80], answer)
+            assert answer["error"]["code"] == "VALIDATION_ERROR"
+    # Well-formed, by hand: accepted.
+    status, answer = await server.request(
+        "POST",
+        "/api/media/chat/upload",
+        a.token,
+        data=(part + file_part + f"--{b}--\r\n").encode(),
+        headers={"Content-Type": multipart},
+    )
+    assert status == 201, answer
+    assert answer["media"]["filename"] == "a.txt"
