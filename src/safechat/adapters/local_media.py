@@ -51,8 +51,9 @@ class LocalMediaStore:
         if not KEY_PATTERN.match(key):
             raise BadSignature()
         path = self.root.joinpath(*key.split("/"))
-        # KEY_PATTERN already rules out '..' and absolute parts; this is the backstop.
-        if not path.resolve().is_relative_to(self.root):
+        # KEY_PATTERN already rules out '..' and absolute parts; this is the backstop
+        # (string-only, so no filesystem call on the event loop).
+        if not Path(os.path.normpath(path)).is_relative_to(self.root):
             raise BadSignature()
         return path
 
