@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 
 import socketio
@@ -17,6 +19,8 @@ from pymongo import AsyncMongoClient
 
 from safechat.adapters.embedded_mongo import EmbeddedMongo
 from safechat.adapters.jwks import HttpJwks
+from safechat.adapters.local_media import LOCAL_MEDIA, LocalMediaStore
+from safechat.adapters.local_media import setup_routes as setup_local_media_routes
 from safechat.adapters.memory_presence import MemoryPresence, MemoryTyping
 from safechat.adapters.memory_ratelimit import MemoryRateLimiter
 from safechat.adapters.offline_ai import OfflineProvider
@@ -24,12 +28,13 @@ from safechat.adapters.openai_ai import OpenAIProvider
 from safechat.adapters.redis_link import RedisLink, redis_client
 from safechat.adapters.redis_presence import RedisPresence, RedisTyping
 from safechat.adapters.redis_ratelimit import RedisRateLimiter
+from safechat.adapters.s3_media import S3MediaStore
 from safechat.adapters.socketio_manager import client_manager
 from safechat.adapters.socketio_notifier import SocketIONotifier
 from safechat.adapters.websocket import configure_websocket
 from safechat.ai.guard import CircuitBreaker, GuardedAI
 from safechat.config import Settings
-from safechat.container import METRICS, SERVICES, SETTINGS, STARTED_AT, Services
+from safechat.container import MEDIA_STORE, METRICS, SERVICES, SETTINGS, STARTED_AT, Services
 from safechat.datadir import read_or_create
 from safechat.handlers.ai import AIHandlers
 from safechat.handlers.boundary import Boundary
@@ -38,11 +43,13 @@ from safechat.handlers.groups import GroupHandlers
 from safechat.handlers.messages import MessageHandlers
 from safechat.handlers.presence import PresenceHandlers
 from safechat.metrics import Metrics
+from safechat.models.media import media_wire
 from safechat.repositories.ai_feedback import FeedbackRepository
 from safechat.repositories.audit import AuditRepository
 from safechat.repositories.db import Database, Doc
 from safechat.repositories.embeddings import EmbeddingRepository
 from safechat.repositories.groups import GroupRepository
+from safechat.repositories.media import MediaRepository
 from safechat.repositories.messages import MessageRepository
 from safechat.repositories.read_state import ReadStateRepository
 from safechat.repositories.sessions import SessionRepository
@@ -51,6 +58,7 @@ from safechat.routes import ai as ai_routes
 from safechat.routes import groups as group_routes
 from safechat.routes import health as health_routes
 from safechat.routes import me as me_routes
+from safechat.routes import media as media_routes
 from safechat.routes import messages as message_routes
 from safechat.routes.common import auth_middleware, error_middleware
 from safechat.services.ai import AIService
@@ -60,8 +68,16 @@ from safechat.services.connections import ConnectionService
 from safechat.services.encryption import Encryptor, load_or_create_dev_keyring
 from safechat.services.groups import GroupService
 from safechat.services.maintenance import ReencryptReport, reencrypt_messages
+from safechat.services.media import MediaLimits, MediaService
 from safechat.services.messages import MessageService
-from safechat.services.ports import Clock, PresenceStore, RateLimiter, SystemClock, TypingStore
+from safechat.services.ports import (
+    Clock,
+    MediaStore,
+    PresenceStore,
+    RateLimiter,
+    SystemClock,
+    TypingStore,
+)
 from safechat.services.presence import PresenceService
 from safechat.services.ratelimit import Limit, Limits
 from safechat.services.rendering import MessageRenderer
@@ -74,6 +90,7 @@ SIO = web.AppKey("sio", socketio.AsyncServer)
 EMBEDDED_MONGO = web.AppKey("embedded_mongo", EmbeddedMongo)
 CONNECTION_HANDLERS = web.AppKey("connection_handlers", ConnectionHandlers)
 NODE_ID_FILE = "node-id"
+MEDIA_KEY_FILE = "media-url-key"
 
 
 def node_id(data_dir: Path) -> str:
@@ -166,6 +183,44 @@ def limits_from(settings: Settings) -> Limits:
     )
 
 
+# --- media (docs/media.md) -------------------------------------------------------
+
+
+@contextlib.asynccontextmanager
+async def open_media_store(settings: Settings, clock: Clock) -> AsyncIterator[MediaStore]:
+    """S3 when S3_BUCKET is set, else the local directory under <data_dir>/media."""
+    if settings.s3_bucket:
+        s3 = await S3MediaStore.open(
+            settings.s3_bucket,
+            region=settings.s3_region,
+            endpoint_url=settings.s3_endpoint_url,
+            prefix=settings.s3_prefix,
+            clock=clock,
+        )
+        try:
+            yield s3
+        finally:
+            await s3.close()
+        return
+    secret = await asyncio.to_thread(
+        read_or_create, settings.data_dir / MEDIA_KEY_FILE, LocalMediaStore.new_secret
+    )
+    yield LocalMediaStore(settings.data_dir / "media", secret, settings.base_url, clock)
+
+
+def media_limits(settings: Settings) -> MediaLimits:
+    return MediaLimits(
+        max_bytes=settings.max_upload_bytes,
+        max_pixels=settings.media_max_pixels,
+        url_ttl=settings.media_url_ttl_seconds,
+        upload_ttl=settings.media_upload_ttl_seconds,
+        orphan_ttl=timedelta(seconds=settings.media_orphan_ttl_seconds),
+    )
+
+
+# --- the app -----------------------------------------------------------------------
+
+
 def create_app(settings: Settings, *, clock: Clock | None = None) -> web.Application:
     clock = clock or SystemClock()
     app = web.Application(
@@ -191,6 +246,15 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> web.Applica
     group_routes.setup(app)
     message_routes.setup(app)
     ai_routes.setup(app)
+    media_routes.setup(app)
+    setup_local_media_routes(app)
+
+    async def media_resources(app: web.Application) -> AsyncIterator[None]:
+        async with open_media_store(settings, clock) as store:
+            app[MEDIA_STORE] = store
+            if isinstance(store, LocalMediaStore):
+                app[LOCAL_MEDIA] = store
+            yield
 
     async def resources(app: web.Application) -> AsyncIterator[None]:
         async with open_database(settings) as (database, embedded), shared_state(settings) as state:
@@ -218,6 +282,9 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> web.Applica
             loops = [
                 asyncio.create_task(handlers.expiry_loop()),
                 asyncio.create_task(handlers.presence_loop()),
+                asyncio.create_task(
+                    services.media.cleanup_loop(settings.media_cleanup_interval_seconds)
+                ),
             ]
             log.info(
                 "safechat_ready",
@@ -239,6 +306,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> web.Applica
                 if jwks is not None:
                     await jwks.close()
 
+    app.cleanup_ctx.append(media_resources)  # before resources: services need the store
     app.cleanup_ctx.append(resources)
     return app
 
@@ -254,7 +322,9 @@ def build_services(
 ) -> Services:
     sio = app[SIO]
     encryptor = Encryptor.from_spec(encryption_keys(settings), settings.legacy_encryption_secret)
-    renderer = MessageRenderer(encryptor)
+    renderer = MessageRenderer(
+        encryptor, media_view=functools.partial(media_wire, base_url=settings.base_url)
+    )
     presence = state.presence
     notifier = SocketIONotifier(sio, presence, clock)
     group_repo = GroupRepository(database)
@@ -290,6 +360,15 @@ def build_services(
         notifier,
         clock,
     )
+    media = MediaService(
+        MediaRepository(database),
+        message_repo,
+        groups,
+        app[MEDIA_STORE],
+        clock,
+        base_url=settings.base_url,
+        limits=media_limits(settings),
+    )
     messages = MessageService(
         groups,
         group_repo,
@@ -302,6 +381,7 @@ def build_services(
         clock,
         max_chars=settings.max_message_chars,
         hooks=ai_content,
+        media=media,
     )
     ai = AIService(
         groups,
@@ -348,6 +428,7 @@ def build_services(
         limits_from(settings),
         dev_issuer,
         ai,
+        media,
         redis_status(state.link),
     )
 

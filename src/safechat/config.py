@@ -149,6 +149,31 @@ class Settings(BaseSettings):
         "message_embeddings_vector", validation_alias=_env("VECTOR_INDEX_NAME")
     )
 
+    # --- Media (docs/media.md) ---------------------------------------------------
+    # S3_BUCKET unset -> a local directory <data_dir>/media with signed URLs served by
+    # SafeChat. S3 credentials come only from boto3's standard chain (role first).
+    s3_bucket: str | None = Field(None, validation_alias=_env("S3_BUCKET"))
+    s3_region: str | None = Field(None, validation_alias=_env("S3_REGION", "AWS_REGION"))
+    s3_endpoint_url: str | None = Field(None, validation_alias=_env("S3_ENDPOINT_URL"))
+    s3_prefix: str = Field("", max_length=200, validation_alias=_env("S3_PREFIX"))
+    max_upload_bytes: int = Field(
+        10 * 1024 * 1024, ge=1024, validation_alias=_env("MAX_UPLOAD_BYTES")
+    )
+    media_max_pixels: int = Field(40_000_000, ge=1, validation_alias=_env("MEDIA_MAX_PIXELS"))
+    media_url_ttl_seconds: int = Field(
+        600, ge=1, le=7 * 86400, validation_alias=_env("MEDIA_URL_TTL_SECONDS")
+    )
+    media_upload_ttl_seconds: int = Field(
+        900, ge=1, le=7 * 86400, validation_alias=_env("MEDIA_UPLOAD_TTL_SECONDS")
+    )
+    media_orphan_ttl_seconds: int = Field(
+        86400, ge=60, validation_alias=_env("MEDIA_ORPHAN_TTL_SECONDS")
+    )
+    media_cleanup_interval_seconds: float = Field(
+        3600.0, gt=0, validation_alias=_env("MEDIA_CLEANUP_INTERVAL_SECONDS")
+    )
+    # --- end of media settings ----------------------------------------------------
+
     @field_validator("allowed_origins", mode="before")
     @classmethod
     def _split_origins(cls, value: object) -> object:

@@ -14,8 +14,9 @@ from safechat.services.ai import AIService
 from safechat.services.auth import DevIssuer, TokenVerifier
 from safechat.services.connections import ConnectionService
 from safechat.services.groups import GroupService
+from safechat.services.media import MediaService
 from safechat.services.messages import MessageService
-from safechat.services.ports import RateLimiter
+from safechat.services.ports import MediaStore, RateLimiter
 from safechat.services.presence import PresenceService
 from safechat.services.ratelimit import Limits
 from safechat.services.users import UserService
@@ -34,6 +35,7 @@ class Services:
     limits: Limits
     dev_issuer: DevIssuer | None
     ai: AIService
+    media: MediaService
     # None on a single node; otherwise whether Redis answers right now.
     redis_available: Callable[[], bool] | None = None
 
@@ -42,3 +44,4 @@ SETTINGS = web.AppKey("settings", Settings)
 SERVICES = web.AppKey("services", Services)
 STARTED_AT = web.AppKey("started_at", float)
 METRICS = web.AppKey("metrics", Metrics)
+MEDIA_STORE = web.AppKey[MediaStore]("media_store")

@@ -67,6 +67,17 @@ def ai_checks(settings: Settings) -> list[Check]:
     return checks
 
 
+async def _s3_credentials() -> str:
+    """Media: which link of boto3's chain supplies credentials (bucket rights are not probed:
+    the least-privilege role has no bucket-level permission to probe with)."""
+    import boto3
+
+    credentials = await asyncio.to_thread(lambda: boto3.session.Session().get_credentials())
+    if credentials is None:
+        raise RuntimeError("no AWS credentials found (role, environment or profile)")
+    return f"credentials from {credentials.method}"
+
+
 async def _try(name: str, probe: Callable[[], Awaitable[str]]) -> Check:
     try:
         return name, True, await probe()
@@ -119,6 +130,14 @@ async def gather_checks(settings: Settings) -> list[Check]:
             checks.append(await _try("vector", lambda: _vector_index(settings)))
     else:
         checks.append(("vector", True, "exact cosine over stored embeddings"))
+    if settings.s3_bucket:
+        bucket = f"S3 bucket {settings.s3_bucket}" + (
+            f" at {settings.s3_endpoint_url}" if settings.s3_endpoint_url else ""
+        )
+        name, ok, detail = await _try("media", _s3_credentials)
+        checks.append((name, ok, f"{bucket}: {detail}"))
+    else:
+        checks.append(("media", True, f"local store at {(data_dir / 'media').resolve()}"))
     origins = settings.cors_origins
     checks.append(
         ("origins", True, "any (dev mode)" if origins == "*" else ", ".join(origins) or "none")

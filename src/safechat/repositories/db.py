@@ -40,6 +40,13 @@ INDEXES: dict[str, list[IndexModel]] = {
         ),
         IndexModel([("groupId", ASCENDING), ("createdAt", ASCENDING)], name="group_created"),
         IndexModel([("groupId", ASCENDING), ("updatedAt", ASCENDING)], name="group_updated"),
+        # Media: an upload belongs to one message at most.
+        IndexModel(
+            [("media.mediaId", ASCENDING)],
+            unique=True,
+            name="media_id_unique",
+            partialFilterExpression={"media.mediaId": {"$type": "string"}},
+        ),
     ],
     "read_state": [
         IndexModel([("groupId", ASCENDING), ("userId", ASCENDING)], unique=True, name="group_user"),
@@ -58,6 +65,11 @@ INDEXES: dict[str, list[IndexModel]] = {
     ],
     "ai_feedback": [
         IndexModel([("groupId", ASCENDING), ("createdAt", DESCENDING)], name="group_at"),
+    ],
+    # Media: the orphan sweep reads by (status, createdAt).
+    "media": [
+        IndexModel([("status", ASCENDING), ("createdAt", ASCENDING)], name="status_created"),
+        IndexModel([("ownerId", ASCENDING), ("createdAt", ASCENDING)], name="owner_created"),
     ],
     "audit_events": [
         IndexModel([("groupId", ASCENDING), ("at", DESCENDING)], name="group_at"),

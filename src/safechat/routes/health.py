@@ -52,6 +52,7 @@ async def info(request: web.Request) -> web.Response:
                 "messageChars": settings.max_message_chars,
                 "frameBytes": settings.max_frame_bytes,
                 "jsonBodyBytes": settings.max_json_body_bytes,
+                "uploadBytes": settings.max_upload_bytes,
             },
         }
     )

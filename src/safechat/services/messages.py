@@ -30,6 +30,7 @@ from safechat.repositories.messages import MessageRepository
 from safechat.repositories.read_state import ReadStateRepository
 from safechat.services.encryption import Encryptor
 from safechat.services.groups import GroupService
+from safechat.services.media import MediaService
 from safechat.services.ports import Clock, MessageHooks, Notifier
 from safechat.services.rendering import MessageRenderer
 from safechat.services.users import UserService
@@ -56,6 +57,7 @@ class MessageService:
         *,
         max_chars: int = 4000,
         hooks: MessageHooks | None = None,
+        media: MediaService | None = None,
     ) -> None:
         self._groups = groups
         self._group_repo = group_repo
@@ -68,6 +70,7 @@ class MessageService:
         self._clock = clock
         self._max_chars = max_chars
         self._hooks = hooks  # AI: moderation before writes, embeddings after (services/ai)
+        self._media = media
         # Serialises seq reservation + insert per group on this node, so a
         # failed insert can fill its own slot before the next one is taken.
         self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
@@ -129,16 +132,13 @@ class MessageService:
     async def send(
         self, user_id: str, body: SendMessage, *, origin_sid: str | None = None
     ) -> SendResult:
-        if body.type != "text" or body.mediaId is not None:
-            raise ValidationFailed(
-                "Media messages need an uploaded mediaId; media upload is not enabled yet"
-            )
-        text = self._check_text(body.content, required=True)
+        text = self._check_text(body.content, required=body.type == "text")
         group = await self._groups.require_member(body.groupId, user_id)
         if body.tempId is not None:
             existing = await self._messages.by_client_id(user_id, body.tempId)
             if existing is not None:
                 return self._duplicate(existing, body)
+        media = await self._media_for(user_id, group.gid, body)
         reply_to = None
         if body.replyTo is not None:
             await self._message_in_group(body.replyTo, group.gid)
@@ -161,13 +161,14 @@ class MessageService:
                 group_id=group.id,
                 seq=seq,
                 sender_id=user_id,
-                type="text",
+                type=body.type,
                 content=content,
                 created_at=now,
                 updated_at=now,
                 client_message_id=body.tempId,
                 reply_to=reply_to,
                 moderation=moderation,
+                media=media,
             )
             try:
                 await self._messages.insert(message)
@@ -183,6 +184,8 @@ class MessageService:
             except Exception:
                 await self._fill_slot(group.id, seq, now)
                 raise
+        if media is not None and self._media is not None:
+            await self._media.attached(media["mediaId"], message.id)
         # Sending implies the sender has read the conversation up to here.
         await self._read_state.advance(group.id, user_id, seq, now)
         wire = self._renderer.render(message)
@@ -195,6 +198,21 @@ class MessageService:
         if body.tempId is not None:
             own["tempId"] = body.tempId
         return SendResult(own, duplicate=False)
+
+    async def _media_for(
+        self, user_id: str, group_id: str, body: SendMessage
+    ) -> dict[str, Any] | None:
+        """Media messages (services/media.py): the sender's own unsent upload to this
+        group. A unique index on media.mediaId keeps it to one message."""
+        if body.type == "text":
+            if body.mediaId is not None:
+                raise ValidationFailed("mediaId goes with type 'image' or 'file'")
+            return None
+        if body.mediaId is None:
+            raise ValidationFailed("Media messages need the mediaId of an upload")
+        if self._media is None:
+            raise ValidationFailed("Media uploads are not enabled")
+        return await self._media.for_message(user_id, group_id, body.type, body.mediaId)
 
     def _duplicate(self, existing: StoredMessage, body: SendMessage) -> SendResult:
         if str(existing.group_id) != body.groupId:

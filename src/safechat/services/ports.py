@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
@@ -137,3 +138,46 @@ class MessageHooks(Protocol):
 
     def on_stored(self, group: Group, message: StoredMessage, text: str) -> None:
         """After the durable write: schedules background work; never blocks."""
+
+
+# --- media storage (docs/media.md) ------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class SignedUrl:
+    """A URL that grants one kind of access to one object until `expires_at`."""
+
+    url: str
+    expires_at: datetime
+    method: str = "GET"
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+class MediaStore(Protocol):
+    """Where media bytes live: a local directory or an S3 bucket.
+
+    Keys are chosen by SafeChat (never by clients). Reads are bounded by
+    `max_bytes` so a stored object can never make us load more than the limit.
+    """
+
+    kind: str
+
+    async def put(self, key: str, data: bytes, content_type: str) -> None: ...
+
+    async def get(self, key: str, max_bytes: int) -> bytes | None:
+        """The object's bytes (at most `max_bytes + 1` of them), None if absent."""
+
+    async def size(self, key: str) -> int | None:
+        """The stored object's real size, None if absent."""
+
+    async def delete(self, keys: list[str]) -> None:
+        """Deletes what exists of `keys`; missing keys are not an error."""
+
+    async def download_url(
+        self, key: str, *, content_type: str, filename: str, inline: bool, expires_in: int
+    ) -> SignedUrl: ...
+
+    async def upload_url(
+        self, key: str, *, content_type: str, max_bytes: int, expires_in: int
+    ) -> SignedUrl:
+        """A URL the client PUTs the bytes to, with the headers it must send."""

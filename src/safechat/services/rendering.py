@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import structlog
@@ -13,8 +14,14 @@ log = structlog.get_logger(__name__)
 
 
 class MessageRenderer:
-    def __init__(self, encryptor: Encryptor) -> None:
+    def __init__(
+        self,
+        encryptor: Encryptor,
+        media_view: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
+    ) -> None:
         self._enc = encryptor
+        # Media: stored summaries get their URLs here, at read time (models/media.py).
+        self._media_view = media_view
 
     def plaintext(self, content: Any, group_id: str, message_id: str) -> str:
         try:
@@ -30,7 +37,10 @@ class MessageRenderer:
             if message.is_deleted
             else self.plaintext(message.content, str(message.group_id), str(message.id))
         )
-        return message.to_wire(text, temp_id=temp_id)
+        wire = message.to_wire(text, temp_id=temp_id)
+        if self._media_view is not None and "media" in wire:
+            wire["media"] = self._media_view(wire["media"])
+        return wire
 
     def render_many(self, messages: list[StoredMessage]) -> list[dict[str, Any]]:
         return [self.render(m) for m in messages]

@@ -1,0 +1,203 @@
+"""The embedded media store: a local directory, with HMAC-signed, expiring URLs
+that SafeChat itself serves (GET) and accepts uploads on (PUT).
+
+A URL is `/media/local/<key>?exp=<unix>&...&sig=<hex>`; the signature covers the
+method, the key, the expiry and every parameter, so none can be changed. Keys are
+made by SafeChat and must match KEY_PATTERN, so no URL can reach outside the root.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import hmac
+import os
+import re
+import secrets
+from datetime import timedelta
+from pathlib import Path
+from urllib.parse import urlencode
+
+from aiohttp import web
+
+from safechat.errors import AccessDenied, ChatError, ErrorCode, PayloadTooLarge
+from safechat.services.media_files import content_disposition
+from safechat.services.ports import Clock, SignedUrl
+
+KEY_PATTERN = re.compile(r"^[A-Za-z0-9_-]{1,64}(/[A-Za-z0-9_-]{1,64}){0,4}$")
+PREFIX = "/media/local/"
+CHUNK = 64 * 1024
+
+
+class BadSignature(AccessDenied):
+    default_message = "The media URL is invalid or has expired"
+
+
+class LocalMediaStore:
+    kind = "local"
+
+    def __init__(self, root: Path, secret: bytes, base_url: str, clock: Clock) -> None:
+        self.root = root.resolve()
+        self._secret = secret
+        self._base_url = base_url
+        self._clock = clock
+
+    @staticmethod
+    def new_secret() -> bytes:
+        return secrets.token_bytes(32)
+
+    def path(self, key: str) -> Path:
+        if not KEY_PATTERN.match(key):
+            raise BadSignature()
+        path = self.root.joinpath(*key.split("/"))
+        # KEY_PATTERN already rules out '..' and absolute parts; this is the backstop
+        # (string-only, so no filesystem call on the event loop).
+        if not Path(os.path.normpath(path)).is_relative_to(self.root):
+            raise BadSignature()
+        return path
+
+    # --- MediaStore -----------------------------------------------------------
+
+    async def put(self, key: str, data: bytes, content_type: str) -> None:
+        await asyncio.to_thread(self._write, self.path(key), data)
+
+    @staticmethod
+    def _write(path: Path, data: bytes) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
+        tmp.write_bytes(data)
+        os.replace(tmp, path)  # readers see the old file or the new one, never half
+
+    async def get(self, key: str, max_bytes: int) -> bytes | None:
+        return await asyncio.to_thread(self._read, self.path(key), max_bytes)
+
+    @staticmethod
+    def _read(path: Path, max_bytes: int) -> bytes | None:
+        try:
+            with path.open("rb") as fh:
+                return fh.read(max_bytes + 1)
+        except FileNotFoundError:
+            return None
+
+    async def size(self, key: str) -> int | None:
+        path = self.path(key)
+
+        def stat() -> int | None:
+            try:
+                return path.stat().st_size
+            except FileNotFoundError:
+                return None
+
+        return await asyncio.to_thread(stat)
+
+    async def delete(self, keys: list[str]) -> None:
+        paths = [self.path(k) for k in keys]
+
+        def unlink() -> None:
+            for p in paths:
+                p.unlink(missing_ok=True)
+                with contextlib.suppress(OSError):  # the per-media directory, once empty
+                    p.parent.rmdir()
+
+        await asyncio.to_thread(unlink)
+
+    async def download_url(
+        self, key: str, *, content_type: str, filename: str, inline: bool, expires_in: int
+    ) -> SignedUrl:
+        params = {"ct": content_type, "fn": filename, "d": "inline" if inline else "attachment"}
+        return self._sign("GET", key, params, expires_in)
+
+    async def upload_url(
+        self, key: str, *, content_type: str, max_bytes: int, expires_in: int
+    ) -> SignedUrl:
+        signed = self._sign("PUT", key, {"ct": content_type, "max": str(max_bytes)}, expires_in)
+        return SignedUrl(signed.url, signed.expires_at, "PUT", {"Content-Type": content_type})
+
+    # --- signatures -----------------------------------------------------------
+
+    def _signature(self, method: str, key: str, params: dict[str, str]) -> str:
+        canonical = "\n".join([method, key, *(f"{k}={params[k]}" for k in sorted(params))])
+        return hmac.new(self._secret, canonical.encode(), hashlib.sha256).hexdigest()
+
+    def _sign(self, method: str, key: str, params: dict[str, str], expires_in: int) -> SignedUrl:
+        self.path(key)
+        expires_at = self._clock.now() + timedelta(seconds=expires_in)
+        params = {**params, "exp": str(int(expires_at.timestamp()))}
+        query = urlencode({**params, "sig": self._signature(method, key, params)})
+        return SignedUrl(f"{self._base_url}{PREFIX}{key}?{query}", expires_at, method)
+
+    def verify(self, method: str, key: str, query: dict[str, str], names: tuple[str, ...]) -> None:
+        """Raises BadSignature unless `query` is exactly what we signed and not expired."""
+        if set(query) != {*names, "exp", "sig"}:
+            raise BadSignature()
+        params = {k: query[k] for k in (*names, "exp")}
+        expected = self._signature(method, key, params)
+        if not hmac.compare_digest(expected.encode(), query["sig"].encode()):
+            raise BadSignature()
+        try:
+            expires = int(params["exp"])
+        except ValueError as exc:
+            raise BadSignature() from exc
+        if expires <= self._clock.now().timestamp():
+            raise BadSignature("The media URL has expired")
+        self.path(key)
+
+
+# --- the HTTP side: GET serves, PUT receives -----------------------------------
+
+LOCAL_MEDIA = web.AppKey("local_media", LocalMediaStore)
+
+
+def _store(request: web.Request) -> tuple[LocalMediaStore, str, dict[str, str]]:
+    store = request.app.get(LOCAL_MEDIA)
+    if store is None:
+        raise ChatError("Not found", code=ErrorCode.NOT_FOUND)
+    # One value per name: a repeated parameter is not something we signed.
+    query: dict[str, str] = {}
+    for name, value in request.query.items():
+        if name in query:
+            raise BadSignature()
+        query[name] = value
+    return store, request.match_info["key"], query
+
+
+async def serve(request: web.Request) -> web.StreamResponse:
+    store, key, query = _store(request)
+    store.verify("GET", key, query, ("ct", "fn", "d"))
+    path = store.path(key)
+    if not await asyncio.to_thread(path.is_file):
+        raise ChatError("Media not found", code=ErrorCode.NOT_FOUND)
+    response = web.FileResponse(path)
+    response.content_type = query["ct"]
+    response.headers["Content-Disposition"] = content_disposition(
+        query["fn"], inline=query["d"] == "inline"
+    )
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Content-Security-Policy"] = "default-src 'none'; sandbox"
+    response.headers["Cache-Control"] = "private, max-age=300"
+    return response
+
+
+async def receive(request: web.Request) -> web.Response:
+    store, key, query = _store(request)
+    store.verify("PUT", key, query, ("ct", "max"))
+    if request.headers.get("Content-Type", "") != query["ct"]:
+        raise BadSignature("Content-Type must be the one the upload URL was made for")
+    limit = int(query["max"])
+    if request.content_length is not None and request.content_length > limit:
+        raise PayloadTooLarge(f"Uploads are limited to {limit} bytes", details={"maxBytes": limit})
+    data = bytearray()
+    async for chunk in request.content.iter_chunked(CHUNK):
+        data += chunk
+        if len(data) > limit:
+            raise PayloadTooLarge(
+                f"Uploads are limited to {limit} bytes", details={"maxBytes": limit}
+            )
+    await store.put(key, bytes(data), query["ct"])
+    return web.Response(status=200)
+
+
+def setup_routes(app: web.Application) -> None:
+    app.router.add_get(PREFIX + "{key:.+}", serve)
+    app.router.add_put(PREFIX + "{key:.+}", receive)

@@ -1,0 +1,191 @@
+"""Pure functions on uploaded bytes: type sniffing, filenames, image re-encoding.
+
+Nothing here trusts the client: the type comes from the bytes, the filename is
+only a display name. Image work is CPU-heavy: callers run it in a thread.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+import unicodedata
+from dataclasses import dataclass
+from urllib.parse import quote, unquote
+
+from PIL import Image, ImageOps, ImageSequence, UnidentifiedImageError
+
+from safechat.errors import PayloadTooLarge, ValidationFailed
+
+IMAGE_TYPES = ("image/jpeg", "image/png", "image/gif", "image/webp")
+ALLOWED_TYPES = (*IMAGE_TYPES, "application/pdf", "text/plain")
+EXTENSIONS = {
+    "image/jpeg": (".jpg", ".jpeg"),
+    "image/png": (".png",),
+    "image/gif": (".gif",),
+    "image/webp": (".webp",),
+    "application/pdf": (".pdf",),
+    "text/plain": (".txt",),
+}
+PIL_FORMATS = {"image/jpeg": "JPEG", "image/png": "PNG", "image/gif": "GIF", "image/webp": "WEBP"}
+THUMBNAIL_PX = 300
+MAX_FILENAME_CHARS = 200
+# Text may hold tabs, newlines, form feeds; any other C0 control (NUL above all) means binary.
+_BINARY_CONTROL = re.compile(rb"[\x00-\x08\x0b\x0e-\x1f\x7f]")
+_UNSAFE_NAME_CHARS = re.compile(r'[\x00-\x1f\x7f"*:<>?|;\\/]')
+
+
+def kind_of(mime: str) -> str:
+    return "image" if mime in IMAGE_TYPES else "file"
+
+
+def sniff(data: bytes) -> str | None:
+    """The MIME type the bytes really are, among the allowed ones; None otherwise."""
+    if data.startswith(b"\xff\xd8\xff"):
+        return "image/jpeg"
+    if data.startswith(b"\x89PNG\r\n\x1a\n"):
+        return "image/png"
+    if data[:6] in (b"GIF87a", b"GIF89a"):
+        return "image/gif"
+    if len(data) >= 12 and data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return "image/webp"
+    if data.startswith(b"%PDF-"):
+        return "application/pdf"
+    if _is_text(data):
+        return "text/plain"
+    return None
+
+
+def _is_text(data: bytes) -> bool:
+    if not data.strip():
+        return False
+    if _BINARY_CONTROL.search(data):
+        return False
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def sanitize_filename(raw: str | None, mime: str) -> str:
+    """A display name: the last path component, no control or shell-special
+    characters, and an extension that matches the real type (added if not)."""
+    # Some clients (aiohttp's FormData, for one) percent-encode the multipart filename.
+    name = unicodedata.normalize("NFC", unquote(raw or ""))
+    name = re.split(r"[/\\]", name)[-1]
+    name = _UNSAFE_NAME_CHARS.sub("_", name).strip().lstrip(".").strip()
+    if not name:
+        name = "file"
+    extensions = EXTENSIONS[mime]
+    if not name.lower().endswith(extensions):
+        name += extensions[0]
+    if len(name) > MAX_FILENAME_CHARS:
+        ext = extensions[0]
+        name = name[: MAX_FILENAME_CHARS - len(ext)] + ext
+    return name
+
+
+@dataclass(frozen=True, slots=True)
+class ProcessedImage:
+    data: bytes  # re-encoded original, no metadata
+    thumbnail: bytes
+    thumbnail_mime: str
+    width: int
+    height: int
+
+
+def process_image(data: bytes, mime: str, *, max_pixels: int) -> ProcessedImage:
+    """Re-encodes an image without EXIF/XMP/comments (orientation applied first)
+    and makes a thumbnail of at most THUMBNAIL_PX on its longer side.
+
+    Animated GIF/WebP keep their frames (and per-frame durations and loop count);
+    the thumbnail is the first frame. Raises ValidationFailed for bytes Pillow
+    cannot decode or whose format disagrees with the sniffed type, and
+    PayloadTooLarge for images above `max_pixels` (decompression bombs).
+    """
+    try:
+        with Image.open(io.BytesIO(data), formats=[PIL_FORMATS[mime]]) as im:
+            width, height = im.size
+            frames = getattr(im, "n_frames", 1)
+            if width * height * frames > max_pixels:
+                raise PayloadTooLarge(
+                    "The image is too large to process",
+                    details={"maxPixels": max_pixels},
+                )
+            if frames > 1 and mime in ("image/gif", "image/webp"):
+                return _animated(im, mime)
+            im.load()
+            upright = ImageOps.exif_transpose(im)
+            return _still(upright, mime)
+    except (UnidentifiedImageError, Image.DecompressionBombError, OSError, SyntaxError) as exc:
+        raise ValidationFailed("The image could not be decoded") from exc
+
+
+# Kept: how to draw the pixels. Dropped: everything else Pillow found (EXIF, XMP,
+# comments, text chunks), since Pillow writes back some of what sits in .info.
+_KEPT_INFO = ("transparency", "icc_profile")
+
+
+def _clean(im: Image.Image) -> Image.Image:
+    im.info = {k: v for k, v in im.info.items() if k in _KEPT_INFO}
+    return im
+
+
+def _save(im: Image.Image, out: io.BytesIO, fmt: str, **options: object) -> None:
+    icc = im.info.get("icc_profile")
+    if icc and fmt in ("JPEG", "PNG", "WEBP"):
+        options["icc_profile"] = icc
+    im.save(out, format=fmt, **options)
+
+
+def _still(im: Image.Image, mime: str) -> ProcessedImage:
+    im = _clean(im)
+    if mime == "image/jpeg" and im.mode not in ("RGB", "L"):
+        im = im.convert("RGB")
+    out = io.BytesIO()
+    options: dict[str, object] = {"quality": 90} if mime in ("image/jpeg", "image/webp") else {}
+    _save(im, out, PIL_FORMATS[mime], **options)
+    thumb, thumb_mime = _thumbnail(im)
+    return ProcessedImage(out.getvalue(), thumb, thumb_mime, im.width, im.height)
+
+
+def _animated(im: Image.Image, mime: str) -> ProcessedImage:
+    durations: list[int] = []
+    frames: list[Image.Image] = []
+    for frame in ImageSequence.Iterator(im):
+        durations.append(int(frame.info.get("duration", 100)))
+        frames.append(_clean(frame.copy()))
+    loop = int(im.info.get("loop", 0))
+    out = io.BytesIO()
+    frames[0].save(
+        out,
+        format=PIL_FORMATS[mime],
+        save_all=True,
+        append_images=frames[1:],
+        duration=durations,
+        loop=loop,
+    )
+    thumb, thumb_mime = _thumbnail(frames[0])
+    return ProcessedImage(out.getvalue(), thumb, thumb_mime, im.width, im.height)
+
+
+def _thumbnail(im: Image.Image) -> tuple[bytes, str]:
+    """JPEG for opaque images, PNG when there is transparency."""
+    has_alpha = im.mode in ("RGBA", "LA", "PA") or "transparency" in im.info
+    thumb = im.convert("RGBA" if has_alpha else "RGB") if im.mode not in ("RGB", "L") else im
+    thumb = _clean(thumb.copy())
+    thumb.thumbnail((THUMBNAIL_PX, THUMBNAIL_PX), Image.Resampling.LANCZOS)
+    out = io.BytesIO()
+    if has_alpha:
+        _save(thumb, out, "PNG")
+        return out.getvalue(), "image/png"
+    _save(thumb, out, "JPEG", quality=85)
+    return out.getvalue(), "image/jpeg"
+
+
+def content_disposition(filename: str, *, inline: bool) -> str:
+    """RFC 6266: an ASCII fallback plus the UTF-8 name (RFC 5987)."""
+    ascii_name = filename.encode("ascii", "replace").decode().replace("?", "_")
+    ascii_name = ascii_name.replace('"', "_").replace("\\", "_")
+    disposition = "inline" if inline else "attachment"
+    return f"{disposition}; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(filename, safe='')}"
