@@ -23,6 +23,10 @@ if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
 
 MISSING = {"404", "NoSuchKey", "NotFound"}
+# S3 answers a missing key with 403 (not 404) to a role without s3:ListBucket on it; the
+# Terraform role grants listing only under the prefix, and GetObject on every key there,
+# so a 403 on a key of ours means "not there".
+MISSING_OR_UNLISTED = MISSING | {"403", "AccessDenied"}
 
 
 def _code(exc: ClientError) -> str:
@@ -104,7 +108,7 @@ class S3MediaStore:
             try:
                 found = self._client.head_object(Bucket=self._bucket, Key=self._key(key))
             except ClientError as exc:
-                if _code(exc) in MISSING:
+                if _code(exc) in MISSING_OR_UNLISTED:
                     return None
                 raise
             return int(found["ContentLength"])

@@ -15,6 +15,7 @@ from safechat.models.media import MediaQuery, PresignRequest
 from safechat.models.message import ClientId, SendMessage
 from safechat.routes.common import add_api_routes, ok, path_id, read_body, read_query, user_id
 from safechat.services.media import MediaService
+from safechat.services.ratelimit import enforce
 
 CHUNK = 64 * 1024
 FIELD_LIMIT = 64 * 1024  # a caption of 4000 characters is at most 16 KB of UTF-8
@@ -104,9 +105,11 @@ async def upload(request: web.Request) -> web.Response:
 
 async def upload_and_send(request: web.Request) -> web.Response:
     """Upload + send_message in one request; broadcast like any other send."""
+    services, uid = request.app[SERVICES], user_id(request)
+    await enforce(services.limiter, uid, services.limits.send)  # before reading the upload
     form = await read_upload(request, ("groupId", "caption", "tempId", "replyTo"))
     fields = validate(SendFields, form.fields, "form")
-    svc, uid = _svc(request), user_id(request)
+    svc = _svc(request)
     media = await svc.upload(uid, fields.groupId, form.data, form.filename)
     body = SendMessage(
         groupId=fields.groupId,
