@@ -278,8 +278,12 @@ def test_compose_environment_uses_real_setting_names(compose: dict[str, Any]) ->
     )
     assert not app2_settings.dev_issuer
     app1_settings = Settings(  # type: ignore[call-arg]
-        _env_file=None, public_url=app1["SAFECHAT_PUBLIC_URL"], clerk_jwks_url=None
+        _env_file=None,
+        public_url=app1["SAFECHAT_PUBLIC_URL"],
+        clerk_jwks_url=compose_default(app1["CLERK_JWKS_URL"]),
+        clerk_issuer=compose_default(app1["CLERK_ISSUER"]),
     )
+    assert app1_settings.dev_issuer
     assert app1_settings.issuer == app2_settings.issuer
 
 
