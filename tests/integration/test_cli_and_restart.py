@@ -97,11 +97,19 @@ def kill_tree(data_dir: Path) -> None:
 class Serve:
     """One `safechat serve` subprocess on a fixed port and data dir."""
 
-    def __init__(self, safechat_bin: str, port: int, data_dir: Path, cwd: Path) -> None:
+    def __init__(
+        self,
+        safechat_bin: str,
+        port: int,
+        data_dir: Path,
+        cwd: Path,
+        env: dict[str, str] | None = None,
+    ) -> None:
         self.bin = safechat_bin
         self.port = port
         self.data_dir = data_dir
         self.cwd = cwd
+        self.env = env or clean_env(SAFECHAT_LOG_LEVEL="WARNING")
         self.proc: subprocess.Popen[bytes] | None = None
         self.log = cwd / f"serve-{port}.log"
 
@@ -114,7 +122,7 @@ class Serve:
             self.proc = subprocess.Popen(
                 [self.bin, "serve", "--port", str(self.port), "--data-dir", str(self.data_dir)],
                 cwd=self.cwd,
-                env=clean_env(SAFECHAT_LOG_LEVEL="WARNING"),
+                env=self.env,
                 stdout=log,
                 stderr=log,
                 stdin=subprocess.DEVNULL,

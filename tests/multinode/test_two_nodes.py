@@ -9,12 +9,9 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import contextlib
-import os
 import secrets
 import shutil
 import signal
-import subprocess
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -28,7 +25,7 @@ from pymongo import AsyncMongoClient
 
 from safechat.adapters.embedded_mongo import free_port
 from safechat.services.auth import DEV_KEY_FILE, DevIssuer
-from tests.integration.test_cli_and_restart import clean_env
+from tests.integration.test_cli_and_restart import Serve, clean_env
 from tests.redis_server import RedisServer
 from tests.support import GENEROUS_LIMITS, EventClient, terminate
 
@@ -37,54 +34,14 @@ TTL = 5  # presence TTL: a dead node's users drop out within seconds
 SEND_RATE, SEND_BURST = 2, 5
 
 
-class Node:
-    def __init__(self, name: str, root: Path, env: dict[str, str], safechat_bin: str) -> None:
-        self.name = name
-        self.data_dir = root / name
-        self.port = free_port()
-        self.env = env
-        self.bin = safechat_bin
-        self.log = root / f"{name}.log"
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    async def start(self, http: aiohttp.ClientSession) -> None:
-        with self.log.open("ab") as log:
-            self.proc = subprocess.Popen(
-                [self.bin, "serve", "--port", str(self.port), "--data-dir", str(self.data_dir)],
-                env=self.env,
-                stdout=log,
-                stderr=log,
-                stdin=subprocess.DEVNULL,
-            )
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                pytest.fail(f"{self.name} exited:\n{self.log.read_text()}")
-            with contextlib.suppress(aiohttp.ClientError, asyncio.TimeoutError):
-                async with http.get(self.url + "/health") as resp:
-                    if resp.status == 200:
-                        return
-            await asyncio.sleep(0.1)
-        pytest.fail(f"{self.name} not healthy:\n{self.log.read_text()}")
-
-    def kill(self) -> None:
-        assert self.proc is not None
-        self.proc.send_signal(signal.SIGKILL)
-        self.proc.wait(10)
-
-    def stop(self) -> None:
-        if self.proc is not None:
-            terminate(self.proc)
+def node(root: Path, name: str, env: dict[str, str], safechat_bin: str) -> Serve:
+    return Serve(safechat_bin, free_port(), root / name, cwd=root, env=env)
 
 
 @dataclass
 class Cluster:
-    a: Node
-    b: Node
+    a: Serve
+    b: Serve
     redis: RedisServer
     issuer: DevIssuer
     http: aiohttp.ClientSession
@@ -96,25 +53,25 @@ class Cluster:
         return self.issuer.mint(sub, **claims)
 
     async def request(
-        self, node: Node, method: str, path: str, token: str, json: Any = None
+        self, node: Serve, method: str, path: str, token: str, json: Any = None
     ) -> tuple[int, Any]:
         headers = {"Authorization": f"Bearer {token}"}
         async with self.http.request(method, node.url + path, json=json, headers=headers) as r:
             return r.status, await r.json(content_type=None)
 
-    async def user(self, node: Node, sub: str, **claims: Any) -> str:
+    async def user(self, node: Serve, sub: str, **claims: Any) -> str:
         token = self.token(sub, **claims)
         status, _ = await self.request(node, "GET", "/api/me", token)
         assert status == 200
         return token
 
-    async def group(self, node: Node, token: str, name: str, members: list[str]) -> str:
+    async def group(self, node: Serve, token: str, name: str, members: list[str]) -> str:
         body = {"name": name, "memberIds": members}
         status, created = await self.request(node, "POST", "/api/groups", token, body)
         assert status == 201, created
         return str(created["group"]["id"])
 
-    async def client(self, node: Node, token: str) -> EventClient:
+    async def client(self, node: Serve, token: str) -> EventClient:
         client = EventClient(node.url, token)
         self.clients.append(client)
         await client.connect()
@@ -154,13 +111,14 @@ async def cluster(
     )
     env.update(RATE_SEND_PER_SECOND=str(SEND_RATE), RATE_SEND_BURST=str(SEND_BURST))
     http = aiohttp.ClientSession()
-    a, b = Node("a", root, env, safechat_bin), Node("b", root, env, safechat_bin)
+    a, b = node(root, "a", env, safechat_bin), node(root, "b", env, safechat_bin)
     try:
         await asyncio.gather(a.start(http), b.start(http))
         yield Cluster(a, b, redis, issuer, http, mongo_uri, db_name)
     finally:
-        a.stop()
-        b.stop()
+        for serve in (a, b):
+            if serve.proc is not None:
+                terminate(serve.proc)
         await http.close()
         redis.stop()
 
@@ -332,7 +290,7 @@ async def test_a_dead_nodes_users_go_offline(c: Cluster) -> None:
     await c.client(c.b, bob)
     await a.wait_for("user_online")
 
-    c.b.kill()  # no disconnect handlers run: only expiry can clear bob
+    await c.b.stop(signal.SIGKILL)  # no disconnect handlers run: only expiry can clear bob
     offline = await a.wait_for("user_offline", timeout=TTL * 3)
     assert offline["userId"] == "user_bo"
     listed = await a.call("get_online_users", {"groupId": gid})
@@ -350,4 +308,3 @@ async def test_a_dead_nodes_users_go_offline(c: Cluster) -> None:
         await eventually(closed, timeout=10)
     finally:
         await mongo.close()
-    assert os.path.exists(c.b.log)
