@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import weakref
 from dataclasses import dataclass
 from typing import Any
 
@@ -13,7 +11,6 @@ from safechat.errors import (
     AccessDenied,
     MessageNotFound,
     MessageTooLong,
-    ServiceUnavailable,
     ValidationFailed,
 )
 from safechat.models.common import iso
@@ -24,11 +21,11 @@ from safechat.models.message import (
     SendMessage,
     StoredMessage,
 )
-from safechat.repositories.db import DuplicateKey
 from safechat.repositories.groups import GroupRepository
 from safechat.repositories.messages import MessageRepository
 from safechat.repositories.read_state import ReadStateRepository
 from safechat.services.encryption import Encryptor
+from safechat.services.group_commit import Draft, GroupCommit
 from safechat.services.groups import GroupService
 from safechat.services.ports import Clock, Notifier
 from safechat.services.rendering import MessageRenderer
@@ -66,16 +63,7 @@ class MessageService:
         self._notify = notifier
         self._clock = clock
         self._max_chars = max_chars
-        # Serialises seq reservation + insert per group on this node, so a
-        # failed insert can fill its own slot before the next one is taken.
-        self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
-
-    def _lock(self, group_id: str) -> asyncio.Lock:
-        lock = self._locks.get(group_id)
-        if lock is None:
-            lock = asyncio.Lock()
-            self._locks[group_id] = lock
-        return lock
+        self._commit = GroupCommit(groups, group_repo, messages, read_state, clock)
 
     def _check_text(self, content: str, *, required: bool) -> str:
         text = content.strip()
@@ -118,94 +106,53 @@ class MessageService:
     async def send(
         self, user_id: str, body: SendMessage, *, origin_sid: str | None = None
     ) -> SendResult:
-        if body.type != "text" or body.mediaId is not None:
-            raise ValidationFailed(
-                "Media messages need an uploaded mediaId; media upload is not enabled yet"
-            )
-        text = self._check_text(body.content, required=True)
-        group = await self._groups.require_member(body.groupId, user_id)
-        if body.tempId is not None:
-            existing = await self._messages.by_client_id(user_id, body.tempId)
-            if existing is not None:
-                return self._duplicate(existing, body)
-        reply_to = None
-        if body.replyTo is not None:
-            await self._message_in_group(body.replyTo, group.gid)
-            reply_to = ObjectId(body.replyTo)
-        content = self._enc.encrypt(text, group.gid)
-        async with self._lock(group.gid):
-            if body.tempId is not None:
-                # Re-check under the lock: a concurrent retry of this tempId may have
-                # been stored meanwhile; reserving a seq now would leave a filler slot.
-                existing = await self._messages.by_client_id(user_id, body.tempId)
-                if existing is not None:
-                    return self._duplicate(existing, body)
-            now = self._clock.now()
-            seq = await self._group_repo.reserve_seqs(group.id, 1, now)
-            if seq is None:
-                raise AccessDenied("The group no longer exists")
-            message = StoredMessage(
-                id=ObjectId(),
-                group_id=group.id,
-                seq=seq,
-                sender_id=user_id,
-                type="text",
-                content=content,
-                created_at=now,
-                updated_at=now,
-                client_message_id=body.tempId,
-                reply_to=reply_to,
-            )
-            try:
-                await self._messages.insert(message)
-            except DuplicateKey:
-                # Same tempId raced in from another node: keep seq gap-free.
-                await self._fill_slot(group.id, seq, now)
-                existing = (
-                    await self._messages.by_client_id(user_id, body.tempId) if body.tempId else None
-                )
-                if existing is None:
-                    raise
-                return self._duplicate(existing, body)
-            except Exception:
-                await self._fill_slot(group.id, seq, now)
-                raise
-        # Sending implies the sender has read the conversation up to here.
-        await self._read_state.advance(group.id, user_id, seq, now)
-        wire = self._renderer.render(message)
-        sender = (await self._users.summaries([user_id]))[user_id]
-        await self._notify.to_group(
-            group.gid, "new_message", {"message": wire, "sender": sender}, skip_sid=origin_sid
-        )
+        """validate -> durable write (batched per group) -> after-store -> announce."""
+        draft = await self._draft(user_id, body)
+        stored = await self._commit.store(draft)
+        if stored.duplicate:
+            return self._duplicate(stored.message, body)
+        wire = stored.message.to_wire(draft.text)
+        await self._announce(wire, user_id, origin_sid)
         own = dict(wire)
         if body.tempId is not None:
             own["tempId"] = body.tempId
         return SendResult(own, duplicate=False)
 
+    async def _draft(self, user_id: str, body: SendMessage) -> Draft:
+        """Everything checked before the write. Membership is checked by the write itself
+        (atomically with the seq reservation), except for replies: a reply looks up the
+        replied-to message, which only members may do."""
+        if body.type != "text" or body.mediaId is not None:
+            raise ValidationFailed(
+                "Media messages need an uploaded mediaId; media upload is not enabled yet"
+            )
+        text = self._check_text(body.content, required=True)
+        group_id = ObjectId(body.groupId)
+        gid = str(group_id)
+        reply_to = None
+        if body.replyTo is not None:
+            await self._groups.require_member(gid, user_id)
+            await self._message_in_group(body.replyTo, gid)
+            reply_to = ObjectId(body.replyTo)
+        return Draft(
+            sender_id=user_id,
+            group_id=group_id,
+            content=self._enc.encrypt(text, gid),
+            text=text,
+            temp_id=body.tempId,
+            reply_to=reply_to,
+        )
+
+    async def _announce(self, wire: dict[str, Any], user_id: str, origin_sid: str | None) -> None:
+        sender = await self._users.summary(user_id)
+        await self._notify.to_group(
+            wire["groupId"], "new_message", {"message": wire, "sender": sender}, skip_sid=origin_sid
+        )
+
     def _duplicate(self, existing: StoredMessage, body: SendMessage) -> SendResult:
-        if str(existing.group_id) != body.groupId:
+        if str(existing.group_id) != str(ObjectId(body.groupId)):
             raise ValidationFailed("tempId was already used for another group")
         return SendResult(self._renderer.render(existing, temp_id=body.tempId), duplicate=True)
-
-    async def _fill_slot(self, group_id: ObjectId, seq: int, now: Any) -> None:
-        """Fill a reserved seq whose message was not stored with a deleted placeholder."""
-        placeholder = StoredMessage(
-            id=ObjectId(),
-            group_id=group_id,
-            seq=seq,
-            sender_id="system",
-            type="system",
-            content="",
-            created_at=now,
-            updated_at=now,
-            is_deleted=True,
-            deleted_at=now,
-            deleted_by="system",
-        )
-        try:
-            await self._messages.insert(placeholder)
-        except Exception as exc:  # the database is failing; the gap stays, sync tolerates it
-            raise ServiceUnavailable("Could not store the message; please retry") from exc
 
     # --- edit / delete / react ----------------------------------------------
 
