@@ -400,8 +400,14 @@ async function runRate(probe, workers, rate, label) {
     errors,
     reordered: sum("reordered"),
     unacked: sum("pending"),
-    ...(a && b ? usage(a, b, workerCpuMs) : {}),
+    ...(a && b ? perMessage(usage(a, b, workerCpuMs), sum("acked") / secs) : {}),
   };
+}
+
+/** CPU milliseconds per acknowledged message: comparable even on a busy machine. */
+function perMessage(u, ackedPerSec) {
+  const ms = (pctOfCore) => (ackedPerSec > 0 ? round((10 * pctOfCore) / ackedPerSec, 3) : null);
+  return { ...u, serverCpuMsPerMsg: ms(u.serverCpuPct), dbCpuMsPerMsg: ms(u.dbCpuPct) };
 }
 
 function sustained(r) {
@@ -421,7 +427,8 @@ function printRate(r) {
   console.log(
     `rate ${r.rate}/s: sent ${r.sentPerSec}/s acked ${r.ackedPerSec}/s | deliveries ${r.deliveriesPerSec}/s (${round(100 * (r.deliveredRatio ?? 0), 2)}%)` +
       ` | e2e ms p50 ${e.p50} p95 ${e.p95} p99 ${e.p99} | ack ms p50 ${k.p50} p95 ${k.p95} p99 ${k.p99}` +
-      ` | server ${r.serverCpuPct}% cpu ${r.serverRssMiB} MiB, db ${r.dbCpuPct}% ${r.dbRssMiB} MiB, loadgen ${r.loadgenCpuPct}%, others ${r.otherCpuPct}%` +
+      ` | server ${r.serverCpuPct}% cpu (${r.serverCpuMsPerMsg} ms/msg) ${r.serverRssMiB} MiB, db ${r.dbCpuPct}% (${r.dbCpuMsPerMsg} ms/msg) ${r.dbRssMiB} MiB` +
+      `, loadgen ${r.loadgenCpuPct}%, others ${r.otherCpuPct}%` +
       (Object.keys(r.errors).length ? ` | errors ${JSON.stringify(r.errors)}` : "") +
       (r.reordered ? ` | reordered ${r.reordered}` : ""),
   );

@@ -50,9 +50,9 @@ class MessageRepository:
         doc = await self._c.find_one({"_id": message_id})
         return StoredMessage.from_doc(doc) if doc else None
 
-    async def by_client_id(self, sender_id: str, client_id: str) -> StoredMessage | None:
-        doc = await self._c.find_one({"senderId": sender_id, "clientMessageId": client_id})
-        return StoredMessage.from_doc(doc) if doc else None
+    async def get_many(self, ids: list[ObjectId]) -> dict[ObjectId, StoredMessage]:
+        cursor = self._c.find({"_id": {"$in": ids}})
+        return {d["_id"]: StoredMessage.from_doc(d) async for d in cursor}
 
     async def by_client_ids(
         self, keys: list[tuple[str, str]]

@@ -1,12 +1,17 @@
 """Group commit: concurrent sends to one group share one durable write (design.md §4).
 
 Sends to a group queue up while that group's previous batch is being written; the
-next batch takes everything queued, in arrival order, and costs a fixed number of
-round trips whatever its size: one lookup of reused tempIds, one `$inc` of `lastSeq`
-by N whose filter is also the membership check of every sender, one unordered
-`insert_many`, one bulk read-state update. Each send is answered only after its own
-insert returned, so nothing is acknowledged before it is durable. Under light load a
-batch is one message and nothing waits for a timer.
+next batch takes everything queued, in arrival order, and costs three round trips
+whatever its size: one `$inc` of `lastSeq` by N whose filter is also the membership
+check of every sender, one unordered `insert_many`, one bulk read-state update. Each
+send is answered only after its own insert returned, so nothing is acknowledged before
+it is durable. Under light load a batch is one message and nothing waits for a timer.
+
+Reused tempIds are found without a query in the common case: this node remembers its
+recent sends, and the unique (senderId, clientMessageId) index refuses the others at
+insert, whose seq then gets a placeholder (**decision**: a retry this node does not
+remember costs a deleted placeholder in history rather than a lookup on every send;
+the embedded database cannot use that partial index, so such a lookup scans).
 
 Guarantees kept from the one-at-a-time path: seqs follow arrival order on this node;
 a reused tempId (earlier, or twice in one batch) gives back the stored message; a seq
@@ -18,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -37,6 +43,8 @@ from safechat.services.ports import Clock
 log = structlog.get_logger(__name__)
 
 MAX_BATCH = 256
+# (senderId, tempId) -> message id of this node's latest sends, to answer retries.
+RECENT_TEMP_IDS = 50_000
 # A sender refused by the atomic check is re-checked alone; membership can change
 # again meanwhile, so the admission is retried a few times before giving up.
 ADMIT_ATTEMPTS = 3
@@ -95,16 +103,21 @@ class GroupCommit:
         read_state: ReadStateRepository,
         clock: Clock,
         *,
+        prepare: Callable[[list[str]], Awaitable[None]] | None = None,
         max_batch: int = MAX_BATCH,
     ) -> None:
+        """`prepare(sender_ids)` runs after a batch is stored and before any of its sends
+        resumes, so that they can go on to their announcement without waiting again."""
         self._groups = groups
         self._group_repo = group_repo
         self._messages = messages
         self._read_state = read_state
         self._clock = clock
+        self._prepare = prepare
         self._max_batch = max_batch
         self._queues: dict[ObjectId, deque[_Pending]] = {}
         self._writers: set[asyncio.Task[None]] = set()
+        self._recent: dict[tuple[str, str], ObjectId] = {}
 
     async def store(self, draft: Draft) -> Stored:
         """Stores the message durably (or finds its earlier copy); raises ChatError."""
@@ -141,7 +154,7 @@ class GroupCommit:
 
     async def _write(self, group_id: ObjectId, batch: list[_Pending]) -> None:
         live = _merge_repeats(batch)
-        earlier = await self._messages.by_client_ids([k for p in live if (k := p.draft.key)])
+        earlier = await self._earlier(live)
         fresh = [p for p in live if p.draft.key not in earlier]
         now = self._clock.now()
         fresh, last_seq = await self._admit(group_id, live, fresh, now)
@@ -165,10 +178,35 @@ class GroupCommit:
             await self._read_state.advance_many(group_id, marks, now)
         except Exception:  # the messages are stored: acknowledge them regardless
             log.warning("read_state_not_advanced", group_id=str(group_id), exc_info=True)
+        if self._prepare is not None:
+            try:
+                await self._prepare(list(marks))
+            except Exception:  # an optimisation only; the messages are stored
+                log.warning("send_batch_prepare_failed", exc_info=True)
         stored_ids = {m.id for m in stored}
         for p, m in zip(fresh, messages, strict=True):
             if m.id in stored_ids:
+                self._remember(m)
                 p.succeed(m, duplicate=False)
+
+    async def _earlier(self, live: list[_Pending]) -> dict[tuple[str, str], StoredMessage]:
+        """Messages this node stored lately under the same tempIds (a client's retry).
+
+        Memory, not a query per batch: retries are rare, and a retry this node does not
+        remember (another node, a restart) is still caught by the unique index at insert.
+        """
+        ids = {k: self._recent[k] for p in live if (k := p.draft.key) in self._recent}
+        if not ids:
+            return {}
+        found = await self._messages.get_many(list(ids.values()))
+        return {k: found[i] for k, i in ids.items() if i in found}
+
+    def _remember(self, message: StoredMessage) -> None:
+        if message.client_message_id is None:
+            return
+        if len(self._recent) >= RECENT_TEMP_IDS:
+            del self._recent[next(iter(self._recent))]  # the oldest
+        self._recent[(message.sender_id, message.client_message_id)] = message.id
 
     async def _admit(
         self, group_id: ObjectId, live: list[_Pending], fresh: list[_Pending], now: datetime
@@ -241,6 +279,7 @@ class GroupCommit:
         for i, dup in failed.items():
             key = fresh[i].draft.key
             if dup and key in found:
+                self._remember(found[key])
                 fresh[i].succeed(found[key], duplicate=True)
             elif dup:
                 fresh[i].fail(DuplicateKey("message"))

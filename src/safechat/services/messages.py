@@ -63,7 +63,9 @@ class MessageService:
         self._notify = notifier
         self._clock = clock
         self._max_chars = max_chars
-        self._commit = GroupCommit(groups, group_repo, messages, read_state, clock)
+        self._commit = GroupCommit(
+            groups, group_repo, messages, read_state, clock, prepare=users.warm
+        )
 
     def _check_text(self, content: str, *, required: bool) -> str:
         text = content.strip()
@@ -106,13 +108,20 @@ class MessageService:
     async def send(
         self, user_id: str, body: SendMessage, *, origin_sid: str | None = None
     ) -> SendResult:
-        """validate -> durable write (batched per group) -> after-store -> announce."""
+        """validate -> durable write (batched per group) -> announce."""
+        # No waiting between the event's arrival and its place in the group's queue (for
+        # plain messages), so a sender's concurrent sends keep their order; and none
+        # between the write and the emit (the batch warmed the sender's summary), so
+        # new_message events leave this node in seq order.
         draft = await self._draft(user_id, body)
         stored = await self._commit.store(draft)
         if stored.duplicate:
             return self._duplicate(stored.message, body)
         wire = stored.message.to_wire(draft.text)
-        await self._announce(wire, user_id, origin_sid)
+        sender = await self._users.summary(user_id)
+        await self._notify.to_group(
+            wire["groupId"], "new_message", {"message": wire, "sender": sender}, skip_sid=origin_sid
+        )
         own = dict(wire)
         if body.tempId is not None:
             own["tempId"] = body.tempId
@@ -141,12 +150,6 @@ class MessageService:
             text=text,
             temp_id=body.tempId,
             reply_to=reply_to,
-        )
-
-    async def _announce(self, wire: dict[str, Any], user_id: str, origin_sid: str | None) -> None:
-        sender = await self._users.summary(user_id)
-        await self._notify.to_group(
-            wire["groupId"], "new_message", {"message": wire, "sender": sender}, skip_sid=origin_sid
         )
 
     def _duplicate(self, existing: StoredMessage, body: SendMessage) -> SendResult:

@@ -82,15 +82,27 @@ class UserService:
 
     async def summary(self, user_id: str) -> dict[str, Any]:
         """One user's summary, from a short-lived per-node cache (the send path's sender)."""
-        now = time.monotonic()
         hit = self._summaries.get(user_id)
-        if hit is not None and now - hit[0] < SUMMARY_TTL_SECONDS:
-            return dict(hit[1])
-        found = (await self.summaries([user_id]))[user_id]
-        if len(self._summaries) > MAX_CACHED:
+        if hit is None or time.monotonic() - hit[0] >= SUMMARY_TTL_SECONDS:
+            await self.warm([user_id])
+            hit = self._summaries[user_id]
+        return dict(hit[1])
+
+    async def warm(self, user_ids: Iterable[str]) -> None:
+        """Loads the summaries `summary` would miss, in one query."""
+        now = time.monotonic()
+        missing = [
+            u
+            for u in dict.fromkeys(user_ids)
+            if (hit := self._summaries.get(u)) is None or now - hit[0] >= SUMMARY_TTL_SECONDS
+        ]
+        if not missing:
+            return
+        found = await self.summaries(missing)
+        if len(self._summaries) + len(found) > MAX_CACHED:
             self._summaries.clear()
-        self._summaries[user_id] = (now, found)
-        return dict(found)
+        for user_id, summary in found.items():
+            self._summaries[user_id] = (now, summary)
 
     async def require_existing(self, user_ids: Iterable[str]) -> None:
         ids = set(user_ids)
