@@ -10,7 +10,7 @@ E2E_STAMP := tests/e2e/node_modules/.installed-stamp
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -e '.[embedded,test,lint]'
+	$(BIN)/python -m pip install -q -e '.[embedded,speed,test,lint]'
 	touch $(STAMP)
 
 install: $(STAMP)

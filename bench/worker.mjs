@@ -44,7 +44,12 @@ function onNewMessage(client, lastSeq, payload) {
   if (!message || typeof message.content !== "string") return;
   const seq = message.seq;
   const prev = lastSeq.get(message.groupId) ?? 0;
-  if (seq <= prev && phase) phase.reordered += 1;
+  if (seq <= prev && phase) {
+    phase.reordered += 1;
+    if (process.env.BENCH_DEBUG && phase.reordered <= 5) {
+      process.send({ type: "log", text: `reordered: ${client.sub} got seq ${seq} after ${prev} in ${message.groupId} from ${message.senderId}` });
+    }
+  }
   lastSeq.set(message.groupId, Math.max(prev, seq));
   if (!message.content.startsWith("b:")) return;
   const sentAt = Number(message.content.slice(2, message.content.indexOf(" ")));

@@ -15,6 +15,7 @@ from aiohttp import web
 from pymongo import AsyncMongoClient
 
 from safechat.adapters.embedded_mongo import EmbeddedMongo
+from safechat.adapters.fast_json import socketio_json
 from safechat.adapters.jwks import HttpJwks
 from safechat.adapters.memory_presence import MemoryPresence
 from safechat.adapters.socketio_notifier import SocketIONotifier
@@ -119,6 +120,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> web.Applica
         max_http_buffer_size=settings.max_frame_bytes,
         logger=False,
         engineio_logger=False,
+        json=socketio_json(settings.socketio_json),
     )
     configure_websocket(sio, compress=settings.websocket_compression)
     sio.attach(app)

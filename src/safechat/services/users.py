@@ -81,9 +81,13 @@ class UserService:
         return {uid: found.get(uid, unknown_user(uid)).summary() for uid in ids}
 
     async def summary(self, user_id: str) -> dict[str, Any]:
-        """One user's summary, from a short-lived per-node cache (the send path's sender)."""
+        """One user's summary, from a short-lived per-node cache (the send path's sender).
+
+        `warm` refreshes expired entries; between a warm and this call an entry may
+        expire, and is still served (for up to another TTL) rather than waited for.
+        """
         hit = self._summaries.get(user_id)
-        if hit is None or time.monotonic() - hit[0] >= SUMMARY_TTL_SECONDS:
+        if hit is None or time.monotonic() - hit[0] >= 2 * SUMMARY_TTL_SECONDS:
             await self.warm([user_id])
             hit = self._summaries[user_id]
         return dict(hit[1])
