@@ -4,8 +4,9 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 E2E_STAMP := tests/e2e/node_modules/.installed-stamp
+BENCH_STAMP := bench/node_modules/.installed-stamp
 
-.PHONY: install run test test-unit lint format e2e-deps clean
+.PHONY: install run test test-unit lint format e2e-deps bench-deps bench-a bench-b bench-c bench-d clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -25,7 +26,18 @@ $(E2E_STAMP): tests/e2e/package.json
 
 e2e-deps: $(E2E_STAMP)
 
-test: install e2e-deps
+# The load benchmark (bench/README.md); not part of `make test`, except a smoke run.
+$(BENCH_STAMP): bench/package.json bench/package-lock.json
+	bash scripts/ensure-node.sh
+	cd bench && npm ci --no-audit --no-fund --loglevel=error
+	touch $(BENCH_STAMP)
+
+bench-deps: $(BENCH_STAMP)
+
+bench-a bench-b bench-c bench-d: install bench-deps
+	bash bench/run.sh $(@:bench-%=%)
+
+test: install e2e-deps bench-deps
 	$(BIN)/pytest
 
 test-unit: install
@@ -41,4 +53,4 @@ format: install
 	$(BIN)/ruff format src tests
 
 clean:
-	rm -rf $(VENV) tests/e2e/node_modules .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) tests/e2e/node_modules bench/node_modules .pytest_cache .mypy_cache .ruff_cache

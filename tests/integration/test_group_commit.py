@@ -232,3 +232,14 @@ async def test_a_retry_stored_by_another_node_is_found_and_leaves_no_gap(
     again = await alice.call("send_message", {"groupId": gid, "content": "hi", "tempId": "x"})
     assert again["duplicate"] is True
     assert await messages(server).count_documents({"groupId": ObjectId(gid)}) == len(docs)
+
+
+async def test_the_cached_sender_summary_follows_a_profile_change(server: ChatServer) -> None:
+    gid, (alice, bob) = await group_of(server, "user_alice", "user_bob")
+    assert (await alice.call("send_message", {"groupId": gid, "content": "one"}))["ok"]
+    assert (await bob.wait_for("new_message"))["sender"]["firstName"] == "user_alice"
+    status, _ = await server.request("PATCH", "/api/me", alice.token, {"firstName": "Alicia"})
+    assert status == 200
+    assert (await alice.call("send_message", {"groupId": gid, "content": "two"}))["ok"]
+    event = await bob.wait_for("new_message")
+    assert event["sender"] == {"userId": "user_alice", "firstName": "Alicia"}
