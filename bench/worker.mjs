@@ -101,7 +101,10 @@ function sendOne(p, client, n) {
   const sentAt = now();
   const counted = inWindow(p, sentAt);
   p.sent += 1;
-  if (counted) p.sentInWindow += 1;
+  if (counted) {
+    p.sentInWindow += 1;
+    p.expected += client.groupSize - 1;
+  }
   p.pending += 1;
   const body = {
     groupId: client.groupId,
@@ -121,7 +124,6 @@ function sendOne(p, client, n) {
     }
     if (counted) {
       p.acked += 1;
-      p.expected += client.groupSize - 1;
       p.ackLat.push(now() - sentAt);
     }
   });
