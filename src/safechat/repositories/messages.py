@@ -40,6 +40,8 @@ class MessageRepository:
         try:
             await self._durable.insert_many([m.to_doc() for m in messages], ordered=False)
         except BulkWriteError as exc:
+            if exc.details.get("writeConcernErrors"):
+                raise  # written, maybe, but not durably: the batch failed as a whole
             return {
                 int(err["index"]): err.get("code") == DUPLICATE_KEY_CODE
                 for err in exc.details.get("writeErrors", [])
