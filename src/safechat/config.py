@@ -174,6 +174,15 @@ class Settings(BaseSettings):
     )
     # --- end of media settings ----------------------------------------------------
 
+    # Speedups (the `speed` extra; `auto` uses them when installed): uvloop as the event
+    # loop of `safechat serve`, orjson as python-socketio's JSON codec.
+    event_loop: Literal["auto", "uvloop", "asyncio"] = Field(
+        "auto", validation_alias=_env("SAFECHAT_EVENT_LOOP")
+    )
+    socketio_json: Literal["auto", "orjson", "json"] = Field(
+        "auto", validation_alias=_env("SAFECHAT_SOCKETIO_JSON")
+    )
+
     @field_validator("allowed_origins", mode="before")
     @classmethod
     def _split_origins(cls, value: object) -> object:

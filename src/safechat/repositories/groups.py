@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -125,19 +126,43 @@ class GroupRepository:
         )
         return Group.from_doc(doc) if doc else None
 
-    async def reserve_seqs(self, group_id: ObjectId, count: int, now: datetime) -> int | None:
-        """Atomically take `count` sequence numbers; returns the last one taken."""
+    async def reserve_seqs(
+        self, group_id: ObjectId, count: int, now: datetime, *, members: Sequence[str] = ()
+    ) -> int | None:
+        """Atomically take `count` sequence numbers; returns the last one taken.
+
+        With `members`, only while every one of them is still a member: the membership
+        check and the reservation are one atomic step, so a member removed meanwhile
+        (on any node) cannot slip a message in. None when the group is gone or someone
+        in `members` is not in it.
+        """
         doc = await self._durable.find_one_and_update(
-            {"_id": group_id, **ACTIVE},
+            {"_id": group_id, **ACTIVE, **_all_members(members)},
             {"$inc": {"lastSeq": count}, "$set": {"lastMessageAt": now}},
             projection={"lastSeq": 1},
             return_document=ReturnDocument.AFTER,
         )
         return int(doc["lastSeq"]) if doc else None
 
+    async def has_members(self, group_id: ObjectId, members: Sequence[str]) -> bool:
+        """True when the group is active and every one of `members` is in it."""
+        doc = await self._c.find_one(
+            {"_id": group_id, **ACTIVE, **_all_members(members)}, {"_id": 1}
+        )
+        return doc is not None
+
     async def last_seqs(self, group_ids: list[ObjectId]) -> dict[str, int]:
         cursor = self._c.find({"_id": {"$in": group_ids}}, {"lastSeq": 1})
         return {str(d["_id"]): int(d.get("lastSeq", 0)) async for d in cursor}
+
+
+def _all_members(user_ids: Sequence[str]) -> Doc:
+    # $and of equalities rather than $all: SecantusDB's $all misses dotted array paths.
+    if not user_ids:
+        return {}
+    if len(user_ids) == 1:
+        return {"members.userId": user_ids[0]}
+    return {"$and": [{"members.userId": u} for u in user_ids]}
 
 
 def new_group_doc(

@@ -8,10 +8,12 @@ from typing import Any
 
 from bson import ObjectId
 from pymongo import ASCENDING, DESCENDING, ReturnDocument
-from pymongo.errors import DuplicateKeyError
+from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from safechat.models.message import StoredMessage
 from safechat.repositories.db import Database, Doc, DuplicateKey
+
+DUPLICATE_KEY_CODE = 11000
 
 
 class MessageRepository:
@@ -26,13 +28,47 @@ class MessageRepository:
         except DuplicateKeyError as exc:
             raise DuplicateKey("message") from exc
 
+    async def insert_batch(self, messages: list[StoredMessage]) -> dict[int, bool]:
+        """One unordered durable `insert_many`; each message stands or falls alone.
+
+        Returns the positions that were not stored, mapped to True when a unique index
+        (a reused tempId) refused them. Raises when the write as a whole failed, in which
+        case any of them may or may not be stored.
+        """
+        if not messages:
+            return {}
+        try:
+            await self._durable.insert_many([m.to_doc() for m in messages], ordered=False)
+        except BulkWriteError as exc:
+            if exc.details.get("writeConcernErrors"):
+                raise  # written, maybe, but not durably: the batch failed as a whole
+            return {
+                int(err["index"]): err.get("code") == DUPLICATE_KEY_CODE
+                for err in exc.details.get("writeErrors", [])
+            }
+        return {}
+
     async def get(self, message_id: ObjectId) -> StoredMessage | None:
         doc = await self._c.find_one({"_id": message_id})
         return StoredMessage.from_doc(doc) if doc else None
 
-    async def by_client_id(self, sender_id: str, client_id: str) -> StoredMessage | None:
-        doc = await self._c.find_one({"senderId": sender_id, "clientMessageId": client_id})
-        return StoredMessage.from_doc(doc) if doc else None
+    async def get_many(self, ids: list[ObjectId]) -> dict[ObjectId, StoredMessage]:
+        cursor = self._c.find({"_id": {"$in": ids}})
+        return {d["_id"]: StoredMessage.from_doc(d) async for d in cursor}
+
+    async def by_client_ids(
+        self, keys: list[tuple[str, str]]
+    ) -> dict[tuple[str, str], StoredMessage]:
+        """Messages already stored under these (senderId, clientMessageId) pairs."""
+        if not keys:
+            return {}
+        query = {"$or": [{"senderId": s, "clientMessageId": c} for s, c in keys]}
+        found: dict[tuple[str, str], StoredMessage] = {}
+        async for doc in self._c.find(query):
+            message = StoredMessage.from_doc(doc)
+            assert message.client_message_id is not None
+            found[(message.sender_id, message.client_message_id)] = message
+        return found
 
     async def page(
         self,

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from bson import ObjectId
+from pymongo import UpdateOne
 
 from safechat.repositories.db import Database
 
@@ -19,6 +20,22 @@ class ReadStateRepository:
             {"groupId": group_id, "userId": user_id},
             {"$max": {"lastReadSeq": seq}, "$set": {"updatedAt": now}},
             upsert=True,
+        )
+
+    async def advance_many(self, group_id: ObjectId, marks: dict[str, int], now: datetime) -> None:
+        """`advance` for several users of one group in one round trip."""
+        if not marks:
+            return
+        await self._c.bulk_write(
+            [
+                UpdateOne(
+                    {"groupId": group_id, "userId": user_id},
+                    {"$max": {"lastReadSeq": seq}, "$set": {"updatedAt": now}},
+                    upsert=True,
+                )
+                for user_id, seq in marks.items()
+            ],
+            ordered=False,
         )
 
     async def for_user(self, user_id: str, group_ids: list[ObjectId]) -> dict[str, int]:

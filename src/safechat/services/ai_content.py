@@ -15,6 +15,7 @@ from safechat.errors import AIUnavailable, ContentRejected
 from safechat.models.group import Group
 from safechat.models.message import StoredMessage
 from safechat.repositories.embeddings import EmbeddingRepository
+from safechat.repositories.groups import GroupRepository
 from safechat.repositories.messages import MessageRepository
 from safechat.services.ports import Clock
 from safechat.services.rendering import MessageRenderer
@@ -36,6 +37,7 @@ class ContentAI:
         guard: GuardedAI,
         embeddings: EmbeddingRepository,
         messages: MessageRepository,
+        groups: GroupRepository,
         renderer: MessageRenderer,
         tasks: TaskTracker,
         clock: Clock,
@@ -47,6 +49,7 @@ class ContentAI:
         self._guard = guard
         self._embeddings = embeddings
         self._messages = messages
+        self._groups = groups
         self._renderer = renderer
         self._tasks = tasks
         self._clock = clock
@@ -73,11 +76,17 @@ class ContentAI:
             answer = await self._guard.moderate([text], local=True)
             return answer.value[0], answer.provider
 
-    async def screen(self, group: Group, text: str) -> dict[str, Any] | None:
+    @property
+    def needs_group(self) -> bool:
+        # Local moderation answers the same whatever the group says; only a remote
+        # provider must know whether the group lets its text leave the server.
+        return self._mode != "off" and self._guard.remote
+
+    async def screen(self, text: str, *, ai_enabled: bool) -> dict[str, Any] | None:
         if self._mode == "off":
             return None
         # A group with AI off keeps its text on this server: local word lists only.
-        verdict, provider = await self.verdict(text, local=not group.ai_enabled)
+        verdict, provider = await self.verdict(text, local=not ai_enabled)
         if not verdict.flagged:
             return None
         if self._mode == "block":
@@ -91,11 +100,18 @@ class ContentAI:
 
     # --- embeddings (after the write) ---------------------------------------
 
-    def on_stored(self, group: Group, message: StoredMessage, text: str) -> None:
-        if group.ai_enabled and text.strip():
-            self._tasks.spawn(self._index(message.group_id, message.id, text), droppable=True)
+    def on_stored(self, message: StoredMessage, text: str, *, ai_enabled: bool | None) -> None:
+        if ai_enabled is not False and text.strip():
+            job = self._index(message.group_id, message.id, text, ai_enabled)
+            self._tasks.spawn(job, droppable=True)
 
-    async def _index(self, group_id: ObjectId, message_id: ObjectId, text: str) -> None:
+    async def _index(
+        self, group_id: ObjectId, message_id: ObjectId, text: str, ai_enabled: bool | None
+    ) -> None:
+        if ai_enabled is None:  # not read on the send path: ask now, off it
+            group = await self._groups.get(group_id)
+            if group is None or not group.ai_enabled:
+                return
         async with self._embed_slots:
             try:
                 vector = (await self._guard.embed([text]))[0]

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import weakref
 from dataclasses import dataclass
 from typing import Any
 
@@ -13,7 +11,6 @@ from safechat.errors import (
     AccessDenied,
     MessageNotFound,
     MessageTooLong,
-    ServiceUnavailable,
     ValidationFailed,
 )
 from safechat.models.common import iso
@@ -24,11 +21,11 @@ from safechat.models.message import (
     SendMessage,
     StoredMessage,
 )
-from safechat.repositories.db import DuplicateKey
 from safechat.repositories.groups import GroupRepository
 from safechat.repositories.messages import MessageRepository
 from safechat.repositories.read_state import ReadStateRepository
 from safechat.services.encryption import Encryptor
+from safechat.services.group_commit import Draft, GroupCommit
 from safechat.services.groups import GroupService
 from safechat.services.media import MediaService
 from safechat.services.ports import Clock, MessageHooks, Notifier
@@ -71,16 +68,9 @@ class MessageService:
         self._max_chars = max_chars
         self._hooks = hooks  # AI: moderation before writes, embeddings after (services/ai)
         self._media = media
-        # Serialises seq reservation + insert per group on this node, so a
-        # failed insert can fill its own slot before the next one is taken.
-        self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
-
-    def _lock(self, group_id: str) -> asyncio.Lock:
-        lock = self._locks.get(group_id)
-        if lock is None:
-            lock = asyncio.Lock()
-            self._locks[group_id] = lock
-        return lock
+        self._commit = GroupCommit(
+            groups, group_repo, messages, read_state, clock, prepare=users.warm
+        )
 
     def _check_text(self, content: str, *, required: bool) -> str:
         text = content.strip()
@@ -93,14 +83,18 @@ class MessageService:
             )
         return text
 
-    async def _screen(self, group: Group, text: str) -> dict[str, Any] | None:
-        """Moderation step: may raise ContentRejected; returns a verdict to store."""
-        return await self._hooks.screen(group, text) if self._hooks and text else None
+    async def _screen(self, group: Group | None, text: str) -> dict[str, Any] | None:
+        """Moderation step: may raise ContentRejected; returns a verdict to store.
+        Without the group (not read on the fast path) screening stays local."""
+        if self._hooks is None or not text:
+            return None
+        return await self._hooks.screen(text, ai_enabled=group is not None and group.ai_enabled)
 
-    def _stored(self, group: Group, message: StoredMessage, text: str) -> None:
+    def _stored(self, group: Group | None, message: StoredMessage, text: str) -> None:
         """After-store hook: schedules background AI work (embeddings); never blocks."""
         if self._hooks is not None and text:
-            self._hooks.on_stored(group, message, text)
+            ai_enabled = None if group is None else group.ai_enabled
+            self._hooks.on_stored(message, text, ai_enabled=ai_enabled)
 
     async def _message_in_group(
         self, message_id: str, group_id: str | None = None
@@ -132,112 +126,77 @@ class MessageService:
     async def send(
         self, user_id: str, body: SendMessage, *, origin_sid: str | None = None
     ) -> SendResult:
-        text = self._check_text(body.content, required=body.type == "text")
-        group = await self._groups.require_member(body.groupId, user_id)
-        if body.tempId is not None:
-            existing = await self._messages.by_client_id(user_id, body.tempId)
-            if existing is not None:
-                return self._duplicate(existing, body)
-        media = await self._media_for(user_id, group.gid, body)
-        reply_to = None
-        if body.replyTo is not None:
-            await self._message_in_group(body.replyTo, group.gid)
-            reply_to = ObjectId(body.replyTo)
-        moderation = await self._screen(group, text)
-        content = self._enc.encrypt(text, group.gid)
-        async with self._lock(group.gid):
-            if body.tempId is not None:
-                # Re-check under the lock: a concurrent retry of this tempId may have
-                # been stored meanwhile; reserving a seq now would leave a filler slot.
-                existing = await self._messages.by_client_id(user_id, body.tempId)
-                if existing is not None:
-                    return self._duplicate(existing, body)
-            now = self._clock.now()
-            seq = await self._group_repo.reserve_seqs(group.id, 1, now)
-            if seq is None:
-                raise AccessDenied("The group no longer exists")
-            message = StoredMessage(
-                id=ObjectId(),
-                group_id=group.id,
-                seq=seq,
-                sender_id=user_id,
-                type=body.type,
-                content=content,
-                created_at=now,
-                updated_at=now,
-                client_message_id=body.tempId,
-                reply_to=reply_to,
-                moderation=moderation,
-                media=media,
-            )
-            try:
-                await self._messages.insert(message)
-            except DuplicateKey:
-                # Same tempId raced in from another node: keep seq gap-free.
-                await self._fill_slot(group.id, seq, now)
-                existing = (
-                    await self._messages.by_client_id(user_id, body.tempId) if body.tempId else None
-                )
-                if existing is None:
-                    raise
-                return self._duplicate(existing, body)
-            except Exception:
-                await self._fill_slot(group.id, seq, now)
-                raise
-        if media is not None and self._media is not None:
-            await self._media.attached(media["mediaId"], message.id)
-        # Sending implies the sender has read the conversation up to here.
-        await self._read_state.advance(group.id, user_id, seq, now)
-        wire = self._renderer.render(message)
-        sender = (await self._users.summaries([user_id]))[user_id]
+        """validate -> durable write (batched per group) -> announce."""
+        # No waiting between the event's arrival and its place in the group's queue (for
+        # plain messages, with local moderation), so a sender's concurrent sends keep their
+        # order; and none between the write and the emit (the batch warmed the sender's
+        # summary), so new_message events leave this node in seq order.
+        draft, group = await self._draft(user_id, body)
+        stored = await self._commit.store(draft)
+        if stored.duplicate:
+            return self._duplicate(stored.message, body)
+        message = stored.message
+        if draft.media is not None and self._media is not None:
+            await self._media.attached(draft.media["mediaId"], message.id)
+        wire = self._renderer.render_known(message, draft.text)
+        sender = await self._users.summary(user_id)
         await self._notify.to_group(
-            group.gid, "new_message", {"message": wire, "sender": sender}, skip_sid=origin_sid
+            wire["groupId"], "new_message", {"message": wire, "sender": sender}, skip_sid=origin_sid
         )
-        self._stored(group, message, text)
+        self._stored(group, message, draft.text)
         own = dict(wire)
         if body.tempId is not None:
             own["tempId"] = body.tempId
         return SendResult(own, duplicate=False)
 
-    async def _media_for(
-        self, user_id: str, group_id: str, body: SendMessage
-    ) -> dict[str, Any] | None:
-        """Media messages (services/media.py): the sender's own unsent upload to this
-        group. A unique index on media.mediaId keeps it to one message."""
-        if body.type == "text":
-            if body.mediaId is not None:
-                raise ValidationFailed("mediaId goes with type 'image' or 'file'")
-            return None
-        if body.mediaId is None:
+    async def _draft(self, user_id: str, body: SendMessage) -> tuple[Draft, Group | None]:
+        """Everything checked before the write, and the group when a check needed it.
+
+        Membership is checked by the write itself (atomically with the seq reservation),
+        except where a step needs the group first: a reply (only members may look up the
+        replied-to message), media (the upload must be the sender's, to this group) and
+        moderation by a remote provider (only if the group allows AI)."""
+        text = self._check_text(body.content, required=body.type == "text")
+        if body.type == "text" and body.mediaId is not None:
+            raise ValidationFailed("mediaId goes with type 'image' or 'file'")
+        if body.type != "text" and body.mediaId is None:
             raise ValidationFailed("Media messages need the mediaId of an upload")
-        if self._media is None:
-            raise ValidationFailed("Media uploads are not enabled")
-        return await self._media.for_message(user_id, group_id, body.type, body.mediaId)
+        group_id = ObjectId(body.groupId)
+        gid = str(group_id)
+        needs_group = (
+            body.replyTo is not None
+            or body.type != "text"
+            or (self._hooks is not None and self._hooks.needs_group)
+        )
+        group = await self._groups.require_member(gid, user_id) if needs_group else None
+        reply_to = None
+        if body.replyTo is not None:
+            await self._message_in_group(body.replyTo, gid)
+            reply_to = ObjectId(body.replyTo)
+        media = None
+        if body.type != "text":
+            if self._media is None:
+                raise ValidationFailed("Media uploads are not enabled")
+            assert body.mediaId is not None
+            media = await self._media.for_message(user_id, gid, body.type, body.mediaId)
+        moderation = await self._screen(group, text)
+        draft = Draft(
+            sender_id=user_id,
+            group_id=group_id,
+            content=self._enc.encrypt(text, gid),
+            text=text,
+            type=body.type,
+            temp_id=body.tempId,
+            reply_to=reply_to,
+            media=media,
+            moderation=moderation,
+        )
+        return draft, group
 
     def _duplicate(self, existing: StoredMessage, body: SendMessage) -> SendResult:
-        if str(existing.group_id) != body.groupId:
+        if str(existing.group_id) != str(ObjectId(body.groupId)):
             raise ValidationFailed("tempId was already used for another group")
         return SendResult(self._renderer.render(existing, temp_id=body.tempId), duplicate=True)
-
-    async def _fill_slot(self, group_id: ObjectId, seq: int, now: Any) -> None:
-        """Fill a reserved seq whose message was not stored with a deleted placeholder."""
-        placeholder = StoredMessage(
-            id=ObjectId(),
-            group_id=group_id,
-            seq=seq,
-            sender_id="system",
-            type="system",
-            content="",
-            created_at=now,
-            updated_at=now,
-            is_deleted=True,
-            deleted_at=now,
-            deleted_by="system",
-        )
-        try:
-            await self._messages.insert(placeholder)
-        except Exception as exc:  # the database is failing; the gap stays, sync tolerates it
-            raise ServiceUnavailable("Could not store the message; please retry") from exc
 
     # --- edit / delete / react ----------------------------------------------
 

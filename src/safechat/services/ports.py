@@ -10,7 +10,6 @@ from pydantic import BaseModel
 
 if TYPE_CHECKING:
     from safechat.ai.schemas import ChatRequest, Verdict
-    from safechat.models.group import Group
     from safechat.models.message import StoredMessage
     from safechat.services.ratelimit import Limit
 
@@ -132,12 +131,19 @@ class AIProvider(Protocol):
 class MessageHooks(Protocol):
     """AI steps on the message path, called by MessageService."""
 
-    async def screen(self, group: Group, text: str) -> dict[str, Any] | None:
-        """Before the write: None (clean, or moderation off), a verdict to store
-        (flag mode), or raises ContentRejected (block mode)."""
+    @property
+    def needs_group(self) -> bool:
+        """True when screening depends on the group's aiEnabled (a remote provider), so
+        the sender's group must be read before the write."""
 
-    def on_stored(self, group: Group, message: StoredMessage, text: str) -> None:
-        """After the durable write: schedules background work; never blocks."""
+    async def screen(self, text: str, *, ai_enabled: bool) -> dict[str, Any] | None:
+        """Before the write: None (clean, or moderation off), a verdict to store
+        (flag mode), or raises ContentRejected (block mode). With ai_enabled False the
+        text never leaves this server."""
+
+    def on_stored(self, message: StoredMessage, text: str, *, ai_enabled: bool | None) -> None:
+        """After the durable write: schedules background work; never blocks.
+        ai_enabled None: not known on the send path; the background step reads it."""
 
 
 # --- media storage (docs/media.md) ------------------------------------------

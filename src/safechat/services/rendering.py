@@ -37,6 +37,12 @@ class MessageRenderer:
             if message.is_deleted
             else self.plaintext(message.content, str(message.group_id), str(message.id))
         )
+        return self.render_known(message, text, temp_id=temp_id)
+
+    def render_known(
+        self, message: StoredMessage, text: str, *, temp_id: str | None = None
+    ) -> dict[str, Any]:
+        """As render, for a message whose plaintext is at hand (no decryption)."""
         wire = message.to_wire(text, temp_id=temp_id)
         if self._media_view is not None and "media" in wire:
             wire["media"] = self._media_view(wire["media"])

@@ -15,6 +15,10 @@ from safechat.services.ports import Clock
 
 # A REST caller is upserted at most this often per node (not on every request).
 UPSERT_EVERY_SECONDS = 300.0
+# Sender summaries on new_message are display data: a few seconds stale is fine, and a
+# profile change made through this node shows at once (the entry is dropped).
+SUMMARY_TTL_SECONDS = 30.0
+MAX_CACHED = 100_000
 
 
 class UserService:
@@ -22,6 +26,7 @@ class UserService:
         self._users = users
         self._clock = clock
         self._recent: dict[str, float] = {}
+        self._summaries: dict[str, tuple[float, dict[str, Any]]] = {}
 
     async def upsert_from_claims(self, claims: Claims) -> User:
         fields: dict[str, Any] = {
@@ -41,13 +46,14 @@ class UserService:
             fields.pop("username", None)
             user = await self._users.upsert(claims.sub, fields, now)
         self._recent[claims.sub] = time.monotonic()
+        self._summaries.pop(claims.sub, None)
         return user
 
     async def ensure(self, claims: Claims) -> None:
         """Cheap per-request upsert: only when this node has not done it lately."""
         seen = self._recent.get(claims.sub)
         if seen is None or time.monotonic() - seen > UPSERT_EVERY_SECONDS:
-            if len(self._recent) > 100_000:
+            if len(self._recent) > MAX_CACHED:
                 self._recent.clear()
             await self.upsert_from_claims(claims)
 
@@ -64,6 +70,7 @@ class UserService:
         if "username" in fields:
             fields["username"] = fields["username"].lower()
         user = await self._users.update_profile(user_id, fields, self._clock.now())
+        self._summaries.pop(user_id, None)
         if user is None:
             raise UserNotFound()
         return user
@@ -72,6 +79,34 @@ class UserService:
         ids = list(dict.fromkeys(user_ids))
         found = await self._users.get_many(ids)
         return {uid: found.get(uid, unknown_user(uid)).summary() for uid in ids}
+
+    async def summary(self, user_id: str) -> dict[str, Any]:
+        """One user's summary, from a short-lived per-node cache (the send path's sender).
+
+        `warm` refreshes expired entries; between a warm and this call an entry may
+        expire, and is still served (for up to another TTL) rather than waited for.
+        """
+        hit = self._summaries.get(user_id)
+        if hit is None or time.monotonic() - hit[0] >= 2 * SUMMARY_TTL_SECONDS:
+            await self.warm([user_id])
+            hit = self._summaries[user_id]
+        return dict(hit[1])
+
+    async def warm(self, user_ids: Iterable[str]) -> None:
+        """Loads the summaries `summary` would miss, in one query."""
+        now = time.monotonic()
+        missing = [
+            u
+            for u in dict.fromkeys(user_ids)
+            if (hit := self._summaries.get(u)) is None or now - hit[0] >= SUMMARY_TTL_SECONDS
+        ]
+        if not missing:
+            return
+        found = await self.summaries(missing)
+        if len(self._summaries) + len(found) > MAX_CACHED:
+            self._summaries.clear()
+        for user_id, summary in found.items():
+            self._summaries[user_id] = (now, summary)
 
     async def require_existing(self, user_ids: Iterable[str]) -> None:
         ids = set(user_ids)

@@ -1,0 +1,337 @@
+"""Group commit: concurrent sends to one group share one durable write (design.md §4).
+
+Sends to a group queue up while that group's previous batch is being written; the
+next batch takes everything queued, in arrival order, and costs three round trips
+whatever its size: one `$inc` of `lastSeq` by N whose filter is also the membership
+check of every sender, one unordered `insert_many`, one bulk read-state update. Each
+send is answered only after its own insert returned, so nothing is acknowledged before
+it is durable. Under light load a batch is one message and nothing waits for a timer.
+
+Reused tempIds are found without a query in the common case: this node remembers its
+recent sends, and the unique (senderId, clientMessageId) index refuses the others at
+insert, whose seq then gets a placeholder (**decision**: a retry this node does not
+remember costs a deleted placeholder in history rather than a lookup on every send;
+the embedded database cannot use that partial index, so such a lookup scans).
+
+Guarantees kept from the one-at-a-time path: seqs follow arrival order on this node;
+a reused tempId (earlier, or twice in one batch) gives back the stored message; a seq
+whose message could not be stored is filled with a deleted placeholder, so seqs have
+no gaps; one failing message does not fail the others in its batch.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import deque
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import structlog
+from bson import ObjectId
+
+from safechat.errors import AccessDenied, ChatError, ServiceUnavailable
+from safechat.models.message import StoredMessage
+from safechat.repositories.db import DuplicateKey
+from safechat.repositories.groups import GroupRepository
+from safechat.repositories.messages import MessageRepository
+from safechat.repositories.read_state import ReadStateRepository
+from safechat.services.groups import GroupService
+from safechat.services.ports import Clock
+
+log = structlog.get_logger(__name__)
+
+MAX_BATCH = 256
+# (senderId, tempId) -> message id of this node's latest sends, to answer retries.
+RECENT_TEMP_IDS = 50_000
+# A sender refused by the atomic check is re-checked alone; membership can change
+# again meanwhile, so the admission is retried a few times before giving up.
+ADMIT_ATTEMPTS = 3
+
+
+@dataclass(slots=True)
+class Draft:
+    """A validated message waiting for its seq. `text` is the plaintext, never stored."""
+
+    sender_id: str
+    group_id: ObjectId
+    content: Any
+    text: str
+    type: str = "text"
+    temp_id: str | None = None
+    reply_to: ObjectId | None = None
+    media: dict[str, Any] | None = None
+    moderation: dict[str, Any] | None = None
+
+    @property
+    def key(self) -> tuple[str, str] | None:
+        return (self.sender_id, self.temp_id) if self.temp_id is not None else None
+
+
+@dataclass(frozen=True, slots=True)
+class Stored:
+    message: StoredMessage
+    duplicate: bool
+
+
+@dataclass(slots=True)
+class _Pending:
+    draft: Draft
+    future: asyncio.Future[Stored]
+    # Later sends of the same tempId in the same batch: they get this one's outcome.
+    followers: list[_Pending] = field(default_factory=list)
+
+    def succeed(self, message: StoredMessage, *, duplicate: bool) -> None:
+        if not self.future.done():
+            self.future.set_result(Stored(message, duplicate))
+        for f in self.followers:
+            f.succeed(message, duplicate=True)
+
+    def fail(self, exc: BaseException) -> None:
+        if not self.future.done():
+            self.future.set_exception(exc)
+        for f in self.followers:
+            f.fail(exc)
+
+
+class GroupCommit:
+    def __init__(
+        self,
+        groups: GroupService,
+        group_repo: GroupRepository,
+        messages: MessageRepository,
+        read_state: ReadStateRepository,
+        clock: Clock,
+        *,
+        prepare: Callable[[list[str]], Awaitable[None]] | None = None,
+        max_batch: int = MAX_BATCH,
+    ) -> None:
+        """`prepare(sender_ids)` runs after a batch is stored and before any of its sends
+        resumes, so that they can go on to their announcement without waiting again."""
+        self._groups = groups
+        self._group_repo = group_repo
+        self._messages = messages
+        self._read_state = read_state
+        self._clock = clock
+        self._prepare = prepare
+        self._max_batch = max_batch
+        self._queues: dict[ObjectId, deque[_Pending]] = {}
+        self._writers: set[asyncio.Task[None]] = set()
+        self._recent: dict[tuple[str, str], ObjectId] = {}
+
+    async def store(self, draft: Draft) -> Stored:
+        """Stores the message durably (or finds its earlier copy); raises ChatError."""
+        pending = _Pending(draft, asyncio.get_running_loop().create_future())
+        queue = self._queues.get(draft.group_id)
+        if queue is None:
+            # No writer for this group yet: start one; it drains the queue, then leaves.
+            queue = self._queues[draft.group_id] = deque()
+            task = asyncio.create_task(self._drain(draft.group_id, queue))
+            self._writers.add(task)
+            task.add_done_callback(self._writers.discard)
+        queue.append(pending)
+        return await pending.future
+
+    async def _drain(self, group_id: ObjectId, queue: deque[_Pending]) -> None:
+        try:
+            while queue:
+                batch = [queue.popleft() for _ in range(min(len(queue), self._max_batch))]
+                try:
+                    await self._write(group_id, batch)
+                except BaseException as exc:
+                    log.exception("send_batch_failed", group_id=str(group_id), size=len(batch))
+                    failure = exc if isinstance(exc, ChatError) else ServiceUnavailable()
+                    for p in batch:
+                        p.fail(failure)
+                    if not isinstance(exc, Exception):
+                        raise
+        finally:
+            del self._queues[group_id]
+            for p in queue:  # only when cancelled (shutdown)
+                p.fail(ServiceUnavailable("The server is shutting down"))
+
+    # --- one batch ---------------------------------------------------------------
+
+    async def _write(self, group_id: ObjectId, batch: list[_Pending]) -> None:
+        live = _merge_repeats(batch)
+        earlier = await self._earlier(live)
+        fresh = [p for p in live if p.draft.key not in earlier]
+        now = self._clock.now()
+        fresh, last_seq = await self._admit(group_id, live, fresh, now)
+        for p in live:
+            if p.future.done():  # refused by the membership check
+                continue
+            if (key := p.draft.key) is not None and key in earlier:
+                p.succeed(earlier[key], duplicate=True)
+        if not fresh:
+            return
+        messages = [
+            _message(p.draft, seq, now)
+            for p, seq in zip(fresh, range(last_seq - len(fresh) + 1, last_seq + 1), strict=True)
+        ]
+        stored = await self._insert(fresh, messages, now)
+        marks: dict[str, int] = {}
+        for m in stored:
+            marks[m.sender_id] = max(marks.get(m.sender_id, 0), m.seq)
+        try:
+            # Sending implies the sender has read the conversation up to there.
+            await self._read_state.advance_many(group_id, marks, now)
+        except Exception:  # the messages are stored: acknowledge them regardless
+            log.warning("read_state_not_advanced", group_id=str(group_id), exc_info=True)
+        if self._prepare is not None:
+            try:
+                await self._prepare(list(marks))
+            except Exception:  # an optimisation only; the messages are stored
+                log.warning("send_batch_prepare_failed", exc_info=True)
+        stored_ids = {m.id for m in stored}
+        for p, m in zip(fresh, messages, strict=True):
+            if m.id in stored_ids:
+                self._remember(m)
+                p.succeed(m, duplicate=False)
+
+    async def _earlier(self, live: list[_Pending]) -> dict[tuple[str, str], StoredMessage]:
+        """Messages this node stored lately under the same tempIds (a client's retry).
+
+        Memory, not a query per batch: retries are rare, and a retry this node does not
+        remember (another node, a restart) is still caught by the unique index at insert.
+        """
+        ids = {k: self._recent[k] for p in live if (k := p.draft.key) in self._recent}
+        if not ids:
+            return {}
+        found = await self._messages.get_many(list(ids.values()))
+        return {k: found[i] for k, i in ids.items() if i in found}
+
+    def _remember(self, message: StoredMessage) -> None:
+        if message.client_message_id is None:
+            return
+        if len(self._recent) >= RECENT_TEMP_IDS:
+            del self._recent[next(iter(self._recent))]  # the oldest
+        self._recent[(message.sender_id, message.client_message_id)] = message.id
+
+    async def _admit(
+        self, group_id: ObjectId, live: list[_Pending], fresh: list[_Pending], now: datetime
+    ) -> tuple[list[_Pending], int]:
+        """Reserve seqs for `fresh` while every sender in the batch is a member.
+
+        When the atomic check refuses, the group is read once to tell who is not a member
+        (or that the group is gone); their sends fail, the others try again.
+        """
+        for _ in range(ADMIT_ATTEMPTS):
+            senders = list(dict.fromkeys(p.draft.sender_id for p in live if not p.future.done()))
+            fresh = [p for p in fresh if not p.future.done()]
+            if not senders:
+                return [], 0
+            if fresh:
+                last = await self._group_repo.reserve_seqs(
+                    group_id, len(fresh), now, members=senders
+                )
+                if last is not None:
+                    return fresh, last
+            elif await self._group_repo.has_members(group_id, senders):
+                return [], 0
+            try:
+                group = await self._groups.get_active(str(group_id))
+            except ChatError as exc:  # the group is gone
+                for p in live:
+                    p.fail(exc)
+                return [], 0
+            for p in live:
+                if group.member(p.draft.sender_id) is None:
+                    p.fail(AccessDenied("You are not a member of this group"))
+        for p in live:
+            p.fail(AccessDenied("Group membership changed while sending; please retry"))
+        return [], 0
+
+    async def _insert(
+        self, fresh: list[_Pending], messages: list[StoredMessage], now: datetime
+    ) -> list[StoredMessage]:
+        """Inserts the batch; fills the seqs of messages that were not stored."""
+        try:
+            failed = await self._messages.insert_batch(messages)
+        except Exception:
+            log.warning("send_batch_insert_failed", size=len(messages), exc_info=True)
+            failed = dict.fromkeys(range(len(messages)), False)
+        if not failed:
+            return messages
+        await self._fill(fresh, messages, failed, now)
+        return [m for i, m in enumerate(messages) if i not in failed]
+
+    async def _fill(
+        self,
+        fresh: list[_Pending],
+        messages: list[StoredMessage],
+        failed: dict[int, bool],
+        now: datetime,
+    ) -> None:
+        placeholders = [_placeholder(messages[i], now) for i in failed]
+        try:
+            # A placeholder refused for its seq means the message itself was stored
+            # after all (the write failed only in its reply): then a retry finds it.
+            await self._messages.insert_batch(placeholders)
+        except Exception as exc:  # the database is failing; the gaps stay, sync tolerates them
+            for i in failed:
+                fresh[i].fail(ServiceUnavailable("Could not store the message; please retry"))
+            log.warning("seq_gap_left", seqs=[messages[i].seq for i in failed], error=str(exc))
+            return
+        reused = [k for i, dup in failed.items() if dup and (k := fresh[i].draft.key)]
+        # The same tempId raced in meanwhile (another group, or another node).
+        found = await self._messages.by_client_ids(reused) if reused else {}
+        for i, dup in failed.items():
+            key = fresh[i].draft.key
+            if dup and key in found:
+                self._remember(found[key])
+                fresh[i].succeed(found[key], duplicate=True)
+            elif dup:
+                fresh[i].fail(DuplicateKey("message"))
+            else:
+                fresh[i].fail(ServiceUnavailable("Could not store the message; please retry"))
+
+
+def _merge_repeats(batch: list[_Pending]) -> list[_Pending]:
+    """Collapses sends of the same tempId within the batch onto the first one."""
+    firsts: dict[tuple[str, str], _Pending] = {}
+    live: list[_Pending] = []
+    for p in batch:
+        key = p.draft.key
+        if key is not None and key in firsts:
+            firsts[key].followers.append(p)
+            continue
+        if key is not None:
+            firsts[key] = p
+        live.append(p)
+    return live
+
+
+def _message(draft: Draft, seq: int, now: datetime) -> StoredMessage:
+    return StoredMessage(
+        id=ObjectId(),
+        group_id=draft.group_id,
+        seq=seq,
+        sender_id=draft.sender_id,
+        type=draft.type,
+        content=draft.content,
+        created_at=now,
+        updated_at=now,
+        client_message_id=draft.temp_id,
+        reply_to=draft.reply_to,
+        media=draft.media,
+        moderation=draft.moderation,
+    )
+
+
+def _placeholder(message: StoredMessage, now: datetime) -> StoredMessage:
+    """A deleted system message holding a seq whose message was not stored."""
+    return StoredMessage(
+        id=ObjectId(),
+        group_id=message.group_id,
+        seq=message.seq,
+        sender_id="system",
+        type="system",
+        content="",
+        created_at=now,
+        updated_at=now,
+        is_deleted=True,
+        deleted_at=now,
+        deleted_by="system",
+    )
