@@ -150,7 +150,7 @@ class ConnectionHandlers:
         return None
 
     async def on_disconnect(self, sid: str, reason: Any = None) -> None:
-        rooms = [r for r in self._sio.rooms(sid) if isinstance(r, str) and r.startswith("group:")]
+        # Not sio.rooms(sid): it scans every room of the node, per disconnect.
         try:
             closed = await self._connections.close(sid)
         except Exception:
@@ -162,7 +162,8 @@ class ConnectionHandlers:
         try:
             await self._presence.socket_closed(live)
             if last:
-                await self._presence.announce_offline(live.user_id, [r[6:] for r in rooms])
+                group_ids = await self._groups.room_ids_for(live.user_id)
+                await self._presence.announce_offline(live.user_id, group_ids)
         except Exception:
             log.exception("disconnect_announce_failed", sid=sid)
 

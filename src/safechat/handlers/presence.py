@@ -25,7 +25,9 @@ class PresenceHandlers:
     def _in_room(self, live: LiveSocket, group_id: str) -> bool:
         # Sockets are in a group's room exactly while their user is a member (rooms
         # follow membership changes), so typing needs no database read per event.
-        return f"group:{group_id}" in self._b.sio.rooms(live.sid)
+        # A direct lookup: sio.rooms(sid) would scan every room of the node per event.
+        members = self._b.sio.manager.rooms.get("/", {}).get(f"group:{group_id}")
+        return members is not None and live.sid in members
 
     async def typing_start(self, live: LiveSocket, payload: Any) -> None:
         body = parse(TypingEvent, payload)
