@@ -122,6 +122,17 @@ class ChatServer:
         await self.runner.cleanup()
 
 
+# The developer's environment must not point test servers at real services.
+ISOLATED: dict[str, Any] = {
+    "redis_url": None,
+    "s3_bucket": None,
+    "openai_api_key": None,
+    "openai_base_url": None,
+    "clerk_jwks_url": None,
+    "clerk_issuer": None,
+    "encryption_keys": None,
+}
+
 # Tests fire events far faster than people do; rate-limit tests set their own limits.
 GENEROUS_LIMITS: dict[str, Any] = {
     "rate_send_per_second": 10_000.0,
@@ -142,7 +153,7 @@ async def start_server(
         mongodb_uri=mongo_uri,
         mongodb_db=db_name,
         log_level="WARNING",
-        **{**GENEROUS_LIMITS, **overrides},
+        **{**ISOLATED, **GENEROUS_LIMITS, **overrides},
     )
     app = create_app(settings)
     runner = web.AppRunner(app)

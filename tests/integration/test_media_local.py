@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 from pathlib import Path
 from urllib.parse import parse_qsl, urlencode, urlsplit
@@ -504,3 +505,20 @@ async def test_malformed_upload_requests_get_400_not_500(server: ChatServer) -> 
     )
     assert status == 201, answer
     assert answer["media"]["filename"] == "a.txt"
+
+
+async def test_one_upload_sent_twice_at_once_makes_one_message(server: ChatServer) -> None:
+    gid, a, b = await pair(server)
+    status, body = await upload(server, a.token, gid, png_bytes(), filename="p.png")
+    assert status == 201
+    mid = body["media"]["id"]
+    phone = await server.client(a.token)
+    send = {"groupId": gid, "type": "image", "mediaId": mid, "content": ""}
+    acks = await asyncio.gather(a.call("send_message", send), phone.call("send_message", send))
+    assert sorted(x["ok"] for x in acks) == [False, True]
+    refused = next(x for x in acks if not x["ok"])
+    assert refused["error"]["code"] in ("CONFLICT", "VALIDATION_ERROR")
+    assert (await b.wait_for("new_message"))["message"]["media"]["mediaId"] == mid
+    await b.expect_none("new_message", within=0.2)
+    status, history = await server.request("GET", f"/api/messages/group/{gid}", a.token)
+    assert [m["type"] for m in history["messages"] if not m["isDeleted"]] == ["image"]

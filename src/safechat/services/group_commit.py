@@ -31,9 +31,8 @@ from typing import Any
 import structlog
 from bson import ObjectId
 
-from safechat.errors import AccessDenied, ChatError, ServiceUnavailable
+from safechat.errors import AccessDenied, ChatError, Conflict, ServiceUnavailable
 from safechat.models.message import StoredMessage
-from safechat.repositories.db import DuplicateKey
 from safechat.repositories.groups import GroupRepository
 from safechat.repositories.messages import MessageRepository
 from safechat.repositories.read_state import ReadStateRepository
@@ -283,7 +282,12 @@ class GroupCommit:
                 self._remember(found[key])
                 fresh[i].succeed(found[key], duplicate=True)
             elif dup:
-                fresh[i].fail(DuplicateKey("message"))
+                # Not a tempId repeat: the other unique key, one upload in one message.
+                fresh[i].fail(
+                    Conflict("That upload was already sent in another message")
+                    if fresh[i].draft.media is not None
+                    else Conflict("A conflicting message was stored at the same time")
+                )
             else:
                 fresh[i].fail(ServiceUnavailable("Could not store the message; please retry"))
 
