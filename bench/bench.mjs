@@ -205,7 +205,18 @@ async function startServer() {
   const port = await freePort();
   const dataDir = join(workDir, "data");
   const exe = opt.safechat ?? join(ROOT, ".venv", "bin", "safechat");
-  const env = { ...process.env, SAFECHAT_LOG_LEVEL: process.env.SAFECHAT_LOG_LEVEL ?? "WARNING" };
+  // The benchmark measures capacity, not the per-user abuse limits: scenario (c) sends
+  // faster than RATE_SEND_PER_SECOND per client. --server-env can set them back.
+  const env = {
+    ...process.env,
+    SAFECHAT_LOG_LEVEL: process.env.SAFECHAT_LOG_LEVEL ?? "WARNING",
+    RATE_SEND_PER_SECOND: "100000",
+    RATE_SEND_BURST: "100000",
+    RATE_EVENTS_PER_SECOND: "100000",
+    RATE_EVENTS_BURST: "100000",
+    RATE_REST_PER_MINUTE: "10000000",
+    MAX_SOCKETS_PER_USER: "1000",
+  };
   for (const kv of opt["server-env"] ?? []) {
     const i = kv.indexOf("=");
     env[kv.slice(0, i)] = kv.slice(i + 1);
