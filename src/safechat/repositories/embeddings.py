@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 from bson import ObjectId
+from pymongo import UpdateOne
 
 from safechat.repositories.db import Database, Doc
 
@@ -94,6 +95,24 @@ class EmbeddingRepository:
             {"messageId": message_id, "model": model},
             {"$set": {"groupId": group_id, "vector": vector, "updatedAt": now}},
             upsert=True,
+        )
+
+    async def upsert_many(
+        self, rows: list[tuple[ObjectId, ObjectId, list[float]]], model: str, now: datetime
+    ) -> None:
+        """(groupId, messageId, vector) rows in one round trip."""
+        if not rows:
+            return
+        await self._c.bulk_write(
+            [
+                UpdateOne(
+                    {"messageId": message_id, "model": model},
+                    {"$set": {"groupId": group_id, "vector": vector, "updatedAt": now}},
+                    upsert=True,
+                )
+                for group_id, message_id, vector in rows
+            ],
+            ordered=False,
         )
 
     async def count(self, group_id: ObjectId) -> int:

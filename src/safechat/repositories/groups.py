@@ -28,6 +28,14 @@ class GroupRepository:
         doc = await self._c.find_one({"_id": group_id, **ACTIVE})
         return Group.from_doc(doc) if doc else None
 
+    async def ai_enabled_ids(self, group_ids: set[ObjectId]) -> set[ObjectId]:
+        """Those of the active groups that allow AI (one query for a batch)."""
+        cursor = self._c.find(
+            {"_id": {"$in": list(group_ids)}, **ACTIVE, "aiEnabled": {"$ne": False}},
+            {"_id": 1},
+        )
+        return {doc["_id"] async for doc in cursor}
+
     async def for_member(self, user_id: str) -> list[Group]:
         cursor = self._c.find({"members.userId": user_id, **ACTIVE}).sort("_id", 1)
         return [Group.from_doc(d) async for d in cursor]

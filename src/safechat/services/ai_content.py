@@ -4,6 +4,7 @@ and semantic search over those embeddings."""
 from __future__ import annotations
 
 import asyncio
+from dataclasses import dataclass
 from typing import Any, Literal
 
 import structlog
@@ -27,6 +28,17 @@ ModerationMode = Literal["off", "flag", "block"]
 ModerationFallback = Literal["offline", "allow", "reject"]
 # Hits below this cosine similarity are noise, not matches.
 MIN_SCORE = 0.05
+EMBED_BATCH = 128
+# Beyond this backlog new messages go unindexed (logged) rather than grow memory.
+MAX_PENDING_EMBEDDINGS = 10_000
+
+
+@dataclass(frozen=True, slots=True)
+class _IndexJob:
+    group_id: ObjectId
+    message_id: ObjectId
+    text: str
+    ai_enabled: bool | None
 
 
 class ContentAI:
@@ -44,7 +56,6 @@ class ContentAI:
         *,
         mode: ModerationMode = "flag",
         fallback: ModerationFallback = "offline",
-        embed_concurrency: int = 4,
     ) -> None:
         self._guard = guard
         self._embeddings = embeddings
@@ -55,7 +66,8 @@ class ContentAI:
         self._clock = clock
         self._mode = mode
         self._fallback = fallback
-        self._embed_slots = asyncio.Semaphore(embed_concurrency)
+        self._pending: list[_IndexJob] = []
+        self._indexer: asyncio.Task[Any] | None = None
 
     # --- moderation (before the write) --------------------------------------
 
@@ -101,25 +113,40 @@ class ContentAI:
     # --- embeddings (after the write) ---------------------------------------
 
     def on_stored(self, message: StoredMessage, text: str, *, ai_enabled: bool | None) -> None:
-        if ai_enabled is not False and text.strip():
-            job = self._index(message.group_id, message.id, text, ai_enabled)
-            self._tasks.spawn(job, droppable=True)
+        if ai_enabled is False or not text.strip():
+            return
+        if len(self._pending) >= MAX_PENDING_EMBEDDINGS:
+            log.warning("embedding_dropped", message_id=str(message.id))
+            return
+        self._pending.append(_IndexJob(message.group_id, message.id, text, ai_enabled))
+        if self._indexer is None:
+            self._indexer = self._tasks.spawn(self._drain())
 
-    async def _index(
-        self, group_id: ObjectId, message_id: ObjectId, text: str, ai_enabled: bool | None
-    ) -> None:
-        if ai_enabled is None:  # not read on the send path: ask now, off it
-            group = await self._groups.get(group_id)
-            if group is None or not group.ai_enabled:
-                return
-        async with self._embed_slots:
-            try:
-                vector = (await self._guard.embed([text]))[0]
-            except AIUnavailable:
-                log.info("embedding_skipped", message_id=str(message_id))
-                return
-            model = self._guard.embedding_model
-            await self._embeddings.upsert(group_id, message_id, model, vector, self._clock.now())
+    async def _drain(self) -> None:
+        """Embeds what is queued in batches: per batch one group lookup, one provider
+        call and one bulk write, instead of a round trip each per message."""
+        try:
+            while self._pending:
+                batch = self._pending[:EMBED_BATCH]
+                del self._pending[:EMBED_BATCH]
+                await self._index(batch)
+        finally:
+            self._indexer = None
+
+    async def _index(self, batch: list[_IndexJob]) -> None:
+        unknown = {j.group_id for j in batch if j.ai_enabled is None}
+        # Not read on the send path: ask now, off it.
+        allowed = await self._groups.ai_enabled_ids(unknown) if unknown else set()
+        jobs = [j for j in batch if j.ai_enabled or j.group_id in allowed]
+        if not jobs:
+            return
+        try:
+            vectors = await self._guard.embed([j.text for j in jobs])
+        except AIUnavailable:
+            log.info("embedding_skipped", messages=len(jobs))
+            return
+        rows = [(j.group_id, j.message_id, v) for j, v in zip(jobs, vectors, strict=True)]
+        await self._embeddings.upsert_many(rows, self._guard.embedding_model, self._clock.now())
 
     # --- search -------------------------------------------------------------
 
