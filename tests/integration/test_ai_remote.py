@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from safechat.container import SERVICES
+from safechat.repositories.embeddings import decode_vector
 from tests.ai_server import REPLIES, FakeOpenAI, fake_openai
 from tests.support import ChatServer, pair, start_server
 
@@ -76,7 +77,9 @@ async def test_smart_replies_go_through_the_remote_model(
     stored = await server.app[SERVICES].database.db.message_embeddings.find_one({})
     assert stored is not None
     assert stored["model"] == "text-embedding-3-small"
-    assert len(stored["vector"]) == 32
+    # Exact search keeps vectors as float32 bytes (a quarter of a BSON array of doubles).
+    assert isinstance(stored["vector"], bytes)
+    assert len(decode_vector(stored["vector"])) == 32
 
     status, body = await server.request(
         "POST", "/api/ai/moderate-content", a.token, {"content": "a badword here"}

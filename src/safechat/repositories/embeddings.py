@@ -11,7 +11,7 @@ from datetime import datetime
 from typing import Any
 
 import numpy as np
-from bson import ObjectId
+from bson import Binary, ObjectId
 from pymongo import UpdateOne
 
 from safechat.repositories.db import Database, Doc
@@ -70,7 +70,7 @@ def check_vector_index(indexes: list[Doc], name: str) -> tuple[bool, str]:
 
 
 def top_cosine(
-    ids: list[ObjectId], vectors: list[list[float]], query: list[float], limit: int
+    ids: list[ObjectId], vectors: list[Any], query: list[float], limit: int
 ) -> list[tuple[ObjectId, float]]:
     matrix = np.asarray(vectors, dtype=np.float32)
     q = np.asarray(query, dtype=np.float32)
@@ -82,10 +82,24 @@ def top_cosine(
     return [(ids[i], float(scores[i])) for i in best]
 
 
+def decode_vector(stored: Any) -> Any:
+    """A stored vector as numbers: float32 bytes (exact mode) or an array (Atlas)."""
+    if isinstance(stored, bytes):
+        return np.frombuffer(stored, dtype="<f4")
+    return stored
+
+
 class EmbeddingRepository:
     def __init__(self, db: Database, *, atlas_index: str | None = None) -> None:
         self._c = db.collection("message_embeddings")
         self._atlas_index = atlas_index
+
+    def _encode(self, vector: list[float]) -> Any:
+        # $vectorSearch needs an array of numbers; exact search stores float32 bytes: a
+        # quarter of the size of a BSON array of doubles, and far cheaper to write and read.
+        if self._atlas_index is not None:
+            return vector
+        return Binary(np.asarray(vector, dtype="<f4").tobytes())
 
     async def upsert(
         self, group_id: ObjectId, message_id: ObjectId, model: str, vector: list[float],
@@ -93,7 +107,7 @@ class EmbeddingRepository:
     ) -> None:  # fmt: skip
         await self._c.update_one(
             {"messageId": message_id, "model": model},
-            {"$set": {"groupId": group_id, "vector": vector, "updatedAt": now}},
+            {"$set": {"groupId": group_id, "vector": self._encode(vector), "updatedAt": now}},
             upsert=True,
         )
 
@@ -107,7 +121,13 @@ class EmbeddingRepository:
             [
                 UpdateOne(
                     {"messageId": message_id, "model": model},
-                    {"$set": {"groupId": group_id, "vector": vector, "updatedAt": now}},
+                    {
+                        "$set": {
+                            "groupId": group_id,
+                            "vector": self._encode(vector),
+                            "updatedAt": now,
+                        }
+                    },
                     upsert=True,
                 )
                 for group_id, message_id, vector in rows
@@ -129,10 +149,10 @@ class EmbeddingRepository:
             return [(d["messageId"], 2 * float(d["score"]) - 1) async for d in results]
         cursor = self._c.find({"groupId": group_id, "model": model}, {"messageId": 1, "vector": 1})
         ids: list[ObjectId] = []
-        vectors: list[list[float]] = []
+        vectors: list[Any] = []
         async for doc in cursor:
             ids.append(doc["messageId"])
-            vectors.append(doc["vector"])
+            vectors.append(decode_vector(doc["vector"]))
         if not ids:
             return []
         if len(ids) > THREAD_ABOVE:

@@ -29,6 +29,7 @@ ModerationFallback = Literal["offline", "allow", "reject"]
 # Hits below this cosine similarity are noise, not matches.
 MIN_SCORE = 0.05
 EMBED_BATCH = 128
+EMBED_LINGER_SECONDS = 0.5
 # Beyond this backlog new messages go unindexed (logged) rather than grow memory.
 MAX_PENDING_EMBEDDINGS = 10_000
 
@@ -127,6 +128,10 @@ class ContentAI:
         call and one bulk write, instead of a round trip each per message."""
         try:
             while self._pending:
+                if len(self._pending) < EMBED_BATCH:
+                    # Let a batch gather: at a steady trickle, one write per message
+                    # would cost the database more than the messages themselves.
+                    await asyncio.sleep(EMBED_LINGER_SECONDS)
                 batch = self._pending[:EMBED_BATCH]
                 del self._pending[:EMBED_BATCH]
                 await self._index(batch)
