@@ -12,9 +12,10 @@ from typing import Any
 
 import numpy as np
 from bson import Binary, ObjectId
-from pymongo import UpdateOne
+from pymongo.errors import BulkWriteError
 
 from safechat.repositories.db import Database, Doc
+from safechat.repositories.messages import DUPLICATE_KEY_CODE
 
 # Above this many vectors the matrix product leaves the event loop.
 THREAD_ABOVE = 2000
@@ -111,29 +112,30 @@ class EmbeddingRepository:
             upsert=True,
         )
 
-    async def upsert_many(
+    async def insert_many(
         self, rows: list[tuple[ObjectId, ObjectId, list[float]]], model: str, now: datetime
     ) -> None:
-        """(groupId, messageId, vector) rows in one round trip."""
+        """(groupId, messageId, vector) rows of new messages, in one round trip.
+
+        Inserts, not upserts: an upsert must first find its document, which the embedded
+        database does by scanning; the unique (messageId, model) index refuses repeats."""
         if not rows:
             return
-        await self._c.bulk_write(
-            [
-                UpdateOne(
-                    {"messageId": message_id, "model": model},
-                    {
-                        "$set": {
-                            "groupId": group_id,
-                            "vector": self._encode(vector),
-                            "updatedAt": now,
-                        }
-                    },
-                    upsert=True,
-                )
-                for group_id, message_id, vector in rows
-            ],
-            ordered=False,
-        )
+        docs = [
+            {
+                "groupId": group_id,
+                "messageId": message_id,
+                "model": model,
+                "vector": self._encode(vector),
+                "updatedAt": now,
+            }
+            for group_id, message_id, vector in rows
+        ]
+        try:
+            await self._c.insert_many(docs, ordered=False)
+        except BulkWriteError as exc:
+            if any(e.get("code") != DUPLICATE_KEY_CODE for e in exc.details.get("writeErrors", [])):
+                raise
 
     async def count(self, group_id: ObjectId) -> int:
         return await self._c.count_documents({"groupId": group_id})

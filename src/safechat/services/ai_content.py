@@ -151,7 +151,7 @@ class ContentAI:
             log.info("embedding_skipped", messages=len(jobs))
             return
         rows = [(j.group_id, j.message_id, v) for j, v in zip(jobs, vectors, strict=True)]
-        await self._embeddings.upsert_many(rows, self._guard.embedding_model, self._clock.now())
+        await self._embeddings.insert_many(rows, self._guard.embedding_model, self._clock.now())
 
     # --- search -------------------------------------------------------------
 
