@@ -6,6 +6,7 @@ ConversationSource (the AI service) and call models only through GuardedAI.
 
 from __future__ import annotations
 
+import itertools
 from datetime import datetime
 from typing import Any, Protocol, TypedDict
 
@@ -17,6 +18,17 @@ from safechat.errors import AIUnavailable
 from safechat.models.group import Group
 
 MAX_REPLIES = 3
+
+
+def pipeline(state: type[Any], *steps: tuple[str, Any]) -> Any:
+    """A compiled LangGraph graph running `steps` (name, node) one after the other."""
+    graph = StateGraph(state)
+    for name, node in steps:
+        graph.add_node(name, node)
+    names = [START, *(name for name, _ in steps), END]
+    for before, after in itertools.pairwise(names):
+        graph.add_edge(before, after)
+    return graph.compile()
 
 
 class ConversationSource(Protocol):
@@ -89,17 +101,13 @@ class Pipelines:
     # --- smart replies: context -> similar -> generate -> moderate ----------
 
     def _smart_replies_graph(self) -> Any:
-        graph = StateGraph(RepliesState)
-        graph.add_node("load_context", self._load_context)
-        graph.add_node("retrieve_similar", self._retrieve)
-        graph.add_node("generate", self._generate)
-        graph.add_node("moderate", self._moderate_replies)
-        graph.add_edge(START, "load_context")
-        graph.add_edge("load_context", "retrieve_similar")
-        graph.add_edge("retrieve_similar", "generate")
-        graph.add_edge("generate", "moderate")
-        graph.add_edge("moderate", END)
-        return graph.compile()
+        return pipeline(
+            RepliesState,
+            ("load_context", self._load_context),
+            ("retrieve_similar", self._retrieve),
+            ("generate", self._generate),
+            ("moderate", self._moderate_replies),
+        )
 
     async def _load_context(self, state: RepliesState) -> dict[str, Any]:
         context = await self._source.recent(state["group"], state["user_id"], self._context)
@@ -143,13 +151,9 @@ class Pipelines:
     # --- typing suggestions: context -> complete -> check --------------------
 
     def _typing_graph(self) -> Any:
-        graph = StateGraph(TypingState)
-        graph.add_node("load_phrases", self._load_phrases)
-        graph.add_node("complete", self._complete)
-        graph.add_edge(START, "load_phrases")
-        graph.add_edge("load_phrases", "complete")
-        graph.add_edge("complete", END)
-        return graph.compile()
+        return pipeline(
+            TypingState, ("load_phrases", self._load_phrases), ("complete", self._complete)
+        )
 
     async def _load_phrases(self, state: TypingState) -> dict[str, Any]:
         limit = self._context if self._guard.remote else self._phrases
@@ -179,13 +183,9 @@ class Pipelines:
     # --- summaries -----------------------------------------------------------
 
     def _summary_graph(self) -> Any:
-        graph = StateGraph(SummaryState)
-        graph.add_node("load_range", self._load_range)
-        graph.add_node("summarize", self._summarize)
-        graph.add_edge(START, "load_range")
-        graph.add_edge("load_range", "summarize")
-        graph.add_edge("summarize", END)
-        return graph.compile()
+        return pipeline(
+            SummaryState, ("load_range", self._load_range), ("summarize", self._summarize)
+        )
 
     async def _load_range(self, state: SummaryState) -> dict[str, Any]:
         turns = await self._source.since(state["group"], state["user_id"], state["since"], 200)
