@@ -68,6 +68,14 @@ async def upload(
     )
 
 
+async def presign(
+    server: ChatServer, token: str, gid: str, filename: str, mime: str, size: int
+) -> tuple[int, Any]:
+    """POST /api/media/presign: (status, body) with the direct-upload URL and headers."""
+    body = {"groupId": gid, "filename": filename, "mimeType": mime, "size": size}
+    return await server.request("POST", "/api/media/presign", token, body)
+
+
 async def fetch(
     server: ChatServer, url: str, token: str | None
 ) -> tuple[int, str | None, dict[str, str], bytes]:

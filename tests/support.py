@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import shutil
 import signal
 import subprocess
 import uuid
@@ -14,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+import pytest
 import socketio
 from aiohttp import web
 
@@ -210,3 +212,13 @@ def fill_template(template: Any, values: dict[str, str]) -> Any:
     if isinstance(template, list | tuple):
         return type(template)(fill_template(v, values) for v in template)
     return template
+
+
+def require_node(package_dir: Path, make_target: str) -> str:
+    """The `node` executable, failing (never skipping) when it or the npm package is missing."""
+    exe = shutil.which("node")
+    if exe is None:
+        pytest.fail(f"node not found: run `make {make_target}` (or `make test`) to install it")
+    if not package_dir.is_dir():
+        pytest.fail(f"{package_dir} missing: run `make {make_target}` (or `make test`)")
+    return exe

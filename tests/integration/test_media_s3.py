@@ -17,7 +17,16 @@ from moto.server import ThreadedMotoServer
 
 from safechat.adapters.embedded_mongo import free_port
 from safechat.container import SERVICES
-from tests.media_support import ELF, GPS_MARKER, exif_jpeg, fetch, follow, image_of, upload
+from tests.media_support import (
+    ELF,
+    GPS_MARKER,
+    exif_jpeg,
+    fetch,
+    follow,
+    image_of,
+    presign,
+    upload,
+)
 from tests.support import ChatServer, pair, start_server
 
 PREFIX = "chat"
@@ -129,12 +138,7 @@ async def test_presigned_put_to_s3_then_complete(
     server = s3_server
     gid, a, b = await pair(server)
     source = exif_jpeg(400, 300, orientation=8)
-    status, signed = await server.request(
-        "POST",
-        "/api/media/presign",
-        a.token,
-        {"groupId": gid, "filename": "p.jpg", "mimeType": "image/jpeg", "size": len(source)},
-    )
+    status, signed = await presign(server, a.token, gid, "p.jpg", "image/jpeg", len(source))
     assert status == 201, signed
     mid = signed["mediaId"]
     url = urlsplit(signed["uploadUrl"])
@@ -170,12 +174,7 @@ async def test_disguised_executable_put_to_s3_is_refused_and_removed(
 ) -> None:
     server = s3_server
     gid, a, _ = await pair(server)
-    status, signed = await server.request(
-        "POST",
-        "/api/media/presign",
-        a.token,
-        {"groupId": gid, "filename": "cat.jpg", "mimeType": "image/jpeg", "size": len(ELF)},
-    )
+    status, signed = await presign(server, a.token, gid, "cat.jpg", "image/jpeg", len(ELF))
     assert status == 201, signed
     async with server.http.put(signed["uploadUrl"], data=ELF, headers=signed["headers"]) as r:
         assert r.status == 200
@@ -196,12 +195,7 @@ async def test_orphans_are_removed_from_the_bucket(
     gid, a, _ = await pair(server)
     _, body = await upload(server, a.token, gid, b"never sent\n", filename="n.txt")
     mid = body["media"]["id"]
-    _, signed = await server.request(
-        "POST",
-        "/api/media/presign",
-        a.token,
-        {"groupId": gid, "filename": "x.txt", "mimeType": "text/plain", "size": 4},
-    )
+    _, signed = await presign(server, a.token, gid, "x.txt", "text/plain", 4)
     async with server.http.put(signed["uploadUrl"], data=b"abc\n", headers=signed["headers"]):
         pass
     assert len(objects(bucket)) == 2
