@@ -114,9 +114,7 @@ def frames_gif(count: int, size: tuple[int, int] = (1, 1)) -> bytes:
 
 
 def _chunk(kind: bytes, body: bytes) -> bytes:
-    return (
-        struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
-    )
+    return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
 
 
 def ztxt_bomb(*, after_pixels: bool = False) -> bytes:
