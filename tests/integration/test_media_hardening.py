@@ -4,13 +4,14 @@ upload URLs, files the database knows nothing about."""
 from __future__ import annotations
 
 import asyncio
+import threading
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from bson import ObjectId
 
-from safechat.container import SERVICES
+from safechat.container import IMAGE_WORKERS, SERVICES
 from tests.media_support import (
     ELF,
     follow,
@@ -133,3 +134,44 @@ async def test_the_sweep_finds_every_file_without_a_record(server: ChatServer) -
     assert status == 400, body
     assert "expired" in body["error"]["message"]
     assert await db.media.find_one({"_id": ObjectId(signed["mediaId"])}) is None
+
+
+async def test_one_users_image_backlog_is_capped_and_others_keep_going(
+    server: ChatServer,
+) -> None:
+    alice = await server.user("user_alice")
+    await server.user("user_bob")
+    gid = await server.group(alice, memberIds=["user_bob"])
+    bob = server.token("user_bob")
+    source = png_bytes()
+    _, signed = await presign(server, alice, gid, "p.png", "image/png", len(source))
+    async with server.http.put(signed["uploadUrl"], data=source, headers=signed["headers"]) as r:
+        assert r.status == 200
+    # Alice already has one image decoding and four waiting (slow ones, held open here).
+    workers = server.app[IMAGE_WORKERS]
+    release = threading.Event()
+    held = [
+        asyncio.create_task(workers.run("user_alice", lambda: release.wait(10))) for _ in range(5)
+    ]
+    try:
+        for _ in range(100):  # bounded: the tasks reach the pool within a few loop turns
+            if workers.jobs("user_alice") == 5:
+                break
+            await asyncio.sleep(0.01)
+        status, body = await upload(server, alice, gid, png_bytes(32, 32))
+        assert status == 429, body
+        assert body["error"]["code"] == "RATE_LIMITED"
+        assert body["error"]["details"]["retryAfterMs"] > 0
+        status, body = await server.request(
+            "POST", f"/api/media/{signed['mediaId']}/complete", alice
+        )
+        assert status == 429, body
+        # Bob's image takes the thread Alice may not.
+        status, body = await asyncio.wait_for(upload(server, bob, gid, png_bytes(16, 16)), 5)
+        assert status == 201, body
+    finally:
+        release.set()
+        await asyncio.gather(*held)
+    # The refused complete kept the bytes: the retry succeeds.
+    status, body = await server.request("POST", f"/api/media/{signed['mediaId']}/complete", alice)
+    assert status == 200, body

@@ -40,7 +40,7 @@ from safechat.services.media_files import (
     sniff,
 )
 from safechat.services.media_sweep import SWEEP_GRACE, sweep_files, upload_id
-from safechat.services.media_work import ImageWorkers
+from safechat.services.media_work import ImageWorkers, ProcessingBusy
 from safechat.services.ports import Clock, MediaStore, SignedUrl
 
 log = structlog.get_logger(__name__)
@@ -260,6 +260,8 @@ class MediaService:
             if data is None:
                 raise Conflict("Nothing was uploaded to the upload URL yet")
             ready = await self._prepare(user_id, data)
+        except ProcessingBusy:
+            raise  # nothing wrong with the bytes: they stay for a retry
         except ChatError:
             # Refused bytes are not kept; the client may presign again.
             await self._discard(media)
