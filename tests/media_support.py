@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import io
+import struct
+import zlib
 from typing import Any
 
 import aiohttp
@@ -93,3 +95,32 @@ async def follow(server: ChatServer, url: str, token: str) -> tuple[str, bytes]:
     async with server.http.get(location) as resp:
         assert resp.status == 200, await resp.text()
         return resp.headers.get("Content-Type", ""), await resp.read()
+
+
+def frames_gif(count: int, size: tuple[int, int] = (1, 1)) -> bytes:
+    """An animated GIF of `count` distinct frames (a "frame bomb" when there are many)."""
+    frames = [Image.new("P", size, i % 256) for i in range(count)]
+    out = io.BytesIO()
+    frames[0].save(
+        out,
+        format="GIF",
+        save_all=True,
+        append_images=frames[1:],
+        duration=10,
+        optimize=False,  # keep every frame: Pillow would merge identical ones
+        disposal=0,
+    )
+    return out.getvalue()
+
+
+def _chunk(kind: bytes, body: bytes) -> bytes:
+    return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+
+
+def ztxt_bomb(*, after_pixels: bool = False) -> bytes:
+    """A small PNG with a zTXt chunk that inflates to 5 MB, past Pillow's text-chunk limit
+    (before IDAT it is read by Image.open, after it by load)."""
+    png = png_bytes(4, 4)
+    bomb = _chunk(b"zTXt", b"Comment\x00\x00" + zlib.compress(b"a" * 5_000_000, 9))
+    at = png.rindex(b"IEND") - 4 if after_pixels else 33  # 33: signature + IHDR
+    return png[:at] + bomb + png[at:]

@@ -8,6 +8,7 @@ import functools
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -20,7 +21,7 @@ from pymongo import AsyncMongoClient
 from safechat.adapters.embedded_mongo import EmbeddedMongo
 from safechat.adapters.fast_json import socketio_json
 from safechat.adapters.jwks import HttpJwks
-from safechat.adapters.local_media import LOCAL_MEDIA, LocalMediaStore
+from safechat.adapters.local_media import LOCAL_MEDIA, UPLOAD_GATE, LocalMediaStore
 from safechat.adapters.local_media import setup_routes as setup_local_media_routes
 from safechat.adapters.memory_presence import MemoryPresence, MemoryTyping
 from safechat.adapters.memory_ratelimit import MemoryRateLimiter
@@ -35,7 +36,15 @@ from safechat.adapters.socketio_notifier import SocketIONotifier
 from safechat.adapters.websocket import configure_websocket
 from safechat.ai.guard import CircuitBreaker, GuardedAI
 from safechat.config import Settings
-from safechat.container import MEDIA_STORE, METRICS, SERVICES, SETTINGS, STARTED_AT, Services
+from safechat.container import (
+    IMAGE_WORKERS,
+    MEDIA_STORE,
+    METRICS,
+    SERVICES,
+    SETTINGS,
+    STARTED_AT,
+    Services,
+)
 from safechat.datadir import read_or_create
 from safechat.handlers.ai import AIHandlers
 from safechat.handlers.boundary import Boundary
@@ -70,6 +79,7 @@ from safechat.services.encryption import Encryptor, load_or_create_dev_keyring
 from safechat.services.groups import GroupService
 from safechat.services.maintenance import ReencryptReport, reencrypt_messages
 from safechat.services.media import MediaLimits, MediaService
+from safechat.services.media_work import ImageWorkers
 from safechat.services.messages import MessageService
 from safechat.services.ports import (
     Clock,
@@ -213,6 +223,7 @@ def media_limits(settings: Settings) -> MediaLimits:
     return MediaLimits(
         max_bytes=settings.max_upload_bytes,
         max_pixels=settings.media_max_pixels,
+        max_frames=settings.media_max_frames,
         url_ttl=settings.media_url_ttl_seconds,
         upload_ttl=settings.media_upload_ttl_seconds,
         orphan_ttl=timedelta(seconds=settings.media_orphan_ttl_seconds),
@@ -252,11 +263,18 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> web.Applica
     setup_local_media_routes(app)
 
     async def media_resources(app: web.Application) -> AsyncIterator[None]:
-        async with open_media_store(settings, clock) as store:
-            app[MEDIA_STORE] = store
-            if isinstance(store, LocalMediaStore):
-                app[LOCAL_MEDIA] = store
-            yield
+        # Image decoding gets threads of its own: the default executor serves file reads,
+        # downloads and S3 calls, which must never wait behind a slow image.
+        pool = ThreadPoolExecutor(settings.media_workers, thread_name_prefix="safechat-media")
+        app[IMAGE_WORKERS] = ImageWorkers(pool, per_user=settings.media_user_concurrency)
+        try:
+            async with open_media_store(settings, clock) as store:
+                app[MEDIA_STORE] = store
+                if isinstance(store, LocalMediaStore):
+                    app[LOCAL_MEDIA] = store
+                yield
+        finally:
+            pool.shutdown(wait=False, cancel_futures=True)
 
     async def resources(app: web.Application) -> AsyncIterator[None]:
         async with open_database(settings) as (database, embedded), shared_state(settings) as state:
@@ -276,6 +294,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> web.Applica
                 keys = dev_issuer
             services = build_services(app, settings, database, keys, dev_issuer, clock, state)
             app[SERVICES] = services
+            app[UPLOAD_GATE] = services.media.upload_open
             stale = await services.connections.cleanup_stale()
             await services.presence.purge_node(services.connections.node_id)
             handlers = register_handlers(sio, services, settings, metrics, clock)
@@ -371,6 +390,7 @@ def build_services(
         clock,
         base_url=settings.base_url,
         limits=media_limits(settings),
+        workers=app[IMAGE_WORKERS],
     )
     messages = MessageService(
         groups,

@@ -160,6 +160,13 @@ class Settings(BaseSettings):
         10 * 1024 * 1024, ge=1024, validation_alias=_env("MAX_UPLOAD_BYTES")
     )
     media_max_pixels: int = Field(40_000_000, ge=1, validation_alias=_env("MEDIA_MAX_PIXELS"))
+    media_max_frames: int = Field(500, ge=1, validation_alias=_env("MEDIA_MAX_FRAMES"))
+    # Image decoding runs on a thread pool of its own, each user holding at most
+    # MEDIA_USER_CONCURRENCY of its threads (docs/media.md, "Processing").
+    media_workers: int = Field(2, ge=1, le=64, validation_alias=_env("MEDIA_WORKERS"))
+    media_user_concurrency: int = Field(
+        1, ge=1, le=64, validation_alias=_env("MEDIA_USER_CONCURRENCY")
+    )
     media_url_ttl_seconds: int = Field(
         600, ge=1, le=7 * 86400, validation_alias=_env("MEDIA_URL_TTL_SECONDS")
     )

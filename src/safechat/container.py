@@ -15,6 +15,7 @@ from safechat.services.auth import DevIssuer, TokenVerifier
 from safechat.services.connections import ConnectionService
 from safechat.services.groups import GroupService
 from safechat.services.media import MediaService
+from safechat.services.media_work import ImageWorkers
 from safechat.services.messages import MessageService
 from safechat.services.ports import MediaStore, RateLimiter
 from safechat.services.presence import PresenceService
@@ -45,3 +46,4 @@ SERVICES = web.AppKey("services", Services)
 STARTED_AT = web.AppKey("started_at", float)
 METRICS = web.AppKey("metrics", Metrics)
 MEDIA_STORE = web.AppKey[MediaStore]("media_store")
+IMAGE_WORKERS = web.AppKey("image_workers", ImageWorkers)

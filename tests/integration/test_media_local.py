@@ -355,9 +355,9 @@ async def test_direct_upload_through_the_local_put_endpoint(server: ChatServer) 
     assert status == 200
     assert again["media"]["id"] == mid
 
-    # Re-using the upload URL afterwards cannot replace what is served.
+    # The upload URL was single use: re-using it is refused, and nothing replaces what is served.
     async with server.http.put(signed["uploadUrl"], data=ELF, headers=signed["headers"]) as r:
-        assert r.status == 200
+        assert r.status == 403
     ack = await a.call("send_message", {"groupId": gid, "type": "image", "mediaId": mid})
     assert ack["ok"] is True, ack
     _, original = await follow(server, ack["message"]["media"]["url"], b.token)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator, Iterator
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -246,3 +246,42 @@ def test_doctor_reports_the_media_store(safechat_bin: str, tmp_path: Path, moto_
     line = doctor(S3_BUCKET="b1", **no_credentials)
     assert "[FAIL]" in line
     assert "no AWS credentials" in line
+
+
+async def test_upload_objects_put_again_after_complete_are_swept(
+    s3_server: ChatServer, bucket: tuple[Any, str]
+) -> None:
+    """A presigned S3 PUT URL cannot be revoked: `complete` moves the bytes to their final
+    keys, and the file sweep deletes whatever is PUT again, and any object without a record."""
+    server = s3_server
+    gid, a, _ = await pair(server)
+    client, name = bucket
+    source = exif_jpeg(64, 48, orientation=1)
+    _, signed = await presign(server, a.token, gid, "p.jpg", "image/jpeg", len(source))
+    mid = signed["mediaId"]
+    async with server.http.put(signed["uploadUrl"], data=source, headers=signed["headers"]) as r:
+        assert r.status == 200
+    status, body = await server.request("POST", f"/api/media/{mid}/complete", a.token)
+    assert status == 200, body
+    final = {f"{PREFIX}/media/{mid}/original", f"{PREFIX}/media/{mid}/thumbnail"}
+    assert set(objects(bucket)) == final
+    big = b"\xff" * (4 * 1024 * 1024)
+    async with server.http.put(signed["uploadUrl"], data=big, headers=signed["headers"]) as r:
+        assert r.status == 200  # S3 itself still takes it
+    # A refused complete, then the URL used again; an object no record knows.
+    _, refused = await presign(server, a.token, gid, "c.jpg", "image/jpeg", len(ELF))
+    async with server.http.put(refused["uploadUrl"], data=ELF, headers=refused["headers"]):
+        pass
+    status, _ = await server.request("POST", f"/api/media/{refused['mediaId']}/complete", a.token)
+    assert status == 400
+    async with server.http.put(refused["uploadUrl"], data=ELF, headers=refused["headers"]):
+        pass
+    client.put_object(Bucket=name, Key=f"{PREFIX}/media/{ObjectId()}/original", Body=b"x")
+    foreign = {f"{PREFIX}/media/readme.txt", "elsewhere/uploads/x"}  # not ours to judge
+    for key in foreign:
+        client.put_object(Bucket=name, Key=key, Body=b"x")
+    assert len(objects(bucket)) == 7
+
+    media = server.app[SERVICES].media
+    assert await media.cleanup_files(datetime.now(UTC) + timedelta(minutes=11)) == 3
+    assert set(objects(bucket)) == final | foreign

@@ -4,12 +4,13 @@ and the local store's URL signatures."""
 from __future__ import annotations
 
 import io
+import struct
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from urllib.parse import parse_qsl, urlsplit
 
 import pytest
-from PIL import Image
+from PIL import GifImagePlugin, Image, ImageFile, UnidentifiedImageError
 
 from safechat.adapters.local_media import BadSignature, LocalMediaStore
 from safechat.errors import PayloadTooLarge, ValidationFailed
@@ -21,7 +22,17 @@ from safechat.services.media_files import (
     sanitize_filename,
     sniff,
 )
-from tests.media_support import ELF, GPS_MARKER, PDF, PE, exif_jpeg, image_of, png_bytes
+from tests.media_support import (
+    ELF,
+    GPS_MARKER,
+    PDF,
+    PE,
+    exif_jpeg,
+    frames_gif,
+    image_of,
+    png_bytes,
+    ztxt_bomb,
+)
 
 
 def _encoded(fmt: str, **save: object) -> bytes:
@@ -85,6 +96,31 @@ def test_sniff_by_content(data: bytes, expected: str | None) -> None:
 )
 def test_sanitize_filename(raw: str | None, mime: str, expected: str) -> None:
     assert sanitize_filename(raw, mime) == expected
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        # A right-to-left override shows "photo\u202egnp.exe" as "photoexe.png".
+        ("photo\u202egnp.exe", "photognp.exe.jpg"),
+        ("photo%E2%80%AEgnp.exe", "photognp.exe.jpg"),
+        # Isolates, zero-width space/joiner, BOM, right-to-left mark, soft hyphen.
+        ("a\u2066b\u2069c\u200bd\u200de\ufefff\u200fg\u00adh.jpg", "abcdefgh.jpg"),
+        ("line\u2028para\u2029end.jpg", "lineparaend.jpg"),
+        ("\u202e\u202d\u200b", "file.jpg"),
+        ("lone\ud800surrogate.jpg", "lonesurrogate.jpg"),
+        ("c1\x85\x9bcontrols.jpg", "c1__controls.jpg"),
+    ],
+)
+def test_filenames_lose_invisible_and_bidi_characters(raw: str, expected: str) -> None:
+    assert sanitize_filename(raw, "image/jpeg") == expected
+
+
+def test_content_disposition_drops_invisible_characters() -> None:
+    header = content_disposition("photo\u202egnp\u200b.jpg", inline=True)
+    assert "\u202e" not in header
+    assert "%E2%80" not in header
+    assert header == "inline; filename=\"photognp.jpg\"; filename*=UTF-8''photognp.jpg"
 
 
 def test_long_filenames_are_cut_and_keep_the_extension() -> None:
@@ -191,6 +227,93 @@ def test_decompression_bomb_is_refused_before_decoding() -> None:
 def test_undecodable_images_are_refused(data: bytes, mime: str) -> None:
     with pytest.raises(ValidationFailed):
         process_image(data, mime, max_pixels=10_000_000)
+
+
+# --- frame bombs and hostile chunks ---------------------------------------------------
+
+
+def test_gif_frame_bomb_is_refused_while_reading_frames(monkeypatch: pytest.MonkeyPatch) -> None:
+    # 5000 frames of 1x1: 5000 "pixels" in all, far under any pixel cap, yet each frame
+    # costs a decode and an encode.
+    bomb = frames_gif(5000)
+    seeks: list[int] = []
+    seek = GifImagePlugin.GifImageFile.seek
+
+    def counting(self: GifImagePlugin.GifImageFile, frame: int) -> None:
+        seeks.append(frame)
+        seek(self, frame)
+
+    monkeypatch.setattr(GifImagePlugin.GifImageFile, "seek", counting)
+    with pytest.raises(PayloadTooLarge) as refused:
+        process_image(bomb, "image/gif", max_pixels=40_000_000)
+    assert refused.value.details is not None
+    assert refused.value.details["maxFrames"] == 500
+    # Refused on finding a 501st frame, without decoding it or walking the rest.
+    assert max(seeks) == 500
+
+
+def test_tiny_frames_still_cost_a_minimum_each() -> None:
+    small = frames_gif(100)
+    with pytest.raises(PayloadTooLarge):
+        process_image(small, "image/gif", max_pixels=1_000_000)
+    assert process_image(small, "image/gif", max_pixels=10**8).width == 1
+
+
+def test_frame_cap_is_configurable() -> None:
+    gif = frames_gif(20, (8, 8))
+    with pytest.raises(PayloadTooLarge):
+        process_image(gif, "image/gif", max_pixels=10**8, max_frames=19)
+    assert process_image(gif, "image/gif", max_pixels=10**8, max_frames=20).width == 8
+
+
+@pytest.mark.parametrize("after_pixels", [False, True])
+def test_png_text_chunk_bomb_is_a_validation_error(after_pixels: bool) -> None:
+    with pytest.raises(ValidationFailed):
+        process_image(ztxt_bomb(after_pixels=after_pixels), "image/png", max_pixels=40_000_000)
+
+
+@pytest.mark.parametrize(
+    ("data", "mime"),
+    [
+        (frames_gif(10, (16, 16))[:200], "image/gif"),
+        (png_bytes(300, 300)[:-30], "image/png"),
+        (exif_jpeg(200, 100)[:400], "image/jpeg"),
+        (_encoded("WEBP")[:40], "image/webp"),
+    ],
+)
+def test_truncated_images_are_validation_errors(data: bytes, mime: str) -> None:
+    with pytest.raises(ValidationFailed):
+        process_image(data, mime, max_pixels=10_000_000)
+
+
+@pytest.mark.parametrize("where", ["open", "load"])
+@pytest.mark.parametrize(
+    ("error", "expected"),
+    [
+        (ValueError("Decompressed data too large"), ValidationFailed),
+        (struct.error("unpack requires a buffer"), ValidationFailed),
+        (EOFError(), ValidationFailed),
+        (SyntaxError("not a GIF"), ValidationFailed),
+        (OSError("image file is truncated"), ValidationFailed),
+        (UnidentifiedImageError("cannot identify"), ValidationFailed),
+        (IndexError("list index out of range"), ValidationFailed),
+        (KeyError("mode"), ValidationFailed),
+        (TypeError("bad argument"), ValidationFailed),
+        (ZeroDivisionError(), ValidationFailed),
+        (Image.DecompressionBombError("too many pixels"), PayloadTooLarge),
+        (MemoryError(), PayloadTooLarge),
+    ],
+)
+def test_every_decoder_failure_is_a_coded_error(
+    monkeypatch: pytest.MonkeyPatch, where: str, error: Exception, expected: type[Exception]
+) -> None:
+    def broken(*args: object, **kwargs: object) -> None:
+        raise error
+
+    target = (Image, "open") if where == "open" else (ImageFile.ImageFile, "load")
+    monkeypatch.setattr(*target, broken)
+    with pytest.raises(expected):
+        process_image(png_bytes(), "image/png", max_pixels=10_000_000)
 
 
 # --- local store signatures ---------------------------------------------------------

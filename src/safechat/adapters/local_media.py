@@ -15,7 +15,8 @@ import hmac
 import os
 import re
 import secrets
-from datetime import timedelta
+from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from urllib.parse import urlencode
 
@@ -23,15 +24,20 @@ from aiohttp import web
 
 from safechat.errors import AccessDenied, ChatError, ErrorCode, PayloadTooLarge
 from safechat.services.media_files import content_disposition
-from safechat.services.ports import Clock, SignedUrl
+from safechat.services.ports import Clock, SignedUrl, StoredObject
 
 KEY_PATTERN = re.compile(r"^[A-Za-z0-9_-]{1,64}(/[A-Za-z0-9_-]{1,64}){0,4}$")
 PREFIX = "/media/local/"
 CHUNK = 64 * 1024
+SCAN_PAGE = 500
 
 
 class BadSignature(AccessDenied):
     default_message = "The media URL is invalid or has expired"
+
+
+class UploadClosed(BadSignature):
+    default_message = "This upload URL was already used (completed or refused); presign again"
 
 
 class LocalMediaStore:
@@ -66,8 +72,11 @@ class LocalMediaStore:
     def _write(path: Path, data: bytes) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
-        tmp.write_bytes(data)
-        os.replace(tmp, path)  # readers see the old file or the new one, never half
+        try:
+            tmp.write_bytes(data)
+            os.replace(tmp, path)  # readers see the old file or the new one, never half
+        finally:
+            tmp.unlink(missing_ok=True)  # a failed write (disk full) leaves nothing
 
     async def get(self, key: str, max_bytes: int) -> bytes | None:
         return await asyncio.to_thread(self._read, self.path(key), max_bytes)
@@ -101,6 +110,28 @@ class LocalMediaStore:
                     p.parent.rmdir()
 
         await asyncio.to_thread(unlink)
+
+    async def scan(self, prefix: str) -> AsyncIterator[list[StoredObject]]:
+        found = await asyncio.to_thread(self._list, prefix)
+        for start in range(0, len(found), SCAN_PAGE):
+            yield found[start : start + SCAN_PAGE]
+
+    def _list(self, prefix: str) -> list[StoredObject]:
+        top = self.root.joinpath(*prefix.strip("/").split("/")) if prefix.strip("/") else self.root
+        out: list[StoredObject] = []
+        for path in top.rglob("*"):
+            key = path.relative_to(self.root).as_posix()
+            # Not a key of ours (a temporary file mid-write): never listed, never deleted.
+            if not key.startswith(prefix) or not KEY_PATTERN.match(key):
+                continue
+            try:
+                if not path.is_file():
+                    continue
+                modified = datetime.fromtimestamp(path.stat().st_mtime, UTC)
+            except FileNotFoundError:  # deleted while we walked
+                continue
+            out.append(StoredObject(key, modified))
+        return out
 
     async def download_url(
         self, key: str, *, content_type: str, filename: str, inline: bool, expires_in: int
@@ -147,6 +178,10 @@ class LocalMediaStore:
 # --- the HTTP side: GET serves, PUT receives -----------------------------------
 
 LOCAL_MEDIA = web.AppKey("local_media", LocalMediaStore)
+# Whether a direct upload to a key is still open (MediaService.upload_open): the signed
+# PUT URL is single use, closed once its upload is completed or refused.
+UploadGate = Callable[[str], Awaitable[bool]]
+UPLOAD_GATE = web.AppKey[UploadGate]("local_upload_gate")
 
 
 def _store(request: web.Request) -> tuple[LocalMediaStore, str, dict[str, str]]:
@@ -184,6 +219,9 @@ async def receive(request: web.Request) -> web.Response:
     store.verify("PUT", key, query, ("ct", "max"))
     if request.headers.get("Content-Type", "") != query["ct"]:
         raise BadSignature("Content-Type must be the one the upload URL was made for")
+    gate = request.app.get(UPLOAD_GATE)
+    if gate is None or not await gate(key):
+        raise UploadClosed()
     limit = int(query["max"])
     if request.content_length is not None and request.content_length > limit:
         raise PayloadTooLarge(f"Uploads are limited to {limit} bytes", details={"maxBytes": limit})
@@ -195,6 +233,11 @@ async def receive(request: web.Request) -> web.Response:
                 f"Uploads are limited to {limit} bytes", details={"maxBytes": limit}
             )
     await store.put(key, bytes(data), query["ct"])
+    # `complete` (or a refusal) may have run while the body arrived; it closes the upload
+    # before deleting its key, so checking again after the write leaves no stray file.
+    if not await gate(key):
+        await store.delete([key])
+        raise UploadClosed()
     return web.Response(status=200)
 
 

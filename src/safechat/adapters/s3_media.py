@@ -9,6 +9,7 @@ shared config); SafeChat never takes keys in its own settings.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -17,7 +18,7 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from safechat.services.media_files import content_disposition
-from safechat.services.ports import Clock, SignedUrl
+from safechat.services.ports import Clock, SignedUrl, StoredObject
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -124,6 +125,23 @@ class S3MediaStore:
             Bucket=self._bucket,
             Delete={"Objects": objects, "Quiet": True},
         )
+
+    async def scan(self, prefix: str) -> AsyncIterator[list[StoredObject]]:
+        # Needs s3:ListBucket under the prefix (the Terraform role has it, nothing wider).
+        full = self._key(prefix)
+        token: str | None = None
+        while True:
+            params: Any = {"Bucket": self._bucket, "Prefix": full}
+            if token:
+                params["ContinuationToken"] = token
+            page = await asyncio.to_thread(self._client.list_objects_v2, **params)
+            yield [
+                StoredObject(o["Key"][len(self._prefix) :], o["LastModified"])
+                for o in page.get("Contents", [])
+            ]
+            token = page.get("NextContinuationToken")
+            if not page.get("IsTruncated") or not token:
+                return
 
     async def download_url(
         self, key: str, *, content_type: str, filename: str, inline: bool, expires_in: int

@@ -25,6 +25,13 @@ class MediaRepository:
         doc = await self._c.find_one({"_id": media_id})
         return StoredMedia.from_doc(doc) if doc else None
 
+    async def find_many(self, ids: list[ObjectId]) -> dict[ObjectId, StoredMedia]:
+        """The records among `ids` that exist (one query, for the file sweep)."""
+        if not ids:
+            return {}
+        found = self._c.find({"_id": {"$in": ids}})
+        return {d["_id"]: StoredMedia.from_doc(d) async for d in found}
+
     async def mark_ready(
         self, media_id: ObjectId, fields: dict[str, Any], now: datetime
     ) -> StoredMedia | None:

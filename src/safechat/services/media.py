@@ -9,6 +9,7 @@ Records still pending or ready after `orphan_ttl` are deleted with their objects
 from __future__ import annotations
 
 import asyncio
+import functools
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -32,19 +33,22 @@ from safechat.services.groups import GroupService
 from safechat.services.media_files import (
     ALLOWED_TYPES,
     IMAGE_TYPES,
+    MAX_FRAMES,
     kind_of,
     process_image,
     sanitize_filename,
     sniff,
 )
+from safechat.services.media_sweep import SWEEP_GRACE, sweep_files, upload_id
+from safechat.services.media_work import ImageWorkers, ProcessingBusy
 from safechat.services.ports import Clock, MediaStore, SignedUrl
 
 log = structlog.get_logger(__name__)
 
-# A send checks the upload's age against orphan_ttl, the sweep against orphan_ttl
-# plus this grace, so a send that passed its check never races the sweep.
-SWEEP_GRACE = timedelta(minutes=10)
 SWEEP_BATCH = 200
+# `complete` must come within upload_ttl plus this of the presign; the file sweep deletes
+# upload objects older than upload_ttl plus SWEEP_GRACE, so the two never race.
+COMPLETE_GRACE = SWEEP_GRACE / 2
 
 
 class MediaNotFound(ChatError):
@@ -56,6 +60,7 @@ class MediaNotFound(ChatError):
 class MediaLimits:
     max_bytes: int = 10 * 1024 * 1024
     max_pixels: int = 40_000_000
+    max_frames: int = MAX_FRAMES
     url_ttl: int = 600
     upload_ttl: int = 900
     orphan_ttl: timedelta = timedelta(hours=24)
@@ -103,6 +108,7 @@ class MediaService:
         *,
         base_url: str,
         limits: MediaLimits | None = None,
+        workers: ImageWorkers,
     ) -> None:
         self._repo = repo
         self._messages = messages
@@ -111,12 +117,13 @@ class MediaService:
         self._clock = clock
         self._base_url = base_url
         self.limits = limits or MediaLimits()
+        self._workers = workers
 
     def _too_large(self) -> PayloadTooLarge:
         limit = self.limits.max_bytes
         return PayloadTooLarge(f"Uploads are limited to {limit} bytes", details={"maxBytes": limit})
 
-    async def _prepare(self, data: bytes) -> Prepared:
+    async def _prepare(self, user_id: str, data: bytes) -> Prepared:
         if len(data) > self.limits.max_bytes:
             raise self._too_large()
         mime = sniff(data)
@@ -127,9 +134,14 @@ class MediaService:
             )
         if mime not in IMAGE_TYPES:
             return Prepared(mime, data)
-        image = await asyncio.to_thread(
-            process_image, data, mime, max_pixels=self.limits.max_pixels
+        decode = functools.partial(
+            process_image,
+            data,
+            mime,
+            max_pixels=self.limits.max_pixels,
+            max_frames=self.limits.max_frames,
         )
+        image = await self._workers.run(user_id, decode)
         return Prepared(
             mime, image.data, image.width, image.height, image.thumbnail, image.thumbnail_mime
         )
@@ -154,7 +166,8 @@ class MediaService:
         done = await self._repo.mark_ready(media.id, fields, self._clock.now())
         if done is None:  # completed concurrently; that one's record stands
             found = await self._repo.get(media.id)
-            if found is None:
+            if found is None:  # refused or swept meanwhile: what we just stored is no one's
+                await self._store.delete([media.original_key, thumbnail_key(media.id)])
                 raise MediaNotFound()
             return found
         return done
@@ -180,7 +193,7 @@ class MediaService:
         self, user_id: str, group_id: str, data: bytes, filename: str | None
     ) -> dict[str, Any]:
         group = await self._groups.require_member(group_id, user_id)
-        ready = await self._prepare(data)
+        ready = await self._prepare(user_id, data)
         # Recorded first, so bytes stored by a request that then fails are swept.
         media = self._new(user_id, group.id, sanitize_filename(filename, ready.mime))
         await self._repo.insert(media)
@@ -228,6 +241,10 @@ class MediaService:
         if media.upload_key is None:
             raise Conflict("This upload is still being processed")
         await self._groups.require_member(str(media.group_id), user_id)
+        window = timedelta(seconds=self.limits.upload_ttl) + COMPLETE_GRACE
+        if media.created_at < self._clock.now() - window:
+            await self._discard(media)  # the sweep may be deleting its bytes already
+            raise ValidationFailed("This upload URL has expired; presign again")
         size = await self._store.size(media.upload_key)
         if size is None:
             raise Conflict("Nothing was uploaded to the upload URL yet")
@@ -242,14 +259,28 @@ class MediaService:
             data = await self._store.get(media.upload_key, self.limits.max_bytes)
             if data is None:
                 raise Conflict("Nothing was uploaded to the upload URL yet")
-            ready = await self._prepare(data)
+            ready = await self._prepare(user_id, data)
+        except ProcessingBusy:
+            raise  # nothing wrong with the bytes: they stay for a retry
         except ChatError:
             # Refused bytes are not kept; the client may presign again.
             await self._discard(media)
             raise
         done = await self._store_prepared(media, ready)
+        # The verified copy now lives under media/<id>/; a presigned S3 PUT URL cannot be
+        # revoked, so bytes PUT again later land here with no record: the file sweep
+        # removes them.
         await self._store.delete([media.upload_key])
         return upload_view(done, self._base_url)
+
+    async def upload_open(self, key: str) -> bool:
+        """Whether a direct upload to `key` may (still) be written: its record is pending
+        and waits on that key. A completed or refused upload is closed for good."""
+        media_id = upload_id(key)
+        if media_id is None:
+            return False
+        media = await self._repo.get(media_id)
+        return media is not None and media.status == "pending" and media.upload_key == key
 
     # --- reading ------------------------------------------------------------------
 
@@ -332,11 +363,22 @@ class MediaService:
             log.info("media_orphans_removed", count=removed)
         return removed
 
+    async def cleanup_files(self, now: datetime) -> int:
+        """Deletes stored objects no record accounts for (see media_sweep)."""
+        removed = await sweep_files(
+            self._store, self._repo, now, timedelta(seconds=self.limits.upload_ttl)
+        )
+        if removed:
+            log.info("media_stray_files_removed", count=removed)
+        return removed
+
     async def cleanup_loop(self, interval: float) -> None:
-        """Runs the sweep every `interval` seconds until cancelled."""
+        """Runs both sweeps every `interval` seconds until cancelled."""
         while True:
             try:
-                await self.cleanup_orphans(self._clock.now())
+                now = self._clock.now()
+                await self.cleanup_orphans(now)
+                await self.cleanup_files(now)
             except Exception:  # the store or database is down: try again next round
                 log.exception("media_cleanup_failed")
             await asyncio.sleep(interval)

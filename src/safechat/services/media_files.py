@@ -9,12 +9,14 @@ from __future__ import annotations
 import io
 import re
 import unicodedata
+from collections.abc import Iterator
 from dataclasses import dataclass
 from urllib.parse import quote, unquote
 
-from PIL import Image, ImageOps, ImageSequence, UnidentifiedImageError
+import structlog
+from PIL import Image, ImageOps
 
-from safechat.errors import PayloadTooLarge, ValidationFailed
+from safechat.errors import ChatError, PayloadTooLarge, ValidationFailed
 
 IMAGE_TYPES = ("image/jpeg", "image/png", "image/gif", "image/webp")
 ALLOWED_TYPES = (*IMAGE_TYPES, "application/pdf", "text/plain")
@@ -29,9 +31,18 @@ EXTENSIONS = {
 PIL_FORMATS = {"image/jpeg": "JPEG", "image/png": "PNG", "image/gif": "GIF", "image/webp": "WEBP"}
 THUMBNAIL_PX = 300
 MAX_FILENAME_CHARS = 200
+MAX_FRAMES = 500
+# Each frame of an animation costs at least this many pixels of the budget: decoding and
+# re-encoding a 1x1 frame is not free, so a GIF of 40 000 of them must not pass as tiny.
+MIN_FRAME_PIXELS = 65_536
 # Text may hold tabs, newlines, form feeds; any other C0 control (NUL above all) means binary.
 _BINARY_CONTROL = re.compile(rb"[\x00-\x08\x0b\x0e-\x1f\x7f]")
 _UNSAFE_NAME_CHARS = re.compile(r'[\x00-\x1f\x7f"*:<>?|;\\/]')
+# Invisible in a name, and able to disguise it: format characters (bidi overrides and
+# isolates, zero-width, BOM, soft hyphen), lone surrogates, line/paragraph separators.
+_INVISIBLE = frozenset(("Cf", "Cs", "Zl", "Zp"))
+
+log = structlog.get_logger(__name__)
 
 
 def kind_of(mime: str) -> str:
@@ -67,11 +78,21 @@ def _is_text(data: bytes) -> bool:
     return True
 
 
+def visible(text: str) -> str:
+    """`text` without invisible characters (see _INVISIBLE); other controls become `_`."""
+    return "".join(
+        "" if (cat := unicodedata.category(c)) in _INVISIBLE else "_" if cat == "Cc" else c
+        for c in text
+    )
+
+
 def sanitize_filename(raw: str | None, mime: str) -> str:
-    """A display name: the last path component, no control or shell-special
-    characters, and an extension that matches the real type (added if not)."""
+    """A display name: the last path component, no control, invisible (bidi, zero-width)
+    or shell-special characters, and an extension that matches the real type (added if
+    not)."""
     # Some clients (aiohttp's FormData, for one) percent-encode the multipart filename.
-    name = unicodedata.normalize("NFC", unquote(raw or ""))
+    name = unquote(raw or "")
+    name = unicodedata.normalize("NFC", visible(name))
     name = re.split(r"[/\\]", name)[-1]
     name = _UNSAFE_NAME_CHARS.sub("_", name).strip().lstrip(".").strip()
     if not name:
@@ -94,31 +115,63 @@ class ProcessedImage:
     height: int
 
 
-def process_image(data: bytes, mime: str, *, max_pixels: int) -> ProcessedImage:
+def process_image(
+    data: bytes, mime: str, *, max_pixels: int, max_frames: int = MAX_FRAMES
+) -> ProcessedImage:
     """Re-encodes an image without EXIF/XMP/comments (orientation applied first)
     and makes a thumbnail of at most THUMBNAIL_PX on its longer side.
 
     Animated GIF/WebP keep their frames (and per-frame durations and loop count);
     the thumbnail is the first frame. Raises ValidationFailed for bytes Pillow
     cannot decode or whose format disagrees with the sniffed type, and
-    PayloadTooLarge for images above `max_pixels` (decompression bombs).
+    PayloadTooLarge for images above `max_pixels` (decompression bombs) or
+    animations of more than `max_frames` frames or `max_pixels` in all.
     """
     try:
         with Image.open(io.BytesIO(data), formats=[PIL_FORMATS[mime]]) as im:
             width, height = im.size
-            frames = getattr(im, "n_frames", 1)
-            if width * height * frames > max_pixels:
-                raise PayloadTooLarge(
-                    "The image is too large to process",
-                    details={"maxPixels": max_pixels},
-                )
-            if frames > 1 and mime in ("image/gif", "image/webp"):
-                return _animated(im, mime)
+            if width * height > max_pixels:
+                raise _too_many_pixels(max_pixels)
+            # is_animated looks at the second frame only; n_frames would walk them all.
+            if mime in ("image/gif", "image/webp") and getattr(im, "is_animated", False):
+                return _animated(im, mime, max_pixels, max_frames)
             im.load()
             upright = ImageOps.exif_transpose(im)
             return _still(upright, mime)
-    except (UnidentifiedImageError, Image.DecompressionBombError, OSError, SyntaxError) as exc:
+    except ChatError:
+        raise
+    except (Image.DecompressionBombError, MemoryError) as exc:
+        raise _too_many_pixels(max_pixels) from exc
+    except Exception as exc:
+        # Pillow's parsers answer hostile bytes with whatever the failing line raised:
+        # OSError, ValueError (a zTXt chunk past MAX_TEXT_CHUNK), SyntaxError,
+        # struct.error, EOFError, IndexError, KeyError, TypeError... all mean "unreadable".
+        log.info("image_undecodable", mime=mime, error=type(exc).__name__)
         raise ValidationFailed("The image could not be decoded") from exc
+
+
+def _too_many_pixels(max_pixels: int) -> PayloadTooLarge:
+    return PayloadTooLarge("The image is too large to process", details={"maxPixels": max_pixels})
+
+
+def _frames(im: Image.Image, max_pixels: int, max_frames: int) -> Iterator[Image.Image]:
+    """Each frame in turn, refusing before decoding the one that would go past the
+    frame cap or the pixel budget (every frame is decoded at the full canvas size)."""
+    cost = max(im.width * im.height, MIN_FRAME_PIXELS)
+    index = 0
+    while True:
+        try:
+            im.seek(index)
+        except EOFError:
+            return
+        if index >= max_frames:
+            raise PayloadTooLarge(
+                f"Animations are limited to {max_frames} frames", details={"maxFrames": max_frames}
+            )
+        if (index + 1) * cost > max_pixels:
+            raise _too_many_pixels(max_pixels)
+        yield im
+        index += 1
 
 
 # Kept: how to draw the pixels. Dropped: everything else Pillow found (EXIF, XMP,
@@ -149,10 +202,10 @@ def _still(im: Image.Image, mime: str) -> ProcessedImage:
     return ProcessedImage(out.getvalue(), thumb, thumb_mime, im.width, im.height)
 
 
-def _animated(im: Image.Image, mime: str) -> ProcessedImage:
+def _animated(im: Image.Image, mime: str, max_pixels: int, max_frames: int) -> ProcessedImage:
     durations: list[int] = []
     frames: list[Image.Image] = []
-    for frame in ImageSequence.Iterator(im):
+    for frame in _frames(im, max_pixels, max_frames):
         durations.append(int(frame.info.get("duration", 100)))
         frames.append(_clean(frame.copy()))
     loop = int(im.info.get("loop", 0))
@@ -184,7 +237,9 @@ def _thumbnail(im: Image.Image) -> tuple[bytes, str]:
 
 
 def content_disposition(filename: str, *, inline: bool) -> str:
-    """RFC 6266: an ASCII fallback plus the UTF-8 name (RFC 5987)."""
+    """RFC 6266: an ASCII fallback plus the UTF-8 name (RFC 5987). Invisible characters
+    are dropped here too, for names stored before sanitize_filename dropped them."""
+    filename = visible(filename)
     ascii_name = filename.encode("ascii", "replace").decode().replace("?", "_")
     ascii_name = ascii_name.replace('"', "_").replace("\\", "_")
     disposition = "inline" if inline else "attachment"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
@@ -159,6 +160,14 @@ class SignedUrl:
     headers: dict[str, str] = field(default_factory=dict)
 
 
+@dataclass(frozen=True, slots=True)
+class StoredObject:
+    """One object found by MediaStore.scan: its key and when it was last written."""
+
+    key: str
+    modified: datetime
+
+
 class MediaStore(Protocol):
     """Where media bytes live: a local directory or an S3 bucket.
 
@@ -187,3 +196,6 @@ class MediaStore(Protocol):
         self, key: str, *, content_type: str, max_bytes: int, expires_in: int
     ) -> SignedUrl:
         """A URL the client PUTs the bytes to, with the headers it must send."""
+
+    def scan(self, prefix: str) -> AsyncIterator[list[StoredObject]]:
+        """Every object whose key starts with `prefix`, a page at a time (for the sweep)."""
