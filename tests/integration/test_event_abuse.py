@@ -101,7 +101,7 @@ async def test_unknown_events_share_the_per_socket_limit(limited: ChatServer) ->
 async def test_forged_reserved_events_are_rate_limited(limited: ChatServer) -> None:
     """Client events named connect/disconnect, with any number of arguments, are
     answered like unknown events and drawn from the socket's bucket."""
-    gid, a, b = await pair(limited)
+    _, a, b = await pair(limited)
     shapes: list[Any] = [None, {"HTTP_AUTHORIZATION": "Bearer x"}, (1, 2, 3), (1, 2, 3, 4, 5)]
     acks = [await b.call(name, shape) for name in ("connect", "disconnect") for shape in shapes]
     for ack in acks:
@@ -145,8 +145,8 @@ async def test_concurrent_connects_respect_the_socket_cap(
         server.clients.extend(accepted)
         assert len(accepted) == cap
         assert len(refusals) == 60 - cap
-        assert {r["code"] for r in refusals} == {"RATE_LIMITED"}
-        assert {r["details"]["limit"] for r in refusals} == {"connections"}
+        assert {r["data"]["code"] for r in refusals} == {"RATE_LIMITED"}
+        assert {r["data"]["details"]["limit"] for r in refusals} == {"connections"}
         services = server.app[SERVICES]
         assert len([s for s in services.connections.live() if s.user_id == "user_alice"]) == cap
         # Refused connects left no reservation behind: a freed slot is usable again.
@@ -159,6 +159,7 @@ async def test_concurrent_connects_respect_the_socket_cap(
         assert again is not None, refusal
         server.clients.append(again)
         _, refusal = await _try_connect(server.url, token)
-        assert refusal is not None and refusal["code"] == "RATE_LIMITED"
+        assert refusal is not None
+        assert refusal["data"]["code"] == "RATE_LIMITED"
     finally:
         await server.stop()
