@@ -72,8 +72,12 @@ async def test_star_event_cannot_address_another_room_or_socket(server: ChatServ
 async def test_unknown_event_names_of_any_shape_get_a_coded_ack(server: ChatServer) -> None:
     eve = await server.client("user_eve")
     bob = await server.client("user_bob")
-    for raw in ['42["no_such_event","user:user_bob"]', '42[7,"user:user_bob"]']:
+    # Raw Socket.IO EVENT packets (Engine.IO adds the message type): odd names, and
+    # a string where the argument list belongs (python-socketio splits it into chars).
+    for raw in ['2["no_such_event","user:user_bob"]', '2[7,"user:user_bob"]', '2"*user"']:
         await eve.sio.eio.send(raw)
+    names = [(await eve.wait_for("error"))["details"]["event"] for _ in range(3)]
+    assert sorted(names) == ["*", "?", "no_such_event"]
     for name in ("no_such_event", "*", "x" * 500, "connect_error", "message"):
         assert_refused(await eve.call(name, "user:user_bob"), V)
     assert (await eve.call("typing_stop", {"groupId": "0" * 24}))["ok"] is False
