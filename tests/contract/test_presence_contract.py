@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
+
+from safechat.services.ports import PresenceFull
 from tests.contract.conftest import TTL, Stores
 
 
@@ -92,3 +95,39 @@ async def test_nodes_share_state(stores: Stores) -> None:
     assert await stores.other_presence.online(["alice"], now) == {"alice"}
     assert await stores.presence.remove("alice", "s1", now) is False
     assert await stores.other_presence.remove("alice", "s2", now) is True
+
+
+async def test_add_with_a_limit_refuses_past_it_atomically(stores: Stores) -> None:
+    """Concurrent adds from two nodes: exactly `limit` recorded, the rest refused."""
+    now, limit = stores.clock.now, 5
+
+    async def add(i: int) -> bool:
+        store = stores.presence if i % 2 else stores.other_presence
+        try:
+            await store.add("alice", f"s{i}", {"node": "A" if i % 2 else "B"}, now, limit)
+        except PresenceFull as exc:
+            limits.append(exc.limit)
+            return False
+        return True
+
+    limits: list[int] = []
+    accepted = await asyncio.gather(*(add(i) for i in range(40)))
+    assert limits == [limit] * (40 - limit)
+    assert sum(accepted) == limit
+    live = await stores.presence.sessions("alice", now)
+    assert set(live) == {f"s{i}" for i, ok in enumerate(accepted) if ok}
+    assert await stores.other_presence.sessions("alice", now) == live
+    # A refused add recorded nothing, also not in the node's local view.
+    refused = accepted.index(False)
+    assert await stores.presence.remove("alice", f"s{refused}", now) is False
+    # Re-adding a live socket is no new socket; a freed slot can be taken again.
+    kept = f"s{accepted.index(True)}"
+    assert await stores.presence.add("alice", kept, {}, now, limit) is False
+    await stores.presence.remove("alice", kept, now)
+    assert await stores.other_presence.add("alice", "late", {}, now, limit) is False
+    with pytest.raises(PresenceFull):
+        await stores.presence.add("alice", "later", {}, now, limit)
+    # Expired sockets do not count; nor do other users'.
+    assert await stores.presence.add("bob", "b1", {}, now, 1) is True
+    after = now + TTL + 1
+    assert await stores.presence.add("alice", "fresh", {}, after, limit) is True

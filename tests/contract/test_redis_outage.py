@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from safechat.adapters.redis_link import RedisLink, redis_client
 from safechat.adapters.redis_presence import RedisPresence, RedisTyping
 from safechat.adapters.redis_ratelimit import RedisRateLimiter
+from safechat.services.ports import PresenceFull
 from safechat.services.ratelimit import Limit
 from tests.redis_server import RedisServer
 
@@ -23,7 +26,9 @@ async def test_outage_falls_back_and_heartbeat_restores(tmp_path: Path) -> None:
         redis.stop()  # Redis restarts empty: nothing was persisted
         assert await presence.online(["alice"], now) == {"alice"}
         assert link.available is False
-        assert await presence.add("bob", "s2", {"node": "n"}, now) is True
+        assert await presence.add("bob", "s2", {"node": "n"}, now, 1) is True
+        with pytest.raises(PresenceFull):  # the socket cap still holds, per node
+            await presence.add("bob", "s3", {"node": "n"}, now, 1)
         assert await typing.start("g", "bob", now + 5) is True
         one = Limit("x", rate=1 / 60, burst=1)
         assert await limiter.acquire("k", one) == 0.0

@@ -21,6 +21,7 @@ from typing import Any
 
 import aiohttp
 import pytest
+import socketio
 from pymongo import AsyncMongoClient
 
 from safechat.adapters.embedded_mongo import free_port
@@ -32,6 +33,7 @@ from tests.support import GENEROUS_LIMITS, EventClient, terminate
 PUBLIC_URL = "http://chat.cluster.test"
 TTL = 5  # presence TTL: a dead node's users drop out within seconds
 SEND_RATE, SEND_BURST = 2, 5
+SOCKET_CAP = 6
 
 
 def node(root: Path, name: str, env: dict[str, str], safechat_bin: str) -> Serve:
@@ -109,7 +111,11 @@ async def cluster(
         SAFECHAT_LOG_FORMAT="json",
         **{k.upper(): str(v) for k, v in GENEROUS_LIMITS.items()},
     )
-    env.update(RATE_SEND_PER_SECOND=str(SEND_RATE), RATE_SEND_BURST=str(SEND_BURST))
+    env.update(
+        RATE_SEND_PER_SECOND=str(SEND_RATE),
+        RATE_SEND_BURST=str(SEND_BURST),
+        MAX_SOCKETS_PER_USER=str(SOCKET_CAP),
+    )
     http = aiohttp.ClientSession()
     a, b = node(root, "a", env, safechat_bin), node(root, "b", env, safechat_bin)
     try:
@@ -234,6 +240,34 @@ async def test_send_limit_is_shared_by_the_nodes(c: Cluster) -> None:
     assert [x["ok"] for x in acks] == [True] * SEND_BURST + [False]
     assert acks[-1]["error"]["code"] == "RATE_LIMITED"
     assert 0 < acks[-1]["error"]["details"]["retryAfterMs"] <= 1000 / SEND_RATE
+
+
+async def test_socket_cap_holds_for_concurrent_connects_on_both_nodes(c: Cluster) -> None:
+    token = await c.user(c.a, "user_many")
+
+    async def connect(i: int) -> EventClient | None:
+        client = EventClient((c.a if i % 2 else c.b).url, token)
+        try:
+            await client.connect()
+        except socketio.exceptions.ConnectionError:
+            return None
+        c.clients.append(client)
+        return client
+
+    accepted = [x for x in await asyncio.gather(*(connect(i) for i in range(30))) if x]
+    assert len(accepted) == SOCKET_CAP
+    # Freed slots are usable from either node.
+    await accepted[0].close()
+    await accepted[1].close()
+
+    for i in (0, 1):
+
+        async def reconnects(i: int = i) -> bool:
+            return await connect(i) is not None
+
+        await eventually(reconnects, timeout=10)
+    assert await connect(0) is None
+    assert await connect(1) is None
 
 
 async def test_redis_outage_keeps_local_clients_and_recovers(c: Cluster) -> None:

@@ -1,12 +1,17 @@
-"""Socket lifecycle rules that need no server: device type and token expiry."""
+"""Socket lifecycle rules that need no server: device type, token expiry, the socket cap."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any, cast
 
 import pytest
 
-from safechat.services.connections import LiveSocket, device_type, expired
+from safechat.adapters.memory_presence import MemoryPresence
+from safechat.models.user import User
+from safechat.services.auth import Claims
+from safechat.services.connections import ConnectionService, LiveSocket, device_type, expired
+from safechat.services.ratelimit import RateLimited
 
 
 @pytest.mark.parametrize(
@@ -79,3 +84,69 @@ def test_expired_picks_only_the_stale_ones() -> None:
     assert expired([a, b, c, d], now=200.0, grace_seconds=60) == [a]
     assert expired([a, b, c, d], now=211.0, grace_seconds=60) == [a, d]
     assert expired([], now=200.0, grace_seconds=60) == []
+
+
+# --- the per-user socket cap, reserved in the presence store --------------------
+
+
+class _Clock:
+    def now(self) -> datetime:
+        return datetime(2024, 1, 1, tzinfo=UTC)
+
+
+class _Users:
+    def __init__(self) -> None:
+        self.fail = False
+
+    async def upsert_from_claims(self, claims: Claims) -> User:
+        if self.fail:
+            raise RuntimeError("database away")
+        return User(user_id=claims.sub)
+
+
+class _Groups:
+    async def room_ids_for(self, user_id: str) -> list[str]:
+        return []
+
+
+class _Sessions:
+    def __init__(self) -> None:
+        self.open: set[str] = set()
+
+    async def start(self, session_id: str, user_id: str, **_: Any) -> None:
+        self.open.add(session_id)
+
+    async def end(self, session_id: str, now: datetime) -> None:
+        self.open.discard(session_id)
+
+
+def service(users: _Users, presence: MemoryPresence, sessions: _Sessions) -> ConnectionService:
+    return ConnectionService(
+        cast(Any, None),
+        cast(Any, users),
+        cast(Any, _Groups()),
+        presence,
+        cast(Any, sessions),
+        _Clock(),
+        "node-1",
+        max_sockets_per_user=2,
+    )
+
+
+async def test_a_failed_open_gives_its_slot_back() -> None:
+    users, presence, sessions = _Users(), MemoryPresence(30.0), _Sessions()
+    conns = service(users, presence, sessions)
+    now = _Clock().now().timestamp()
+    claims = Claims(sub="user_a", exp=None)
+    await conns.open("s1", claims, user_agent=None, ip=None)
+    users.fail = True
+    with pytest.raises(RuntimeError):
+        await conns.open("s2", claims, user_agent=None, ip=None)
+    assert set(await presence.sessions("user_a", now)) == {"s1"}
+    users.fail = False
+    await conns.open("s3", claims, user_agent=None, ip=None)
+    with pytest.raises(RateLimited):
+        await conns.open("s4", claims, user_agent=None, ip=None)
+    assert set(await presence.sessions("user_a", now)) == {"s1", "s3"}
+    assert len(sessions.open) == 2
+    assert [s.sid for s in conns.live()] == ["s1", "s3"]

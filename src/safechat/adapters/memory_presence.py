@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from safechat.services.ports import PresenceFull
+
 
 @dataclass(slots=True)
 class _Socket:
@@ -22,8 +24,14 @@ class MemoryPresence:
         socks = self._by_user.get(user_id, {})
         return {sid: s for sid, s in socks.items() if s.expires > now}
 
-    async def add(self, user_id: str, sid: str, info: dict[str, Any], now: float) -> bool:
-        first = not self._alive(user_id, now)
+    async def add(
+        self, user_id: str, sid: str, info: dict[str, Any], now: float, limit: int | None = None
+    ) -> bool:
+        # No await between the count and the insert: atomic on the event loop.
+        alive = self._alive(user_id, now)
+        if limit is not None and sid not in alive and len(alive) >= limit:
+            raise PresenceFull(limit)
+        first = not alive
         self._by_user.setdefault(user_id, {})[sid] = _Socket(dict(info), now + self._ttl)
         return first
 

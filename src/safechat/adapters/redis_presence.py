@@ -15,14 +15,22 @@ from __future__ import annotations
 
 import json
 import math
-from typing import Any
+from typing import Any, TypeVar
 
 from safechat.adapters.memory_presence import MemoryPresence, MemoryTyping
 from safechat.adapters.redis_link import RedisLink, script
+from safechat.services.ports import PresenceFull
 
-# KEYS: socks, info, users, node set. ARGV: sid, info, now, expires, user, key_ttl.
+T = TypeVar("T")
+
+# KEYS: socks, info, users, node set. ARGV: sid, info, now, expires, user, key_ttl,
+# limit (0: none). Returns 1 first socket, 0 another one, -1 refused (limit reached).
 _ADD = """
 local alive = redis.call('ZCOUNT', KEYS[1], '(' .. ARGV[3], '+inf')
+local limit = tonumber(ARGV[7])
+if limit > 0 and alive >= limit and not redis.call('ZSCORE', KEYS[1], ARGV[1]) then
+  return -1
+end
 redis.call('ZADD', KEYS[1], ARGV[4], ARGV[1])
 redis.call('HSET', KEYS[2], ARGV[1], ARGV[2])
 redis.call('EXPIRE', KEYS[1], ARGV[6])
@@ -126,16 +134,32 @@ class RedisPresence:
             "presence", "info", user_id
         )
 
-    async def add(self, user_id: str, sid: str, info: dict[str, Any], now: float) -> bool:
-        local_first = await self._local.add(user_id, sid, info, now)
+    async def add(
+        self, user_id: str, sid: str, info: dict[str, Any], now: float, limit: int | None = None
+    ) -> bool:
+        # This node's sockets are a subset of the shared ones, so a full local view
+        # refuses at once; the script then counts and inserts atomically for all nodes.
+        local_first = await self._local.add(user_id, sid, info, now, limit)
         socks, infos = self._keys(user_id)
 
-        async def op() -> bool:
-            args = [sid, json.dumps(info), repr(now), repr(now + self._ttl), user_id, self._key_ttl]
+        async def op() -> int:
+            args = [
+                sid,
+                json.dumps(info),
+                repr(now),
+                repr(now + self._ttl),
+                user_id,
+                self._key_ttl,
+                str(limit or 0),
+            ]
             keys = [socks, infos, self._link.key("presence", "users"), self._node_key(info)]
-            return bool(await self._add(keys=keys, args=args))
+            return int(await self._add(keys=keys, args=args))
 
-        return await self._link.run(op, lambda: _value(local_first))
+        result = await self._link.run(op, lambda: _value(int(local_first)))
+        if result < 0:
+            await self._local.remove(user_id, sid, now)
+            raise PresenceFull(limit or 0)
+        return result == 1
 
     async def remove(self, user_id: str, sid: str, now: float) -> bool:
         local_last = await self._local.remove(user_id, sid, now)
@@ -290,7 +314,7 @@ class RedisTyping:
         return await self._link.run(op, lambda: self._local.typing(group_id, now))
 
 
-async def _value(value: bool) -> bool:
+async def _value(value: T) -> T:
     return value
 
 

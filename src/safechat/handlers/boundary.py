@@ -55,7 +55,10 @@ class Boundary:
 
     async def fail(self, sid: str, exc: ChatError, channel: str) -> Result:
         body = exc.to_dict()
-        await self.sio.emit(channel, {**body, "timestamp": iso(self._clock.now())}, to=sid)
+        # Only ever to the caller's own live socket: `to` also takes room names and
+        # lists of them, and a None broadcasts to everyone.
+        if isinstance(sid, str) and self.connections.get(sid) is not None:
+            await self.sio.emit(channel, {**body, "timestamp": iso(self._clock.now())}, to=sid)
         return {"ok": False, "error": body}
 
     def event(
@@ -74,44 +77,72 @@ class Boundary:
 
         def register(handler: Handler) -> Handler:
             async def on_event(sid: str, *args: Any) -> Result:
-                started = time.perf_counter()
-                structlog.contextvars.bind_contextvars(sid=sid, event=name)
-                outcome = "ok"
-                try:
-                    live = self.connections.get(sid)
-                    if live is None:
-                        raise AuthError("Not authenticated")
-                    structlog.contextvars.bind_contextvars(user_id=live.user_id)
-                    live.touch(self._clock.now())
-                    if per_user is not None:
-                        await enforce(self._limiter, live.user_id, per_user)
-                    else:
-                        await enforce(self._socket_limiter, sid, self.limits.events)
-                    if len(args) > 1:
-                        raise ValidationFailed("Send one payload object per event")
-                    result = await handler(live, args[0] if args else None)
-                    return {"ok": True, **(result or {})}
-                except ChatError as exc:
-                    outcome = self.refused(exc)
-                    return await self.fail(sid, exc, channel)
-                except Exception:
-                    outcome = ErrorCode.INTERNAL_ERROR.value
-                    log.exception("event_failed")
-                    return await self.fail(
-                        sid, ChatError("Internal error", code=ErrorCode.INTERNAL_ERROR), channel
-                    )
-                finally:
-                    elapsed = time.perf_counter() - started
-                    self.metrics.event(name, outcome)
-                    if timed and outcome == "ok":
-                        self.metrics.send_latency.observe(elapsed)
-                    log.debug("event_done", ms=round(elapsed * 1000, 2))
-                    structlog.contextvars.clear_contextvars()
+                return await self.dispatch(
+                    sid, name, args, handler, channel, per_user=per_user, timed=timed
+                )
 
             self.sio.on(name, on_event)
             return handler
 
         return register
+
+    async def dispatch(
+        self,
+        sid: str,
+        name: str,
+        args: tuple[Any, ...],
+        handler: Handler,
+        channel: str = "error",
+        *,
+        per_user: Limit | None = None,
+        timed: bool = False,
+    ) -> Result:
+        """Runs one event: auth, rate limit, one payload, handler, ack; `name` is
+        ours (a metrics label), never the client's."""
+        started = time.perf_counter()
+        structlog.contextvars.bind_contextvars(sid=sid, event=name)
+        outcome = "ok"
+        try:
+            live = self.connections.get(sid)
+            if live is None:
+                raise AuthError("Not authenticated")
+            structlog.contextvars.bind_contextvars(user_id=live.user_id)
+            live.touch(self._clock.now())
+            if per_user is not None:
+                await enforce(self._limiter, live.user_id, per_user)
+            else:
+                await enforce(self._socket_limiter, sid, self.limits.events)
+            if len(args) > 1:
+                raise ValidationFailed("Send one payload object per event")
+            result = await handler(live, args[0] if args else None)
+            return {"ok": True, **(result or {})}
+        except ChatError as exc:
+            outcome = self.refused(exc)
+            return await self.fail(sid, exc, channel)
+        except Exception:
+            outcome = ErrorCode.INTERNAL_ERROR.value
+            log.exception("event_failed")
+            return await self.fail(
+                sid, ChatError("Internal error", code=ErrorCode.INTERNAL_ERROR), channel
+            )
+        finally:
+            elapsed = time.perf_counter() - started
+            self.metrics.event(name, outcome)
+            if timed and outcome == "ok":
+                self.metrics.send_latency.observe(elapsed)
+            log.debug("event_done", ms=round(elapsed * 1000, 2))
+            structlog.contextvars.clear_contextvars()
+
+    async def refuse_unknown(self, sid: str, event: object) -> Result:
+        """An event name we do not serve (or a client-sent connect/disconnect): an
+        ordinary event that fails validation, so it costs a token like any other."""
+        name = event[:64] if isinstance(event, str) else "?"
+
+        async def unknown(_live: LiveSocket, _payload: Any) -> Result:
+            raise ValidationFailed(f"Unknown event: {name}", details={"event": name})
+
+        # Extra payloads are irrelevant here; `()` keeps them from changing the error.
+        return await self.dispatch(sid, "unknown", (), unknown)
 
     def refused(self, exc: ChatError) -> str:
         """Logs and counts a refusal; returns its code as the metrics outcome."""
@@ -121,15 +152,23 @@ class Boundary:
         return exc.code.value
 
     def catch_unknown(self) -> None:
-        """Unknown event names get `error` with VALIDATION_ERROR (and a failed ack)."""
+        """Unknown event names get `error` with VALIDATION_ERROR (and a failed ack).
 
-        async def on_unknown(event: str, sid: str, *_args: Any) -> Result:
-            name = event if isinstance(event, str) else "?"
-            self.metrics.event("unknown", ErrorCode.VALIDATION_ERROR.value)
-            return await self.fail(
-                sid,
-                ValidationFailed(f"Unknown event: {name[:64]}", details={"event": name[:64]}),
-                "error",
-            )
+        Not `sio.on("*")`: python-socketio calls that handler as (event, sid, *data),
+        except for an event the client names "*", which arrives as (sid, *data), so
+        the client's payload took the place of the sid. A namespace handler's
+        `trigger_event(event, sid, *data)` is the documented catch-all and always
+        gets the real sid.
+        """
+        self.sio.register_namespace(_UnknownEvents(self))
 
-        self.sio.on("*", on_unknown)
+
+class _UnknownEvents(socketio.AsyncNamespace):  # type: ignore[misc]
+    """Receives only events with no `sio.on` handler of their own."""
+
+    def __init__(self, boundary: Boundary) -> None:
+        super().__init__("/")
+        self._boundary = boundary
+
+    async def trigger_event(self, event: object, sid: str, *_data: Any) -> Result:
+        return await self._boundary.refuse_unknown(sid, event)

@@ -11,7 +11,7 @@ from urllib.parse import parse_qs
 import socketio
 import structlog
 
-from safechat.errors import ChatError, ValidationFailed
+from safechat.errors import ChatError
 from safechat.handlers.boundary import Boundary, parse
 from safechat.models.common import iso
 from safechat.models.user import Reauth
@@ -87,15 +87,12 @@ class ConnectionHandlers:
         """
         return bool(self._sio.manager.is_connected(sid, "/"))
 
-    async def _refuse_forged(self, sid: str, name: str) -> dict[str, Any]:
-        exc = ValidationFailed(f"Unknown event: {name}", details={"event": name})
-        return await self._b.fail(sid, exc, "error")
-
-    async def on_connect(
-        self, sid: str, environ: dict[str, Any], auth: Any = None
-    ) -> bool | dict[str, Any]:
+    async def on_connect(self, sid: str, *args: Any) -> bool | dict[str, Any]:
+        # *args: a forged client `connect` event may carry any number of arguments.
         if self._forged(sid):
-            return await self._refuse_forged(sid, "connect")
+            return await self._b.refuse_unknown(sid, "connect")
+        environ: dict[str, Any] = args[0] if args and isinstance(args[0], dict) else {}
+        auth = args[1] if len(args) > 1 else None
         structlog.contextvars.bind_contextvars(sid=sid, event="connect")
         try:
             claims = await self._connections.verify(token_from(environ, auth))
@@ -143,10 +140,10 @@ class ConnectionHandlers:
         await self._sio.emit("user_groups", await self._groups.mine(live.user_id), to=sid)
         return body
 
-    async def on_disconnect_event(self, sid: str, reason: Any = None) -> dict[str, Any] | None:
+    async def on_disconnect_event(self, sid: str, *args: Any) -> dict[str, Any] | None:
         if self._forged(sid):
-            return await self._refuse_forged(sid, "disconnect")
-        await self.on_disconnect(sid, reason)
+            return await self._b.refuse_unknown(sid, "disconnect")
+        await self.on_disconnect(sid, args[0] if args else None)
         return None
 
     async def on_disconnect(self, sid: str, reason: Any = None) -> None:

@@ -7,15 +7,19 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+import structlog
+
 from safechat.errors import AccessDenied, AuthError
 from safechat.models.common import iso
 from safechat.models.user import User
 from safechat.repositories.sessions import SessionRepository
 from safechat.services.auth import Claims, TokenVerifier
 from safechat.services.groups import GroupService
-from safechat.services.ports import Clock, PresenceStore
+from safechat.services.ports import Clock, PresenceFull, PresenceStore
 from safechat.services.ratelimit import Limit, RateLimited
 from safechat.services.users import UserService
+
+log = structlog.get_logger("safechat.connections")
 
 
 def device_type(user_agent: str | None) -> str:
@@ -99,13 +103,6 @@ class ConnectionService:
         self, sid: str, claims: Claims, *, user_agent: str | None, ip: str | None
     ) -> Opened:
         now = self._clock.now()
-        # Counted across nodes (the presence store is shared); approximate under races.
-        if len(await self._presence.sessions(claims.sub, now.timestamp())) >= self._max_sockets:
-            limit = Limit("connections", rate=0.0, burst=self._max_sockets)
-            raise RateLimited(
-                limit, 1.0, f"Too many connections for this user (at most {self._max_sockets})"
-            )
-        user = await self._users.upsert_from_claims(claims)
         live = LiveSocket(
             sid=sid,
             user_id=claims.sub,
@@ -114,21 +111,48 @@ class ConnectionService:
             device_type=device_type(user_agent),
             connected_at=now,
             node_id=self.node_id,
-            summary=user.summary(),
         )
-        await self._sessions.start(
-            live.session_id,
-            claims.sub,
-            node_id=self.node_id,
-            device_type=live.device_type,
-            ip=ip,
-            user_agent=user_agent,
-            now=now,
-        )
-        group_ids = await self._groups.room_ids_for(claims.sub)
+        # Reserve the slot first: counting and inserting in one step of the store
+        # (shared by the nodes) is what keeps concurrent connects under the cap.
+        try:
+            first = await self._presence.add(
+                claims.sub, sid, live.presence_info(), now.timestamp(), self._max_sockets
+            )
+        except PresenceFull:
+            limit = Limit("connections", rate=0.0, burst=self._max_sockets)
+            raise RateLimited(
+                limit, 1.0, f"Too many connections for this user (at most {self._max_sockets})"
+            ) from None
+        started = False
+        try:
+            user = await self._users.upsert_from_claims(claims)
+            live.summary = user.summary()
+            await self._sessions.start(
+                live.session_id,
+                claims.sub,
+                node_id=self.node_id,
+                device_type=live.device_type,
+                ip=ip,
+                user_agent=user_agent,
+                now=now,
+            )
+            started = True
+            group_ids = await self._groups.room_ids_for(claims.sub)
+        except BaseException:
+            await self._release(live, session_started=started)
+            raise
         self._live[sid] = live
-        first = await self._presence.add(claims.sub, sid, live.presence_info(), now.timestamp())
         return Opened(live, user, group_ids, first)
+
+    async def _release(self, live: LiveSocket, *, session_started: bool) -> None:
+        """Gives back the slot (and session) of a connect that did not complete."""
+        now = self._clock.now()
+        try:
+            await self._presence.remove(live.user_id, live.sid, now.timestamp())
+            if session_started:
+                await self._sessions.end(live.session_id, now)
+        except Exception:
+            log.exception("connect_release_failed", sid=live.sid)
 
     async def user_profile(self, user_id: str) -> dict[str, Any]:
         return (await self._users.me(user_id)).profile()

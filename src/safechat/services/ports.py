@@ -47,6 +47,14 @@ class Notifier(Protocol):
         """Empties the group's room (the group was deleted)."""
 
 
+class PresenceFull(Exception):
+    """`PresenceStore.add` refused a socket: the user already has `limit` live ones."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(f"at most {limit} live sockets")
+        self.limit = limit
+
+
 class PresenceStore(Protocol):
     """Live sockets per user, with expiry so a dead node's sockets drop out.
 
@@ -55,8 +63,12 @@ class PresenceStore(Protocol):
     socket repeats. Memory on one node; Redis when nodes share it.
     """
 
-    async def add(self, user_id: str, sid: str, info: dict[str, Any], now: float) -> bool:
-        """Records a socket; True when it is the user's first live one."""
+    async def add(
+        self, user_id: str, sid: str, info: dict[str, Any], now: float, limit: int | None = None
+    ) -> bool:
+        """Records a socket; True when it is the user's first live one. With `limit`,
+        the count and the insert are one atomic step (across nodes where shared):
+        raises PresenceFull, recording nothing, when `limit` sockets are live."""
 
     async def remove(self, user_id: str, sid: str, now: float) -> bool:
         """Forgets a socket; True when it was the user's last one."""
