@@ -117,6 +117,13 @@ def cmd_token(settings: Settings, args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
+    if not 0 < args.ttl <= settings.auth_max_token_lifetime_seconds:
+        print(
+            f"token: --ttl must be 1..{settings.auth_max_token_lifetime_seconds} seconds "
+            "(AUTH_MAX_TOKEN_LIFETIME_SECONDS); longer tokens are refused",
+            file=sys.stderr,
+        )
+        return 2
     first, _, last = (args.name or "").partition(" ")
     issuer = DevIssuer.load_or_create(settings.data_dir, settings.issuer)
     print(
