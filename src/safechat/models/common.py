@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from typing import Annotated, Any, TypeVar
 
 from bson import ObjectId
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from safechat.errors import ValidationFailed
 
@@ -60,13 +60,13 @@ class _Storable(BaseModel):
     already refuses lone surrogates in constrained strings, but not in a plain `str`, and
     takes NUL and integers of any size.)"""
 
-    @model_validator(mode="after")
-    def _storable(self) -> _Storable:
-        for name in type(self).model_fields:
-            reason = _unstorable(getattr(self, name))
-            if reason:
-                raise ValueError(f"{name} {reason}")
-        return self
+    @field_validator("*", mode="after")
+    @classmethod
+    def _storable(cls, value: Any) -> Any:
+        reason = _unstorable(value)
+        if reason:
+            raise ValueError(reason)
+        return value
 
 
 class Inbound(_Storable):
