@@ -380,3 +380,48 @@ async def test_group_creation_is_rate_limited_per_user(
         assert status == 201, body
     finally:
         await srv.stop()
+
+
+# --- text outside the models: multipart part headers ------------------------------------
+
+
+def _multipart(gid: str, filename: bytes, caption: bytes | None = None) -> tuple[bytes, str]:
+    from tests.media_support import png_bytes
+
+    boundary = "h9boundary"
+    parts = [f'--{boundary}\r\nContent-Disposition: form-data; name="groupId"\r\n\r\n{gid}\r\n']
+    body = "".join(parts).encode()
+    if caption is not None:
+        body += f'--{boundary}\r\nContent-Disposition: form-data; name="caption"\r\n\r\n'.encode()
+        body += caption + b"\r\n"
+    body += f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="'.encode()
+    body += filename + b'"\r\nContent-Type: image/png\r\n\r\n' + png_bytes(8, 8)
+    body += f"\r\n--{boundary}--\r\n".encode()
+    return body, f"multipart/form-data; boundary={boundary}"
+
+
+@pytest.mark.parametrize(
+    ("path", "filename", "caption"),
+    [
+        ("/api/media/chat/upload", b"a\xed\xa0\x80.png", None),  # UTF-8 of a surrogate
+        ("/api/media/chat/upload", b"a\xff\xfe.png", None),  # not UTF-8 at all
+        ("/api/media/chat/send", b"a\xff.png", b"hi"),
+        ("/api/media/chat/send", b"a.png", b"nul \x00 caption"),
+        ("/api/media/chat/send", b"a.png", b"\xed\xa0\x80"),
+    ],
+)
+async def test_unencodable_multipart_text_is_400(
+    stage: Stage, path: str, filename: bytes, caption: bytes | None
+) -> None:
+    """aiohttp decodes part headers with surrogateescape: invalid UTF-8 in a filename
+    arrives as lone surrogates, which must not reach the database."""
+    s = stage
+    db = s.server.app[SERVICES].database.db
+    before = (await db.media.count_documents({}), await db.messages.count_documents({}))
+    body, content_type = _multipart(s.gid, filename, caption)
+    headers = {"Authorization": f"Bearer {s.alice}", "Content-Type": content_type}
+    async with s.server.http.post(s.server.url + path, data=body, headers=headers) as resp:
+        data = await resp.json(content_type=None)
+        assert_rest_validation(resp.status, data)
+    after = (await db.media.count_documents({}), await db.messages.count_documents({}))
+    assert after == before

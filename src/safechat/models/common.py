@@ -54,6 +54,14 @@ def _unstorable(value: object) -> str | None:
     return None
 
 
+def storable_text(value: str, what: str) -> str:
+    """The same rule for client text that arrives outside a model (a multipart filename)."""
+    reason = _unstorable(value)
+    if reason:
+        raise ValidationFailed(f"{what} {reason}")
+    return value
+
+
 class _Storable(BaseModel):
     """Every text and integer a client sends must survive BSON and UTF-8: checked here,
     once for every field of every inbound model, so no field can forget it. (pydantic
