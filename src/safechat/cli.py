@@ -145,7 +145,12 @@ def main(argv: list[str] | None = None) -> int:
     try:
         settings = _settings(args)
     except ValidationError as exc:
-        print(f"safechat: invalid configuration:\n{exc}", file=sys.stderr)
+        # Field and reason only: pydantic's own text would echo the inputs (secrets too).
+        reasons = [
+            f"  {'.'.join(map(str, e['loc'])) or 'settings'}: {e['msg']}"
+            for e in exc.errors(include_url=False, include_input=False)
+        ]
+        print("safechat: invalid configuration:\n" + "\n".join(reasons), file=sys.stderr)
         return 2
     if args.command == "serve":
         return cmd_serve(settings)

@@ -265,6 +265,15 @@ def test_environment_variables_are_honoured(safechat_bin: str, tmp_path: Path) -
     assert "invalid configuration" in out.stderr
     assert out.stdout == ""
 
+    # Production without an identity provider does not start, and says why (no secrets).
+    secret = "k1:" + "S" * 43 + "="
+    prod = clean_env(SAFECHAT_ENV="production", ENCRYPTION_KEYS=secret)
+    out = run_cli(safechat_bin, "serve", "--data-dir", str(data), cwd=tmp_path, env=prod)
+    assert out.returncode == 2
+    assert "CLERK_JWKS_URL" in out.stderr
+    assert "SAFECHAT_ALLOW_DEV_ISSUER=true" in out.stderr
+    assert "SSSS" not in out.stderr
+
 
 def test_doctor(safechat_bin: str, tmp_path: Path) -> None:
     data = tmp_path / "data"
