@@ -142,6 +142,8 @@ GENEROUS_LIMITS: dict[str, Any] = {
     "rate_events_per_second": 10_000.0,
     "rate_events_burst": 10_000,
     "rate_rest_per_minute": 1_000_000,
+    "rate_group_create_per_minute": 1_000_000,
+    "rate_group_create_burst": 1_000_000,
 }
 
 

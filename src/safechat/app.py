@@ -191,6 +191,11 @@ def limits_from(settings: Settings) -> Limits:
         events=Limit("events", settings.rate_events_per_second, settings.rate_events_burst),
         ai=Limit.per_minute("ai", settings.rate_ai_per_minute),
         rest=Limit.per_minute("rest", settings.rate_rest_per_minute),
+        group_create=Limit.per_minute(
+            "group_create",
+            settings.rate_group_create_per_minute,
+            settings.rate_group_create_burst,
+        ),
     )
 
 
@@ -352,7 +357,11 @@ def build_services(
     message_repo = MessageRepository(database)
     read_state = ReadStateRepository(database)
     verifier = TokenVerifier(
-        keys, settings.issuer, settings.allowed_origins, settings.auth_leeway_seconds
+        keys,
+        settings.issuer,
+        settings.allowed_origins,
+        settings.auth_leeway_seconds,
+        max_lifetime_seconds=settings.auth_max_token_lifetime_seconds,
     )
     users = UserService(UserRepository(database), clock)
     guard = build_ai_guard(settings)
@@ -381,6 +390,8 @@ def build_services(
         renderer,
         notifier,
         clock,
+        state.limiter,
+        limits_from(settings).group_create,
     )
     media = MediaService(
         MediaRepository(database),
@@ -403,6 +414,7 @@ def build_services(
         notifier,
         clock,
         max_chars=settings.max_message_chars,
+        max_reactions=settings.max_reactions_per_message,
         hooks=ai_content,
         media=media,
     )

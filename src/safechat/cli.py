@@ -117,6 +117,13 @@ def cmd_token(settings: Settings, args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
+    if not 0 < args.ttl <= settings.auth_max_token_lifetime_seconds:
+        print(
+            f"token: --ttl must be 1..{settings.auth_max_token_lifetime_seconds} seconds "
+            "(AUTH_MAX_TOKEN_LIFETIME_SECONDS); longer tokens are refused",
+            file=sys.stderr,
+        )
+        return 2
     first, _, last = (args.name or "").partition(" ")
     issuer = DevIssuer.load_or_create(settings.data_dir, settings.issuer)
     print(
@@ -138,7 +145,12 @@ def main(argv: list[str] | None = None) -> int:
     try:
         settings = _settings(args)
     except ValidationError as exc:
-        print(f"safechat: invalid configuration:\n{exc}", file=sys.stderr)
+        # Field and reason only: pydantic's own text would echo the inputs (secrets too).
+        reasons = [
+            f"  {'.'.join(map(str, e['loc'])) or 'settings'}: {e['msg']}"
+            for e in exc.errors(include_url=False, include_input=False)
+        ]
+        print("safechat: invalid configuration:\n" + "\n".join(reasons), file=sys.stderr)
         return 2
     if args.command == "serve":
         return cmd_serve(settings)

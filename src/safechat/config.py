@@ -62,6 +62,12 @@ class Settings(BaseSettings):
     auth_reauth_grace_seconds: int = Field(
         1800, ge=0, validation_alias=_env("AUTH_REAUTH_GRACE_SECONDS", "auth_reauth_grace_seconds")
     )
+    # Tokens living longer than this (exp - iat, or exp - now without iat) are refused.
+    auth_max_token_lifetime_seconds: int = Field(
+        86400, ge=60, validation_alias=_env("AUTH_MAX_TOKEN_LIFETIME_SECONDS")
+    )
+    # Production signs no tokens of its own unless this says so (a demo or test stack).
+    allow_dev_issuer: bool = Field(False, validation_alias=_env("SAFECHAT_ALLOW_DEV_ISSUER"))
 
     # Encryption: unset -> a master key generated into <data_dir>.
     encryption_keys: str | None = Field(
@@ -76,6 +82,9 @@ class Settings(BaseSettings):
     max_frame_bytes: int = Field(64 * 1024, ge=1024, validation_alias=_env("MAX_FRAME_BYTES"))
     max_json_body_bytes: int = Field(
         1024 * 1024, ge=1024, validation_alias=_env("MAX_JSON_BODY_BYTES")
+    )
+    max_reactions_per_message: int = Field(
+        50, ge=1, le=1000, validation_alias=_env("MAX_REACTIONS_PER_MESSAGE")
     )
     db_timeout_ms: int = Field(5000, ge=100, validation_alias=_env("DB_TIMEOUT_MS"))
     websocket_compression: bool = Field(
@@ -101,6 +110,10 @@ class Settings(BaseSettings):
     rate_events_burst: int = Field(60, ge=1, validation_alias=_env("RATE_EVENTS_BURST"))
     rate_ai_per_minute: int = Field(20, ge=1, validation_alias=_env("RATE_AI_PER_MINUTE"))
     rate_rest_per_minute: int = Field(300, ge=1, validation_alias=_env("RATE_REST_PER_MINUTE"))
+    rate_group_create_per_minute: int = Field(
+        10, ge=1, validation_alias=_env("RATE_GROUP_CREATE_PER_MINUTE")
+    )
+    rate_group_create_burst: int = Field(20, ge=1, validation_alias=_env("RATE_GROUP_CREATE_BURST"))
     max_sockets_per_user: int = Field(20, ge=1, validation_alias=_env("MAX_SOCKETS_PER_USER"))
 
     # AI (docs/ai.md): unset OPENAI_* -> the offline provider, no network.
@@ -203,6 +216,12 @@ class Settings(BaseSettings):
             raise ValueError("CLERK_JWKS_URL and CLERK_ISSUER must be set together")
         if self.env == "production" and "*" in self.allowed_origins:
             raise ValueError("ALLOWED_ORIGINS='*' is refused outside dev mode")
+        if self.env == "production" and self.dev_issuer and not self.allow_dev_issuer:
+            raise ValueError(
+                "SAFECHAT_ENV=production needs an identity provider: set CLERK_JWKS_URL and "
+                "CLERK_ISSUER (or SAFECHAT_ALLOW_DEV_ISSUER=true to let this server sign its "
+                "own tokens, for a demo or test stack only)"
+            )
         return self
 
     @property

@@ -172,6 +172,8 @@ async def test_image_environment_serves_json_logs_and_passes_its_healthcheck(
         "MONGODB_URI": mongo_uri,
         "MONGODB_DB": f"t_{uuid.uuid4().hex[:12]}",
         "ENCRYPTION_KEYS": "k1:" + "A" * 43 + "=",
+        # No Clerk here: the dev issuer, allowed explicitly as compose's app1 does.
+        "SAFECHAT_ALLOW_DEV_ISSUER": "true",
     }
     log = tmp_path / "serve.log"
     with log.open("wb") as out:
@@ -277,8 +279,12 @@ def test_compose_environment_uses_real_setting_names(compose: dict[str, Any]) ->
         clerk_issuer=compose_default(app2["CLERK_ISSUER"]),
     )
     assert not app2_settings.dev_issuer
+    # Production refuses the dev issuer unless allowed: app1 allows it, app2 needs not.
+    assert "SAFECHAT_ALLOW_DEV_ISSUER" not in app2
     app1_settings = Settings(  # type: ignore[call-arg]
         _env_file=None,
+        env=app1["SAFECHAT_ENV"],
+        allow_dev_issuer=app1["SAFECHAT_ALLOW_DEV_ISSUER"],
         public_url=app1["SAFECHAT_PUBLIC_URL"],
         clerk_jwks_url=compose_default(app1["CLERK_JWKS_URL"]),
         clerk_issuer=compose_default(app1["CLERK_ISSUER"]),

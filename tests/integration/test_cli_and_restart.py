@@ -229,6 +229,12 @@ def test_token_prints_a_jwt_with_the_asked_claims(safechat_bin: str, tmp_path: P
     assert bob["exp"] - bob["iat"] == 3600
     assert not {"email", "given_name", "family_name"} & set(bob)
 
+    # A token the server would refuse for living too long is not minted at all.
+    long = run_cli(safechat_bin, "token", "user_bob", "--ttl", "86401", *args, cwd=tmp_path)
+    assert long.returncode == 2
+    assert "AUTH_MAX_TOKEN_LIFETIME_SECONDS" in long.stderr
+    assert long.stdout == ""
+
 
 def test_environment_variables_are_honoured(safechat_bin: str, tmp_path: Path) -> None:
     port = free_port()
@@ -258,6 +264,15 @@ def test_environment_variables_are_honoured(safechat_bin: str, tmp_path: Path) -
     assert out.returncode == 2
     assert "invalid configuration" in out.stderr
     assert out.stdout == ""
+
+    # Production without an identity provider does not start, and says why (no secrets).
+    secret = "k1:" + "S" * 43 + "="
+    prod = clean_env(SAFECHAT_ENV="production", ENCRYPTION_KEYS=secret)
+    out = run_cli(safechat_bin, "serve", "--data-dir", str(data), cwd=tmp_path, env=prod)
+    assert out.returncode == 2
+    assert "CLERK_JWKS_URL" in out.stderr
+    assert "SAFECHAT_ALLOW_DEV_ISSUER=true" in out.stderr
+    assert "SSSS" not in out.stderr
 
 
 def test_doctor(safechat_bin: str, tmp_path: Path) -> None:

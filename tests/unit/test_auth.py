@@ -345,3 +345,76 @@ def test_minted_token_shape(issuer: DevIssuer) -> None:
     assert body["iss"] == ISSUER
     assert body["sid"].startswith("sess_")
     assert "email" not in body
+
+
+# --- time claims: numbers only, and a bounded lifetime (issue 9) ----------------------------
+
+DAY = 86400
+
+
+@pytest.mark.parametrize(
+    "claims",
+    [
+        {"exp": "9999999999"},
+        {"exp": str(int(time.time()) + 600)},
+        {"exp": True},
+        {"exp": [int(time.time()) + 600]},
+        {"exp": {"$numberLong": "9999999999"}},
+        {"iat": str(int(time.time()))},
+        {"iat": False},
+        {"nbf": str(int(time.time()))},
+        {"nbf": True},
+    ],
+    ids=repr,
+)
+async def test_non_numeric_time_claims_are_invalid(
+    issuer: DevIssuer, signing_key: rsa.RSAPrivateKey, claims: dict[str, Any]
+) -> None:
+    token = rs256(signing_key, payload(**claims), issuer.kid)
+    assert (await refused(verifier(issuer), token)).code is ErrorCode.INVALID_TOKEN
+
+
+@pytest.mark.parametrize(
+    ("iat_offset", "exp_offset"),
+    [
+        (0, DAY + 60),  # a day and a minute, from iat
+        (-30 * DAY, 600),  # issued a month ago, still "valid": lived too long
+        (None, DAY + 60),  # no iat: measured from now
+        (None, 10 * 365 * DAY),
+    ],
+)
+async def test_tokens_living_longer_than_the_maximum_are_invalid(
+    issuer: DevIssuer,
+    signing_key: rsa.RSAPrivateKey,
+    iat_offset: int | None,
+    exp_offset: int,
+) -> None:
+    now = int(time.time())
+    body = payload(exp=now + exp_offset, iat=None if iat_offset is None else now + iat_offset)
+    if iat_offset is None:
+        body.pop("iat", None)
+    token = rs256(signing_key, body, issuer.kid)
+    err = await refused(verifier(issuer), token)
+    assert err.code is ErrorCode.INVALID_TOKEN
+    assert "lifetime" in err.message
+
+
+async def test_lifetime_limit_is_configurable_and_inclusive(
+    issuer: DevIssuer, signing_key: rsa.RSAPrivateKey
+) -> None:
+    now = int(time.time())
+    day = rs256(signing_key, payload(iat=now, exp=now + DAY), issuer.kid)
+    assert (await verifier(issuer).verify(day)).sub == "user_1"
+    hour = TokenVerifier(issuer, ISSUER, [], max_lifetime_seconds=3600)
+    assert (await refused(hour, day)).code is ErrorCode.INVALID_TOKEN
+    ok = rs256(signing_key, payload(iat=now, exp=now + 3600), issuer.kid)
+    assert (await hour.verify(ok)).sub == "user_1"
+    no_iat = payload(exp=now + 1800)
+    no_iat.pop("iat")
+    assert (await hour.verify(rs256(signing_key, no_iat, issuer.kid))).sub == "user_1"
+
+
+@pytest.mark.parametrize("token", ["a\ud800.b.c", "é.b.c", "a.b.c\udcff"])
+async def test_tokens_that_are_not_ascii_are_malformed(issuer: DevIssuer, token: str) -> None:
+    """A JWT is base64url and dots; PyJWT would raise UnicodeEncodeError on a surrogate."""
+    assert (await refused(verifier(issuer), token)).code is ErrorCode.INVALID_TOKEN

@@ -30,6 +30,10 @@ def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
                 "DB_TIMEOUT_MS",
                 "AUTH_REAUTH_GRACE_SECONDS",
                 "AUTH_LEEWAY_SECONDS",
+                "AUTH_MAX_TOKEN_LIFETIME_SECONDS",
+                "MAX_REACTIONS_PER_MESSAGE",
+                "RATE_GROUP_CREATE_PER_MINUTE",
+                "RATE_GROUP_CREATE_BURST",
                 "ENV",
                 "HOST",
                 "PORT",
@@ -61,6 +65,7 @@ def test_env_names(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("SAFECHAT_HOST", "0.0.0.0")
     monkeypatch.setenv("SAFECHAT_DATA_DIR", str(tmp_path / "d"))
     monkeypatch.setenv("SAFECHAT_ENV", "production")
+    monkeypatch.setenv("SAFECHAT_ALLOW_DEV_ISSUER", "true")
     monkeypatch.setenv("SAFECHAT_LOG_LEVEL", "DEBUG")
     monkeypatch.setenv("MONGODB_URI", "mongodb://db.example.test:27017")
     monkeypatch.setenv("MONGODB_DB", "chat_prod")
@@ -82,6 +87,7 @@ def test_env_names(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     assert s.max_message_chars == 500
     assert s.auth_reauth_grace_seconds == 60
     assert s.auth_leeway_seconds == 2
+    assert s.allow_dev_issuer is True
 
 
 def test_env_names_are_case_insensitive(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -198,6 +204,7 @@ def test_wildcard_origin_refused_in_production(monkeypatch: pytest.MonkeyPatch) 
 def test_cors_origins_when_none_configured(monkeypatch: pytest.MonkeyPatch) -> None:
     assert Settings().cors_origins == "*"
     monkeypatch.setenv("SAFECHAT_ENV", "production")
+    monkeypatch.setenv("SAFECHAT_ALLOW_DEV_ISSUER", "true")
     assert Settings().cors_origins == []
 
 
@@ -215,3 +222,51 @@ def test_base_url_and_dev_issuer() -> None:
 def test_public_url_from_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SAFECHAT_PUBLIC_URL", "https://proxy.example.test")
     assert Settings().issuer == "https://proxy.example.test"
+
+
+# --- production needs an identity provider (issue 9) ----------------------------------------
+
+
+def test_production_without_an_identity_provider_refuses_to_start(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("SAFECHAT_ENV", "production")
+    with pytest.raises(ValidationError, match="CLERK_JWKS_URL") as info:
+        Settings()
+    assert "SAFECHAT_ALLOW_DEV_ISSUER" in str(info.value)
+    monkeypatch.setenv("SAFECHAT_ALLOW_DEV_ISSUER", "false")
+    with pytest.raises(ValidationError, match="identity provider"):
+        Settings()
+
+
+def test_production_with_clerk_or_an_explicit_dev_issuer_starts(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("SAFECHAT_ENV", "production")
+    monkeypatch.setenv("CLERK_JWKS_URL", CLERK_URL)
+    monkeypatch.setenv("CLERK_ISSUER", CLERK_ISS)
+    assert Settings().dev_issuer is False
+    monkeypatch.delenv("CLERK_JWKS_URL")
+    monkeypatch.delenv("CLERK_ISSUER")
+    monkeypatch.setenv("SAFECHAT_ALLOW_DEV_ISSUER", "true")
+    s = Settings()
+    assert (s.dev_issuer, s.allow_dev_issuer) == (True, True)
+    # Dev mode needs no permission: the dev issuer is its default.
+    monkeypatch.setenv("SAFECHAT_ENV", "dev")
+    monkeypatch.delenv("SAFECHAT_ALLOW_DEV_ISSUER")
+    assert Settings().dev_issuer is True
+
+
+def test_hardening_settings_defaults_and_env_names(monkeypatch: pytest.MonkeyPatch) -> None:
+    s = Settings()
+    assert s.auth_max_token_lifetime_seconds == 86400
+    assert s.max_reactions_per_message == 50
+    assert (s.rate_group_create_per_minute, s.rate_group_create_burst) == (10, 20)
+    monkeypatch.setenv("AUTH_MAX_TOKEN_LIFETIME_SECONDS", "3600")
+    monkeypatch.setenv("MAX_REACTIONS_PER_MESSAGE", "12")
+    monkeypatch.setenv("RATE_GROUP_CREATE_PER_MINUTE", "3")
+    monkeypatch.setenv("RATE_GROUP_CREATE_BURST", "4")
+    s = Settings()
+    assert s.auth_max_token_lifetime_seconds == 3600
+    assert s.max_reactions_per_message == 12
+    assert (s.rate_group_create_per_minute, s.rate_group_create_burst) == (3, 4)

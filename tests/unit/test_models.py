@@ -8,8 +8,10 @@ from typing import Any
 import pytest
 from pydantic import BaseModel, ValidationError
 
-from safechat.models.common import iso, parse_iso
-from safechat.models.group import AddMember, CreateGroup, GroupRef, UpdateGroup
+from safechat.models.ai import RateSuggestion, SearchBody, SearchQuery, TypingSuggestionsRequest
+from safechat.models.common import MAX_SAFE_INT, iso, parse_iso
+from safechat.models.group import AddMember, CreateGroup, DiscoverQuery, GroupRef, UpdateGroup
+from safechat.models.media import PresignRequest
 from safechat.models.message import (
     DeleteMessage,
     EditMessage,
@@ -20,7 +22,7 @@ from safechat.models.message import (
     SendMessage,
     SyncRequest,
 )
-from safechat.models.user import UpdateMe
+from safechat.models.user import Reauth, UpdateMe
 
 GID = "65f0a1b2c3d4e5f601234567"
 MID = "65f0a1b2c3d4e5f6012345ff"
@@ -267,18 +269,22 @@ def test_history_query_refuses_unknown_and_bad_cursor() -> None:
 # --- reactions ------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("emoji", ["👍", "❤️", "+1", "party_parrot", "👨‍👩‍👧"])
+@pytest.mark.parametrize("emoji", ["👍", "❤️", "❤", "👨‍👩‍👧", "👍🏽", "🇫🇷", "1️⃣", "#️⃣", "©"])
 def test_reaction_emoji_ok(emoji: str) -> None:
     assert ReactMessage.model_validate({"messageId": MID, "emoji": emoji}).emoji == emoji
 
 
-@pytest.mark.parametrize("emoji", ["a.b", ".", "$set", "$", "", " ", "x" * 33, 5])
+@pytest.mark.parametrize(
+    "emoji",
+    [
+        *("a.b", ".", "$set", "$", "", " ", "x" * 33, 5, "a$", "+1", "party_parrot"),
+        *("__proto__", "constructor", "\x00", "👍\x00", "\ud800", "👍👍", " 👍"),
+        *("\u200d", "\ufe0f", "\u202e👍"),
+    ],
+)
 def test_reaction_emoji_refused(emoji: object) -> None:
+    """Exactly one emoji: never a word, a Mongo path/operator, a control or joiner alone."""
     invalid(ReactMessage, {"messageId": MID, "emoji": emoji})
-
-
-def test_reaction_emoji_dollar_only_refused_in_front() -> None:
-    assert ReactMessage.model_validate({"messageId": MID, "emoji": "a$"}).emoji == "a$"
 
 
 # --- groups and profile ---------------------------------------------------------------------
@@ -329,3 +335,72 @@ def test_parse_iso_round_trip() -> None:
     value = datetime(2024, 3, 5, 7, 8, 9, 123000, tzinfo=UTC)
     assert parse_iso(iso(value) or "") == value
     assert parse_iso("2024-03-05T07:08:09").tzinfo is not None
+
+
+# --- values that JSON carries but BSON and UTF-8 cannot ---------------------------------------
+
+LONE_SURROGATE = "\ud800"
+
+
+@pytest.mark.parametrize("bad", [LONE_SURROGATE, "ok\udfff", "a\x00b"], ids=["hi", "lo", "nul"])
+@pytest.mark.parametrize(
+    ("model", "data"),
+    [
+        (SendMessage, {"groupId": GID, "content": "{bad}"}),
+        (SendMessage, {"groupId": GID, "content": "x", "tempId": "{bad}"}),
+        (EditMessage, {"messageId": MID, "content": "{bad}"}),
+        (CreateGroup, {"name": "{bad}"}),
+        (CreateGroup, {"name": "g", "memberIds": ["u", "{bad}"]}),
+        (UpdateGroup, {"description": "{bad}"}),
+        (AddMember, {"userId": "{bad}"}),
+        (UpdateMe, {"firstName": "{bad}"}),
+        (SearchBody, {"groupId": GID, "query": "{bad}"}),
+        (TypingSuggestionsRequest, {"groupId": GID, "partialText": "{bad}"}),
+        (RateSuggestion, {"requestId": "r", "rating": "positive", "feedback": "{bad}"}),
+        (Reauth, {"token": "{bad}"}),
+        (DiscoverQuery, {"q": "{bad}"}),
+        (SearchQuery, {"q": "{bad}"}),
+    ],
+)
+def test_text_that_cannot_be_stored_is_refused(
+    model: type[BaseModel], data: dict[str, Any], bad: str
+) -> None:
+    filled = {k: (v.replace("{bad}", bad) if isinstance(v, str) else v) for k, v in data.items()}
+    filled = {
+        k: [x.replace("{bad}", bad) for x in v] if isinstance(v, list) else v
+        for k, v in filled.items()
+    }
+    invalid(model, filled)
+
+
+def test_every_inbound_model_checks_its_values() -> None:
+    """The check lives in the two bases, so a model added later cannot miss it."""
+    from safechat.models import ai, group, media, message, presence, user
+    from safechat.models.common import Inbound, Query, _Storable
+
+    models = [
+        obj
+        for module in (ai, group, media, message, presence, user)
+        for obj in vars(module).values()
+        if isinstance(obj, type) and issubclass(obj, BaseModel) and obj not in (Inbound, Query)
+    ]
+    assert len(models) > 20
+    assert all(issubclass(m, _Storable) for m in models)
+
+
+@pytest.mark.parametrize("seq", [MAX_SAFE_INT + 1, 2**63, 10**20, -(2**63)])
+def test_integers_beyond_the_safe_range_are_refused(seq: int) -> None:
+    invalid(SyncRequest, {"groupId": GID, "afterSeq": seq})
+    invalid(SyncRequest, {"groups": {GID: seq}})
+    invalid(MarkMessagesRead, {"groupId": GID, "upToSeq": seq})
+    invalid(HistoryQuery, {"beforeSeq": str(seq)})
+    invalid(HistoryQuery, {"afterSeq": str(seq)})
+    invalid(PresignRequest, {"groupId": GID, "filename": "a", "mimeType": "a/b", "size": seq})
+
+
+def test_the_largest_safe_integer_is_accepted() -> None:
+    assert SyncRequest.model_validate({"groups": {GID: MAX_SAFE_INT}}).targets() == {
+        GID: MAX_SAFE_INT
+    }
+    assert HistoryQuery.model_validate({"beforeSeq": str(MAX_SAFE_INT)}).beforeSeq == MAX_SAFE_INT
+    assert SendMessage.model_validate({"groupId": GID, "content": "héllo 👍"}).content == "héllo 👍"

@@ -7,11 +7,15 @@ from datetime import UTC, datetime
 from typing import Annotated, Any, TypeVar
 
 from bson import ObjectId
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from safechat.errors import ValidationFailed
 
 OBJECT_ID_PATTERN = re.compile(r"^[0-9a-fA-F]{24}$")
+
+# The largest integer a client may send: JavaScript's Number.MAX_SAFE_INTEGER, far inside
+# BSON's int64 (a bigger Python int cannot be stored or even used in a query).
+MAX_SAFE_INT = 2**53 - 1
 
 
 def _check_object_id(value: str) -> str:
@@ -24,13 +28,62 @@ ObjectIdStr = Annotated[str, AfterValidator(_check_object_id)]
 UserId = Annotated[str, Field(min_length=1, max_length=200)]
 
 
-class Inbound(BaseModel):
+def _unstorable(value: object) -> str | None:
+    """Why a validated value cannot be stored or encrypted, or None when it can."""
+    if isinstance(value, str):
+        if "\x00" in value:
+            return "must not contain NUL characters"
+        if not value.isascii():
+            try:
+                value.encode("utf-8")
+            except UnicodeEncodeError:
+                return "must be valid Unicode text (no lone surrogates)"
+        return None
+    if isinstance(value, int) and not isinstance(value, bool):
+        return None if -MAX_SAFE_INT <= value <= MAX_SAFE_INT else "is out of range"
+    if isinstance(value, dict):
+        for key, item in value.items():
+            reason = _unstorable(key) or _unstorable(item)
+            if reason:
+                return reason
+    elif isinstance(value, list | tuple | set | frozenset):
+        for item in value:
+            reason = _unstorable(item)
+            if reason:
+                return reason
+    return None
+
+
+def storable_text(value: str, what: str) -> str:
+    """The same rule for client text that arrives outside a model (a multipart filename)."""
+    reason = _unstorable(value)
+    if reason:
+        raise ValidationFailed(f"{what} {reason}")
+    return value
+
+
+class _Storable(BaseModel):
+    """Every text and integer a client sends must survive BSON and UTF-8: checked here,
+    once for every field of every inbound model, so no field can forget it. (pydantic
+    already refuses lone surrogates in constrained strings, but not in a plain `str`, and
+    takes NUL and integers of any size.)"""
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _storable(cls, value: Any) -> Any:
+        reason = _unstorable(value)
+        if reason:
+            raise ValueError(reason)
+        return value
+
+
+class Inbound(_Storable):
     """Base of every client payload: unknown fields and wrong types are errors."""
 
     model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
 
 
-class Query(BaseModel):
+class Query(_Storable):
     """Base of REST query strings (values arrive as text, so lax parsing)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)

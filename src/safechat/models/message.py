@@ -6,19 +6,22 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
+import emoji
 from bson import ObjectId
 from pydantic import AfterValidator, Field, model_validator
 
-from safechat.models.common import Inbound, ObjectIdStr, Query, drop_none, iso
+from safechat.models.common import MAX_SAFE_INT, Inbound, ObjectIdStr, Query, drop_none, iso
 
 ClientId = Annotated[str, Field(min_length=1, max_length=128)]
-Seq = Annotated[int, Field(ge=0)]
+Seq = Annotated[int, Field(ge=0, le=MAX_SAFE_INT)]
 
 
 def _check_emoji(value: str) -> str:
-    # Reactions are stored as document keys: no dots, no leading $.
-    if "." in value or value.startswith("$") or not value.strip():
-        raise ValueError("not a valid reaction")
+    # A reaction is stored as a document key and read by clients as an object key: exactly
+    # one emoji (Unicode's emoji data: ZWJ sequences, skin tones, flags, keycaps), so no
+    # '.', '$', NUL, control character or word such as __proto__ can ever become a key.
+    if not emoji.is_emoji(value):
+        raise ValueError("must be exactly one emoji")
     return value
 
 

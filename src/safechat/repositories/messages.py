@@ -15,6 +15,16 @@ from safechat.repositories.db import Database, Doc, DuplicateKey
 
 DUPLICATE_KEY_CODE = 11000
 
+# How many reaction keys of a message someone is in (a `$pull` may leave an empty list).
+_KEYS: Doc = {
+    "$size": {
+        "$filter": {
+            "input": {"$objectToArray": {"$ifNull": ["$reactions", {}]}},
+            "cond": {"$gt": [{"$size": "$$this.v"}, 0]},
+        }
+    }
+}
+
 
 class MessageRepository:
     def __init__(self, db: Database) -> None:
@@ -187,13 +197,23 @@ class MessageRepository:
         return StoredMessage.from_doc(doc) if doc else None
 
     async def toggle_reaction(
-        self, message_id: ObjectId, emoji: str, user_id: str, now: datetime
-    ) -> tuple[str, StoredMessage] | None:
-        """Adds the reaction, or removes it when the user had it. Atomic per step."""
+        self, message_id: ObjectId, emoji: str, user_id: str, now: datetime, max_keys: int
+    ) -> tuple[str, StoredMessage | None]:
+        """Adds the reaction, or removes it when the user had it. Atomic per step.
+
+        A new key is only added while the message holds fewer than `max_keys` keys with
+        someone in them: the count is part of the update's filter, so concurrent toggles
+        cannot overshoot it. Returns ("added"|"removed", message), ("full", None) when the
+        cap refused a new key, or ("gone", None) when the message is deleted or missing.
+        """
         key = f"reactions.{emoji}"
         live: Doc = {"_id": message_id, "isDeleted": False}
         doc = await self._c.find_one_and_update(
-            {**live, key: {"$ne": user_id}},
+            {
+                **live,
+                key: {"$ne": user_id},
+                "$or": [{f"{key}.0": {"$exists": True}}, {"$expr": {"$lt": [_KEYS, max_keys]}}],
+            },
             {"$addToSet": {key: user_id}, "$set": {"updatedAt": now}},
             return_document=ReturnDocument.AFTER,
         )
@@ -205,8 +225,13 @@ class MessageRepository:
             return_document=ReturnDocument.AFTER,
         )
         if doc:
+            if not doc.get("reactions", {}).get(emoji):
+                # Nobody holds it any more: drop the key (unless someone just rejoined).
+                await self._c.update_one({**live, key: {"$size": 0}}, {"$unset": {key: ""}})
             return "removed", StoredMessage.from_doc(doc)
-        return None
+        if await self._c.find_one(live, {"_id": 1}) is not None:
+            return "full", None
+        return "gone", None
 
     async def unread_by(
         self, group_id: ObjectId, user_id: str, *, ids: list[ObjectId] | None, up_to_seq: int | None

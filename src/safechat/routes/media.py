@@ -10,7 +10,7 @@ from pydantic import Field
 
 from safechat.container import SERVICES
 from safechat.errors import ChatError, PayloadTooLarge, ValidationFailed
-from safechat.models.common import Inbound, ObjectIdStr, iso, validate
+from safechat.models.common import Inbound, ObjectIdStr, iso, storable_text, validate
 from safechat.models.media import MediaQuery, PresignRequest
 from safechat.models.message import ClientId, SendMessage
 from safechat.routes.common import add_api_routes, ok, path_id, read_body, read_query, user_id
@@ -79,7 +79,8 @@ async def read_upload(request: web.Request, names: tuple[str, ...]) -> UploadFor
             name = part.name or ""
             if name in FILE_FIELDS and data is None:
                 data = await _read_part(part, limit, too_big)
-                filename = part.filename
+                # Part headers are decoded with surrogateescape: bad UTF-8 becomes surrogates.
+                filename = storable_text(part.filename, "filename") if part.filename else None
             elif name in names and name not in fields:
                 raw = await _read_part(part, FIELD_LIMIT, ValidationFailed(f"{name} is too long"))
                 fields[name] = raw.decode("utf-8")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import time
 import uuid
 from dataclasses import dataclass
@@ -68,15 +69,20 @@ class TokenVerifier:
         issuer: str,
         allowed_origins: list[str],
         leeway_seconds: int = 5,
+        *,
+        max_lifetime_seconds: int = 86400,
     ) -> None:
         self._keys = keys
         self._issuer = issuer
         self._allowed_origins = set(allowed_origins)
         self._leeway = leeway_seconds
+        self._max_lifetime = max_lifetime_seconds
 
     async def verify(self, token: object) -> Claims:
         if not isinstance(token, str) or not token or len(token) > 16384:
             raise AuthError("Authentication token required")
+        if not token.isascii():  # a JWT is base64url and dots; PyJWT would fail to encode it
+            raise InvalidToken("Malformed token")
         try:
             header = jwt.get_unverified_header(token)
         except jwt.PyJWTError as exc:
@@ -97,14 +103,37 @@ class TokenVerifier:
                 options={"require": ["exp", "sub", "iss"], "verify_aud": False},
             )
         except jwt.ExpiredSignatureError as exc:
+            # The signature held; PyJWT reads exp with int(), so `true` "expires" at 1.
+            _time_claims(jwt.decode(token, options={"verify_signature": False}))
             raise TokenExpired("Token expired") from exc
         except jwt.PyJWTError as exc:
             raise InvalidToken("Invalid token") from exc
+        self._check_times(payload)
         azp = payload.get("azp")
         origins = self._allowed_origins
         if azp is not None and "*" not in origins and azp not in origins:
             raise InvalidToken("Token was issued for another origin")
         return Claims.from_payload(payload)
+
+    def _check_times(self, payload: dict[str, Any]) -> None:
+        """PyJWT puts no bound on how long a token lives: refused past the maximum."""
+        times = _time_claims(payload)
+        start = times.get("iat", time.time())
+        if times["exp"] - start > self._max_lifetime:
+            raise InvalidToken(f"Token lifetime exceeds {self._max_lifetime} seconds")
+
+
+def _time_claims(payload: dict[str, Any]) -> dict[str, float]:
+    """exp, iat and nbf as given. PyJWT reads them with int(), so it takes "9999999999"
+    and `true`: anything but a JSON number is refused here."""
+    times: dict[str, float] = {k: payload[k] for k in ("exp", "iat", "nbf") if k in payload}
+    if not all(_is_number(v) for v in times.values()):
+        raise InvalidToken("Token time claims must be numbers")
+    return times
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
 
 
 class DevIssuer:

@@ -19,7 +19,8 @@ from safechat.repositories.audit import AuditRepository
 from safechat.repositories.groups import GroupRepository, new_group_doc
 from safechat.repositories.messages import MessageRepository
 from safechat.repositories.read_state import ReadStateRepository
-from safechat.services.ports import Clock, Notifier, PresenceStore
+from safechat.services.ports import Clock, Notifier, PresenceStore, RateLimiter
+from safechat.services.ratelimit import Limit, enforce
 from safechat.services.rendering import MessageRenderer
 from safechat.services.users import UserService
 
@@ -36,6 +37,8 @@ class GroupService:
         renderer: MessageRenderer,
         notifier: Notifier,
         clock: Clock,
+        limiter: RateLimiter,
+        create_limit: Limit,
     ) -> None:
         self._groups = groups
         self._messages = messages
@@ -46,6 +49,8 @@ class GroupService:
         self._renderer = renderer
         self._notify = notifier
         self._clock = clock
+        self._limiter = limiter
+        self._create_limit = create_limit
 
     # --- lookups and checks -------------------------------------------------
 
@@ -145,6 +150,8 @@ class GroupService:
     # --- changes ------------------------------------------------------------
 
     async def create(self, user_id: str, body: CreateGroup) -> dict[str, Any]:
+        # Here, not at an edge: every way of creating a group draws from one bucket.
+        await enforce(self._limiter, user_id, self._create_limit)
         others = [u for u in body.memberIds if u != user_id]
         if others:
             await self._users.require_existing(others)

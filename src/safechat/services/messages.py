@@ -9,6 +9,7 @@ from bson import ObjectId
 
 from safechat.errors import (
     AccessDenied,
+    Conflict,
     MessageNotFound,
     MessageTooLong,
     ValidationFailed,
@@ -53,6 +54,7 @@ class MessageService:
         clock: Clock,
         *,
         max_chars: int = 4000,
+        max_reactions: int = 50,
         hooks: MessageHooks | None = None,
         media: MediaService | None = None,
     ) -> None:
@@ -66,6 +68,7 @@ class MessageService:
         self._notify = notifier
         self._clock = clock
         self._max_chars = max_chars
+        self._max_reactions = max_reactions
         self._hooks = hooks  # AI: moderation before writes, embeddings after (services/ai)
         self._media = media
         self._commit = GroupCommit(
@@ -253,10 +256,16 @@ class MessageService:
 
     async def react(self, user_id: str, message_id: str, emoji: str) -> dict[str, Any]:
         group, message = await self._member_message(user_id, message_id)
-        result = await self._messages.toggle_reaction(message.id, emoji, user_id, self._clock.now())
-        if result is None:
+        action, updated = await self._messages.toggle_reaction(
+            message.id, emoji, user_id, self._clock.now(), self._max_reactions
+        )
+        if action == "full":
+            raise Conflict(
+                f"A message can have at most {self._max_reactions} different reactions",
+                details={"maxReactions": self._max_reactions},
+            )
+        if updated is None:
             raise MessageNotFound("The message was deleted")
-        action, updated = result
         event = {
             "messageId": message_id,
             "groupId": group.gid,

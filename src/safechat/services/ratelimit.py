@@ -74,3 +74,4 @@ class Limits:
     events: Limit
     ai: Limit
     rest: Limit
+    group_create: Limit
