@@ -19,7 +19,8 @@ from safechat.repositories.db import Database, Doc
 from safechat.repositories.messages import DUPLICATE_KEY_CODE
 
 # Above this many vectors the matrix product leaves the event loop (below, < 1 ms).
-THREAD_ABOVE = 2000
+THREAD_ABOVE = 1000
+SEARCH_BATCH = 1000
 
 
 OFFLINE_PREFIX = "offline-hash-"
@@ -184,7 +185,11 @@ class EmbeddingRepository:
             results = await self._c.aggregate(pipeline)
             # vectorSearchScore for cosine is (1 + cos) / 2; report the cosine.
             return [(d["messageId"], 2 * float(d["score"]) - 1) async for d in results]
-        cursor = self._c.find({"groupId": group_id, "model": model}, {"messageId": 1, "vector": 1})
+        # Modest batches: each is decoded on the event loop, so a large group's vectors
+        # arrive in ~1 ms slices rather than one 16 MB batch at a time.
+        cursor = self._c.find(
+            {"groupId": group_id, "model": model}, {"messageId": 1, "vector": 1}
+        ).batch_size(SEARCH_BATCH)
         ids: list[ObjectId] = []
         stored: list[Any] = []
         async for doc in cursor:
