@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import time
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -14,7 +15,7 @@ from bson import ObjectId
 
 from safechat.adapters import offline_text
 from safechat.container import SERVICES
-from tests.support import ChatServer, EventClient, pair
+from tests.support import ChatServer, EventClient, pair, start_server
 
 LONG = ("a b " * 1000)[:4000]
 # A behaviour bound, not a benchmark: before the fix the loop stalled for seconds.
@@ -149,3 +150,69 @@ async def test_stored_vectors_are_keyed_per_group(server: ChatServer) -> None:
     )
     assert status == 200, body
     assert [h["message"]["id"] for h in body["hits"]] == [first["id"]]
+
+
+async def test_an_edit_replaces_the_vector(server: ChatServer) -> None:
+    gid, a, _ = await pair(server)
+    sent = (await send_many(a, gid, ["lunch at noon"]))[0]
+    await settle(server)
+    before = await vectors(server, messageId=ObjectId(sent["id"]))
+    ack = await a.call("edit_message", {"messageId": sent["id"], "content": "tax report due"})
+    assert ack["ok"] is True, ack
+    await settle(server)
+    after = await vectors(server, messageId=ObjectId(sent["id"]))
+    assert len(before) == len(after) == 1
+    assert before[0]["vector"] != after[0]["vector"]
+    status, body = await server.request(
+        "POST", "/api/ai/search", a.token, {"groupId": gid, "query": "tax report"}
+    )
+    assert status == 200
+    assert [h["message"]["id"] for h in body["hits"]] == [sent["id"]]
+
+
+async def test_old_unkeyed_vectors_are_purged_and_indexing_can_be_off(
+    mongo_uri: str, db_name: str, tmp_path: Path
+) -> None:
+    data = tmp_path / "data"
+    first = await start_server(mongo_uri=mongo_uri, db_name=db_name, data_dir=data)
+    try:
+        gid, a, _ = await pair(first)
+        sent = (await send_many(a, gid, ["lunch at noon"]))[0]
+        await settle(first)
+        legacy = {
+            "groupId": ObjectId(gid),
+            "messageId": ObjectId(),
+            "model": "offline-hash-256-v1",
+            "vector": b"\0" * 1024,
+        }
+        await first.app[SERVICES].database.db.message_embeddings.insert_one(legacy)
+    finally:
+        await first.stop()
+
+    again = await start_server(mongo_uri=mongo_uri, db_name=db_name, data_dir=data)
+    try:
+        await settle(again)  # the purge runs in the background at start
+        left = await vectors(again)
+        assert [d["messageId"] for d in left] == [ObjectId(sent["id"])]
+    finally:
+        await again.stop()
+
+    off = await start_server(mongo_uri=mongo_uri, db_name=db_name, data_dir=data, ai_indexing=False)
+    try:
+        await settle(off)
+        assert await vectors(off) == []
+        client = await off.client("user_alice")
+        token = client.token
+        await send_many(client, gid, ["lunch tomorrow?"])
+        await settle(off)
+        assert await vectors(off) == []
+        status, body = await off.request(
+            "POST", "/api/ai/search", token, {"groupId": gid, "query": "lunch"}
+        )
+        assert (status, body["error"]["code"]) == (503, "AI_UNAVAILABLE")
+        # Smart replies go on without the retrieval step.
+        ack = await client.call("request_smart_replies", {"groupId": gid})
+        assert ack["ok"] is True
+        assert (await client.wait_for("smart_replies_complete"))["suggestions"]
+    finally:
+        await off.stop()

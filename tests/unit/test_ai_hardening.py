@@ -125,9 +125,7 @@ async def test_offline_provider_sends_large_work_to_the_pool() -> None:
         request = ChatRequest("summarize", [Turn("Ann", LONG)] * 50)
         assert (await provider.complete(request, Summary)).summary.startswith("50 messages")
         keys = [b"k"] * 30
-        assert await provider.embed([LONG] * 30, keys) == offline_text.embed_many(
-            [LONG] * 30, keys
-        )
+        assert await provider.embed([LONG] * 30, keys) == offline_text.embed_many([LONG] * 30, keys)
         await provider.moderate([LONG])
         # 30 long texts go in chunks, so other work can interleave.
         assert pool.ran == ["answer", "embed_many", "embed_many", "embed_many", "moderate_many"]
