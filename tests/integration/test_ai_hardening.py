@@ -216,3 +216,21 @@ async def test_old_unkeyed_vectors_are_purged_and_indexing_can_be_off(
         assert (await client.wait_for("smart_replies_complete"))["suggestions"]
     finally:
         await off.stop()
+
+
+async def test_a_quick_edit_and_a_quick_delete_win_over_the_queued_text(
+    server: ChatServer,
+) -> None:
+    gid, a, _ = await pair(server)
+    edited, deleted = await send_many(a, gid, ["lunch at noon", "lunch on friday"])
+    # Both before the indexer's batch is written (it waits for a batch to gather).
+    ack = await a.call("edit_message", {"messageId": edited["id"], "content": "tax report due"})
+    assert ack["ok"] is True
+    assert (await a.call("delete_message", {"messageId": deleted["id"]}))["ok"] is True
+    await settle(server)
+    assert [d["messageId"] for d in await vectors(server)] == [ObjectId(edited["id"])]
+    status, body = await server.request(
+        "POST", "/api/ai/search", a.token, {"groupId": gid, "query": "tax report"}
+    )
+    assert status == 200
+    assert [h["message"]["id"] for h in body["hits"]] == [edited["id"]]

@@ -190,7 +190,9 @@ class ContentAI:
         unknown = {j.group_id for j in batch if j.ai_enabled is None}
         # Not read on the send path: ask now, off it.
         allowed = await self._groups.ai_enabled_ids(unknown) if unknown else set()
-        jobs = [j for j in batch if j.ai_enabled or j.group_id in allowed]
+        # The newest text per message (a send and its edit may share a batch).
+        newest = {j.message_id: j for j in batch if j.ai_enabled or j.group_id in allowed}
+        jobs = list(newest.values())
         if not jobs:
             return
         keys = [self._keys.embedding_key(str(j.group_id)) for j in jobs]
