@@ -18,6 +18,7 @@ import structlog
 from aiohttp import web
 from pymongo import AsyncMongoClient
 
+from safechat.adapters.cpu_pool import ProcessPool
 from safechat.adapters.embedded_mongo import EmbeddedMongo
 from safechat.adapters.fast_json import socketio_json
 from safechat.adapters.jwks import HttpJwks
@@ -83,6 +84,7 @@ from safechat.services.media_work import ImageWorkers
 from safechat.services.messages import MessageService
 from safechat.services.ports import (
     Clock,
+    CpuPool,
     MediaStore,
     PresenceStore,
     RateLimiter,
@@ -282,7 +284,11 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> web.Applica
             pool.shutdown(wait=False, cancel_futures=True)
 
     async def resources(app: web.Application) -> AsyncIterator[None]:
-        async with open_database(settings) as (database, embedded), shared_state(settings) as state:
+        async with (
+            open_database(settings) as (database, embedded),
+            shared_state(settings) as state,
+            open_cpu_pool(settings) as cpu,
+        ):
             if embedded is not None:
                 app[EMBEDDED_MONGO] = embedded
             if state.link is not None:
@@ -297,9 +303,12 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> web.Applica
             else:
                 dev_issuer = DevIssuer.load_or_create(settings.data_dir, settings.issuer)
                 keys = dev_issuer
-            services = build_services(app, settings, database, keys, dev_issuer, clock, state)
+            services = build_services(
+                app, settings, database, keys, dev_issuer, clock, state, cpu=cpu
+            )
             app[SERVICES] = services
             app[UPLOAD_GATE] = services.media.upload_open
+            services.ai.content.start()
             stale = await services.connections.cleanup_stale()
             await services.presence.purge_node(services.connections.node_id)
             handlers = register_handlers(sio, services, settings, metrics, clock)
@@ -337,6 +346,16 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> web.Applica
     return app
 
 
+@contextlib.asynccontextmanager
+async def open_cpu_pool(settings: Settings) -> AsyncIterator[ProcessPool]:
+    """Worker processes for CPU-heavy AI work; started on first use, stopped here."""
+    pool = ProcessPool(settings.ai_cpu_workers)
+    try:
+        yield pool
+    finally:
+        await pool.close()
+
+
 def build_services(
     app: web.Application,
     settings: Settings,
@@ -345,6 +364,8 @@ def build_services(
     dev_issuer: DevIssuer | None,
     clock: Clock,
     state: SharedState,
+    *,
+    cpu: CpuPool | None = None,
 ) -> Services:
     sio = app[SIO]
     encryptor = Encryptor.from_spec(encryption_keys(settings), settings.legacy_encryption_secret)
@@ -364,7 +385,7 @@ def build_services(
         max_lifetime_seconds=settings.auth_max_token_lifetime_seconds,
     )
     users = UserService(UserRepository(database), clock)
-    guard = build_ai_guard(settings)
+    guard = build_ai_guard(settings, pool=cpu)
     ai_tasks = TaskTracker()
     ai_content = ContentAI(
         guard,
@@ -377,8 +398,10 @@ def build_services(
         renderer,
         ai_tasks,
         clock,
+        encryptor,
         mode=settings.moderation_mode,
         fallback=settings.moderation_fallback,
+        indexing=settings.ai_indexing,
     )
     groups = GroupService(
         group_repo,
@@ -392,6 +415,7 @@ def build_services(
         clock,
         state.limiter,
         limits_from(settings).group_create,
+        hooks=ai_content,
     )
     media = MediaService(
         MediaRepository(database),
@@ -469,10 +493,13 @@ def build_services(
 
 
 def build_ai_guard(
-    settings: Settings, monotonic: Callable[[], float] = time.monotonic
+    settings: Settings,
+    monotonic: Callable[[], float] = time.monotonic,
+    *,
+    pool: CpuPool | None = None,
 ) -> GuardedAI:
     """The configured AI provider behind timeouts, the breaker and the offline fallback."""
-    offline = OfflineProvider()
+    offline = OfflineProvider(pool)
     primary: OfflineProvider | OpenAIProvider = offline
     if settings.ai_remote:
         primary = OpenAIProvider(

@@ -155,6 +155,10 @@ class Settings(BaseSettings):
     ai_breaker_open_seconds: float = Field(
         300.0, gt=0, validation_alias=_env("AI_BREAKER_OPEN_SECONDS")
     )
+    # Embeddings of new messages for semantic search; off: none made, stored ones purged.
+    ai_indexing: bool = Field(True, validation_alias=_env("AI_INDEXING"))
+    # Worker processes for the offline AI's CPU-heavy work (off the event loop).
+    ai_cpu_workers: int = Field(1, ge=1, le=32, validation_alias=_env("AI_CPU_WORKERS"))
     vector_search: Literal["exact", "atlas"] = Field(
         "exact", validation_alias=_env("VECTOR_SEARCH", "vector_search")
     )

@@ -68,7 +68,7 @@ async def test_structured_output_through_langchain(remote: FakeOpenAI) -> None:
 
 async def test_embeddings_and_moderation(remote: FakeOpenAI) -> None:
     p = provider(remote.url)
-    vectors = await p.embed(["lunch tomorrow", "lunch at noon", "tax report"])
+    vectors = await p.embed(["lunch tomorrow", "lunch at noon", "tax report"], [b"k"] * 3)
     assert len(vectors) == 3
     assert all(len(v) == 32 for v in vectors)
     assert remote.requests[-1][1]["model"] == "test-embed"
@@ -87,7 +87,7 @@ async def test_garbage_answers_are_refused_not_parsed(remote: FakeOpenAI) -> Non
     with pytest.raises(AIUnavailable):
         await g.moderate(["hi"])
     with pytest.raises(AIUnavailable):
-        await g.embed(["hi", "there"])
+        await g.embed(["hi", "there"], [b"k", b"k"])
 
 
 async def test_timeout_falls_back_to_offline(remote: FakeOpenAI) -> None:
@@ -117,7 +117,7 @@ async def test_breaker_opens_after_five_failures_and_half_opens(remote: FakeOpen
     assert len(remote.requests) == calls  # open: nothing reaches the provider
     clock.now += 299
     with pytest.raises(AIUnavailable):
-        await g.embed(["x"])
+        await g.embed(["x"], [b"k"])
     clock.now += 2
     assert g.breaker.state == "half-open"
     # The half-open trial fails: open again for another 5 minutes.

@@ -9,14 +9,28 @@ from __future__ import annotations
 
 import re
 from collections import Counter
+from collections.abc import Callable
 from typing import Any, TypeVar
 
 from pydantic import BaseModel
 
 from safechat.adapters import offline_text as text
 from safechat.ai.schemas import ChatRequest, Completion, ReplySuggestions, Summary, Turn, Verdict
+from safechat.services.ports import CpuPool
 
 T = TypeVar("T", bound=BaseModel)
+R = TypeVar("R")
+
+# Cost caps (characters read per call) and the size above which work leaves the loop:
+# about a millisecond of inline work at most.
+INLINE_CHARS = 2000
+PHRASE_MAX_CHARS = 200
+PARTIAL_MAX_CHARS = 200
+INTENT_MAX_CHARS = 1000
+SUMMARY_SCAN_CHARS = 1000
+SUMMARY_MAX_CHARS = 4000  # Summary.summary's limit
+COMPLETION_MAX_CHARS = 200  # Completion.completion's limit
+EMBED_CHUNK_CHARS = 20_000  # about 10 ms of hashing per pool job
 
 
 def _words(*items: str) -> re.Pattern[str]:
@@ -111,11 +125,12 @@ def intent_of(message: str) -> tuple[str, float]:
 
 
 def _target(context: list[Turn]) -> str:
-    """The message to answer: the newest one someone else sent."""
+    """The message to answer: the newest one someone else sent (its end: a question
+    mark and the last sentence say most)."""
     for turn in reversed(context):
         if not turn.own and turn.text.strip():
-            return turn.text
-    return context[-1].text if context else ""
+            return turn.text[-INTENT_MAX_CHARS:]
+    return context[-1].text[-INTENT_MAX_CHARS:] if context else ""
 
 
 def smart_replies(request: ChatRequest) -> ReplySuggestions:
@@ -125,18 +140,26 @@ def smart_replies(request: ChatRequest) -> ReplySuggestions:
 
 def complete_typing(partial: str, phrases: list[str]) -> Completion:
     """Continues `partial` with the most frequent continuation among the group's
-    phrases (counted twice) and a few common ones."""
+    phrases (counted twice) and a few common ones.
+
+    Cost caps: the start of each phrase (PHRASE_MAX_CHARS), the end of the partial
+    text, and repeated phrases are scanned once with their count as weight."""
+    partial = partial[-PARTIAL_MAX_CHARS:]
     if not partial.strip():
         return Completion(completion="", confidence=0.0)
-    corpus = [p.lower().split() for p in phrases for _ in range(2)]
-    corpus += [p.lower().split() for p in COMMON_PHRASES]
+    repeats: Counter[str] = Counter()
+    for phrase in phrases:
+        repeats[head_of(phrase, PHRASE_MAX_CHARS).lower()] += 2
+    for phrase in COMMON_PHRASES:
+        repeats[phrase.lower()] += 1
     mid_word = not partial[-1].isspace()
     typed = partial.lower().split()
     prefix = typed[-1] if mid_word else ""
     context = typed[:-1] if mid_word else typed
     options: Counter[str] = Counter()
     followers: dict[str, Counter[str]] = {}
-    for words in corpus:
+    for phrase, times in repeats.items():
+        words = phrase.split()
         for i, word in enumerate(words):
             if mid_word and not word.startswith(prefix):
                 continue
@@ -144,7 +167,7 @@ def complete_typing(partial: str, phrases: list[str]) -> Completion:
             if not mid_word and (i == 0 or before[-1:] != context[-1:]):
                 continue
             shared = zip(reversed(before), reversed(context), strict=False)
-            weight = 1 + sum(1 for a, b in shared if a == b)
+            weight = times * (1 + sum(1 for a, b in shared if a == b))
             head, after = (word[len(prefix) :] if mid_word else word), i + 1
             if mid_word and not head:  # the word is complete: suggest the next one
                 if after >= len(words):
@@ -159,52 +182,111 @@ def complete_typing(partial: str, phrases: list[str]) -> Completion:
     tail, count = followers[best].most_common(1)[0]
     if tail and count * 2 > score:
         best = f"{best} {tail}"
-    return Completion(completion=best, confidence=round(min(0.9, score / sum(options.values())), 3))
+    confidence = round(min(0.9, score / sum(options.values())), 3)
+    return Completion(completion=best[:COMPLETION_MAX_CHARS], confidence=confidence)
 
 
 def summarize(request: ChatRequest) -> Summary:
+    """Extractive: count, people, top keywords, three highlights. Each message counts
+    with its first SUMMARY_SCAN_CHARS characters; repeated texts are read once."""
     turns = [t for t in request.context if t.text.strip()]
     if not turns:
         return Summary(summary="No messages in this period.", topics=[])
+    words_of: dict[str, set[str]] = {}
     counts: Counter[str] = Counter()
     for turn in turns:
-        content = {text.stem(w) for w in text.tokens(turn.text)} - text.STOPWORDS
+        if turn.text not in words_of:
+            words_of[turn.text] = tokens_of(head_of(turn.text, SUMMARY_SCAN_CHARS))
+        content = words_of[turn.text] - text.STOPWORDS
         counts.update(w for w in content if len(w) > 2)
     topics = [w for w, _ in counts.most_common(5)]
     people = list(dict.fromkeys(t.sender for t in turns))
-
-    def weight(turn: Turn) -> int:
-        return sum(counts[text.stem(w)] for w in set(text.tokens(turn.text)))
-
-    highlights = sorted(turns, key=weight, reverse=True)[:3]
-    lines = [f"{t.sender}: {t.text[:160]}" for t in turns if t in highlights]
+    weights = [sum(counts[w] for w in words_of[t.text]) for t in turns]
+    # By position, not by value: equal turns (a repeated message) are distinct lines.
+    best = sorted(range(len(turns)), key=lambda i: weights[i], reverse=True)[:3]
+    lines = [f"{turns[i].sender}: {turns[i].text[:160]}" for i in sorted(best)]
     head = f"{len(turns)} messages from {', '.join(people[:6])}."
     if topics:
         head += f" Topics: {', '.join(topics)}."
-    return Summary(summary=" ".join([head, "Highlights:", *lines]), topics=topics)
+    summary = " ".join([head, "Highlights:", *lines])
+    return Summary(summary=summary[:SUMMARY_MAX_CHARS], topics=topics)
+
+
+def head_of(value: str, limit: int) -> str:
+    """The first `limit` characters of `value`, without a cut-off last word."""
+    if len(value) <= limit:
+        return value
+    cut = value[:limit]
+    parts = cut.rsplit(None, 1)
+    return parts[0] if value[limit].isalnum() and len(parts) == 2 else cut
+
+
+def tokens_of(value: str) -> set[str]:
+    return {text.stem(w) for w in text.tokens(value)}
+
+
+def answer(request: ChatRequest) -> BaseModel:
+    """The offline answer to a request (a pure function: runs in a worker process)."""
+    if request.task == "smart_replies":
+        return smart_replies(request)
+    if request.task == "typing":
+        return complete_typing(request.partial_text, request.phrases)
+    return summarize(request)
+
+
+def moderate_many(texts: list[str]) -> list[Verdict]:
+    return [moderate_one(t) for t in texts]
+
+
+def request_size(request: ChatRequest) -> int:
+    """Characters the offline provider may read for `request` (to pick inline or pool)."""
+    if request.task == "typing":
+        return sum(min(len(p), PHRASE_MAX_CHARS) for p in request.phrases)
+    if request.task == "summarize":
+        return sum(min(len(t.text), SUMMARY_SCAN_CHARS) for t in request.context)
+    return INTENT_MAX_CHARS
 
 
 class OfflineProvider:
+    """Pure-Python heuristics. Work over more than INLINE_CHARS characters runs in
+    `pool` (a worker process), so the event loop never waits for it; small inputs (a
+    normal message's moderation) stay inline, where a pool hop would cost more."""
+
     name = "offline"
     embedding_model = text.MODEL_NAME
 
-    async def complete(self, request: ChatRequest, schema: type[T]) -> T:
-        answer: Any
-        if request.task == "smart_replies":
-            answer = smart_replies(request)
-        elif request.task == "typing":
-            answer = complete_typing(request.partial_text, request.phrases)
-        else:
-            answer = summarize(request)
-        if not isinstance(answer, schema):
-            raise TypeError(f"offline provider cannot answer {schema.__name__} for {request.task}")
-        return answer
+    def __init__(self, pool: CpuPool | None = None) -> None:
+        self._pool = pool
 
-    async def embed(self, texts: list[str]) -> list[list[float]]:
-        return [text.embed(t) for t in texts]
+    async def _run(self, size: int, fn: Callable[..., R], *args: Any) -> R:
+        if self._pool is None or size <= INLINE_CHARS:
+            return fn(*args)
+        return await self._pool.run(fn, *args)
+
+    async def complete(self, request: ChatRequest, schema: type[T]) -> T:
+        result = await self._run(request_size(request), answer, request)
+        if not isinstance(result, schema):
+            raise TypeError(f"offline provider cannot answer {schema.__name__} for {request.task}")
+        return result
+
+    async def embed(self, texts: list[str], keys: list[bytes]) -> list[list[float]]:
+        if len(keys) != len(texts) or not all(keys):
+            raise ValueError("offline embeddings need one group key per text")
+        # In chunks, so a typing suggestion or a send's moderation waits for one chunk
+        # in the pool, not for a whole batch of long messages.
+        vectors: list[list[float]] = []
+        start = 0
+        while start < len(texts):
+            end, size = start, 0
+            while end < len(texts) and (end == start or size < EMBED_CHUNK_CHARS):
+                size += min(len(texts[end]), text.EMBED_MAX_CHARS)
+                end += 1
+            vectors += await self._run(size, text.embed_many, texts[start:end], keys[start:end])
+            start = end
+        return vectors
 
     async def moderate(self, texts: list[str]) -> list[Verdict]:
-        return [moderate_one(t) for t in texts]
+        return await self._run(sum(map(len, texts)), moderate_many, texts)
 
 
 def moderate_one(value: str) -> Verdict:

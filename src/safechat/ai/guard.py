@@ -147,10 +147,10 @@ class GuardedAI:
                 raise
             return Answer(await self.offline.complete(request, schema), self.offline.name)
 
-    async def embed(self, texts: list[str]) -> list[list[float]]:
+    async def embed(self, texts: list[str], keys: list[bytes]) -> list[list[float]]:
         if not self.remote:
-            return await self.offline.embed(texts)
-        return await self._call("embed", lambda: self.primary.embed(texts), self._timeout)
+            return await self.offline.embed(texts, keys)
+        return await self._call("embed", lambda: self.primary.embed(texts, keys), self._timeout)
 
     async def moderate(self, texts: list[str], *, local: bool = False) -> Answer[list[Verdict]]:
         """`local=True` keeps the text on this server (the group turned AI off)."""

@@ -7,6 +7,7 @@ VECTOR_SEARCH=atlas, a `$vectorSearch` stage on an Atlas vector index.
 from __future__ import annotations
 
 import asyncio
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -17,8 +18,20 @@ from pymongo.errors import BulkWriteError
 from safechat.repositories.db import Database, Doc
 from safechat.repositories.messages import DUPLICATE_KEY_CODE
 
-# Above this many vectors the matrix product leaves the event loop.
-THREAD_ABOVE = 2000
+# Above this many vectors the matrix product leaves the event loop (below, < 1 ms).
+THREAD_ABOVE = 1000
+SEARCH_BATCH = 1000
+
+
+OFFLINE_PREFIX = "offline-hash-"
+
+
+@dataclass(frozen=True, slots=True)
+class VectorRow:
+    group_id: ObjectId
+    message_id: ObjectId
+    sender_id: str
+    vector: list[float]
 
 
 def vector_index_definition(name: str, dimensions: int) -> Doc:
@@ -71,7 +84,7 @@ def check_vector_index(indexes: list[Doc], name: str) -> tuple[bool, str]:
 
 
 def top_cosine(
-    ids: list[ObjectId], vectors: list[Any], query: list[float], limit: int
+    ids: list[ObjectId], vectors: Any, query: list[float], limit: int
 ) -> list[tuple[ObjectId, float]]:
     matrix = np.asarray(vectors, dtype=np.float32)
     q = np.asarray(query, dtype=np.float32)
@@ -90,6 +103,13 @@ def decode_vector(stored: Any) -> Any:
     return stored
 
 
+def stack(stored: list[Any]) -> Any:
+    """Stored vectors as one float32 matrix; bytes are joined and read in one go."""
+    if all(isinstance(v, bytes) for v in stored) and len({len(v) for v in stored}) == 1:
+        return np.frombuffer(b"".join(stored), dtype="<f4").reshape(len(stored), -1)
+    return np.asarray([decode_vector(v) for v in stored], dtype=np.float32)
+
+
 class EmbeddingRepository:
     def __init__(self, db: Database, *, atlas_index: str | None = None) -> None:
         self._c = db.collection("message_embeddings")
@@ -102,40 +122,56 @@ class EmbeddingRepository:
             return vector
         return Binary(np.asarray(vector, dtype="<f4").tobytes())
 
-    async def upsert(
-        self, group_id: ObjectId, message_id: ObjectId, model: str, vector: list[float],
-        now: datetime,
-    ) -> None:  # fmt: skip
-        await self._c.update_one(
-            {"messageId": message_id, "model": model},
-            {"$set": {"groupId": group_id, "vector": self._encode(vector), "updatedAt": now}},
-            upsert=True,
-        )
-
-    async def insert_many(
-        self, rows: list[tuple[ObjectId, ObjectId, list[float]]], model: str, now: datetime
-    ) -> None:
-        """(groupId, messageId, vector) rows of new messages, in one round trip.
+    async def insert_many(self, rows: list[VectorRow], model: str, now: datetime) -> None:
+        """Rows of new messages, in one round trip.
 
         Inserts, not upserts: an upsert must first find its document, which the embedded
-        database does by scanning; the unique (messageId, model) index refuses repeats."""
+        database does by scanning; the unique (messageId, model) index refuses repeats
+        (an edit deletes the old vector first)."""
         if not rows:
             return
         docs = [
             {
-                "groupId": group_id,
-                "messageId": message_id,
+                "groupId": row.group_id,
+                "messageId": row.message_id,
+                "senderId": row.sender_id,
                 "model": model,
-                "vector": self._encode(vector),
+                "vector": self._encode(row.vector),
                 "updatedAt": now,
             }
-            for group_id, message_id, vector in rows
+            for row in rows
         ]
         try:
             await self._c.insert_many(docs, ordered=False)
         except BulkWriteError as exc:
             if any(e.get("code") != DUPLICATE_KEY_CODE for e in exc.details.get("writeErrors", [])):
                 raise
+
+    # Deletion: a vector is derived from the message text and goes with it.
+
+    async def delete_messages(self, message_ids: list[ObjectId]) -> int:
+        if not message_ids:
+            return 0
+        result = await self._c.delete_many({"messageId": {"$in": message_ids}})
+        return result.deleted_count
+
+    async def delete_group(self, group_id: ObjectId) -> int:
+        return (await self._c.delete_many({"groupId": group_id})).deleted_count
+
+    async def delete_user(self, sender_id: str) -> int:
+        """Every vector of the user's messages (account erasure). Unindexed: rare, and
+        an index would cost every insert."""
+        return (await self._c.delete_many({"senderId": sender_id})).deleted_count
+
+    async def delete_models(self, models: list[str] | None = None) -> int:
+        """Vectors of these models (all when None): retired or unsafe schemes."""
+        query: Doc = {} if models is None else {"model": {"$in": models}}
+        return (await self._c.delete_many(query)).deleted_count
+
+    async def delete_stale_offline(self, current: str) -> int:
+        """Offline vectors other than `current`: the unkeyed v1 scheme, or another key."""
+        stale = {"$regex": f"^{OFFLINE_PREFIX}", "$ne": current}
+        return (await self._c.delete_many({"model": stale})).deleted_count
 
     async def count(self, group_id: ObjectId) -> int:
         return await self._c.count_documents({"groupId": group_id})
@@ -149,17 +185,22 @@ class EmbeddingRepository:
             results = await self._c.aggregate(pipeline)
             # vectorSearchScore for cosine is (1 + cos) / 2; report the cosine.
             return [(d["messageId"], 2 * float(d["score"]) - 1) async for d in results]
-        cursor = self._c.find({"groupId": group_id, "model": model}, {"messageId": 1, "vector": 1})
+        # Modest batches: each is decoded on the event loop, so a large group's vectors
+        # arrive in ~1 ms slices rather than one 16 MB batch at a time.
+        cursor = self._c.find(
+            {"groupId": group_id, "model": model}, {"messageId": 1, "vector": 1}
+        ).batch_size(SEARCH_BATCH)
         ids: list[ObjectId] = []
-        vectors: list[Any] = []
+        stored: list[Any] = []
         async for doc in cursor:
             ids.append(doc["messageId"])
-            vectors.append(decode_vector(doc["vector"]))
+            stored.append(doc["vector"])
         if not ids:
             return []
         if len(ids) > THREAD_ABOVE:
-            return await asyncio.to_thread(top_cosine, ids, vectors, vector, limit)
-        return top_cosine(ids, vectors, vector, limit)
+            # numpy releases the GIL: a thread is enough to keep the loop free.
+            return await asyncio.to_thread(lambda: top_cosine(ids, stack(stored), vector, limit))
+        return top_cosine(ids, stack(stored), vector, limit)
 
     async def list_search_indexes(self) -> list[Any]:
         cursor = await self._c.list_search_indexes()

@@ -15,10 +15,10 @@ from safechat.ai.schemas import Verdict
 from safechat.errors import AIUnavailable, ContentRejected
 from safechat.models.group import Group
 from safechat.models.message import StoredMessage
-from safechat.repositories.embeddings import EmbeddingRepository
+from safechat.repositories.embeddings import EmbeddingRepository, VectorRow
 from safechat.repositories.groups import GroupRepository
 from safechat.repositories.messages import MessageRepository
-from safechat.services.ports import Clock
+from safechat.services.ports import Clock, EmbeddingKeys
 from safechat.services.rendering import MessageRenderer
 from safechat.services.tasks import TaskTracker
 
@@ -38,8 +38,10 @@ MAX_PENDING_EMBEDDINGS = 10_000
 class _IndexJob:
     group_id: ObjectId
     message_id: ObjectId
+    sender_id: str
     text: str
     ai_enabled: bool | None
+    replace: bool  # an edit: the old vector goes first
 
 
 class ContentAI:
@@ -54,9 +56,11 @@ class ContentAI:
         renderer: MessageRenderer,
         tasks: TaskTracker,
         clock: Clock,
+        keys: EmbeddingKeys,
         *,
         mode: ModerationMode = "flag",
         fallback: ModerationFallback = "offline",
+        indexing: bool = True,
     ) -> None:
         self._guard = guard
         self._embeddings = embeddings
@@ -67,8 +71,14 @@ class ContentAI:
         self._clock = clock
         self._mode = mode
         self._fallback = fallback
+        self._keys = keys
+        self._indexing = indexing
         self._pending: list[_IndexJob] = []
         self._indexer: asyncio.Task[Any] | None = None
+        # The batch being embedded, and deletions that raced it (not written, or
+        # removed again after its write).
+        self._batch: list[_IndexJob] = []
+        self._dropped: set[ObjectId] = set()
 
     # --- moderation (before the write) --------------------------------------
 
@@ -113,15 +123,49 @@ class ContentAI:
 
     # --- embeddings (after the write) ---------------------------------------
 
+    @property
+    def model(self) -> str:
+        """The stored model name. Offline vectors are keyed with a secret derived from
+        the primary master key, whose id is part of the name: after a key rotation the
+        old vectors are never compared with new ones (they are purged at start)."""
+        model = self._guard.embedding_model
+        return model if self._guard.remote else f"{model}:{self._keys.primary_kid}"
+
+    def start(self) -> None:
+        """At app start, in the background: drop vectors search can no longer use."""
+        self._tasks.spawn(self._purge())
+
+    async def _purge(self) -> None:
+        if not self._indexing:  # AI_INDEXING=off: no vectors are kept at all
+            dropped = await self._embeddings.delete_models(None)
+        else:  # unkeyed offline vectors leak their text; vectors of rotated keys
+            dropped = await self._embeddings.delete_stale_offline(self.model)
+        if dropped:
+            log.info("embeddings_purged", vectors=dropped, indexing=self._indexing)
+
     def on_stored(self, message: StoredMessage, text: str, *, ai_enabled: bool | None) -> None:
-        if ai_enabled is False or not text.strip():
+        if not self._indexing or ai_enabled is False or not text.strip():
             return
         if len(self._pending) >= MAX_PENDING_EMBEDDINGS:
             log.warning("embedding_dropped", message_id=str(message.id))
             return
-        self._pending.append(_IndexJob(message.group_id, message.id, text, ai_enabled))
+        edited = message.edited_at is not None
+        self._pending.append(
+            _IndexJob(message.group_id, message.id, message.sender_id, text, ai_enabled, edited)
+        )
         if self._indexer is None:
             self._indexer = self._tasks.spawn(self._drain())
+
+    async def on_deleted(self, message_id: ObjectId) -> None:
+        self._pending = [j for j in self._pending if j.message_id != message_id]
+        if self._batch:
+            self._dropped.add(message_id)
+        await self._embeddings.delete_messages([message_id])
+
+    async def on_group_deleted(self, group_id: ObjectId) -> None:
+        self._pending = [j for j in self._pending if j.group_id != group_id]
+        self._dropped |= {j.message_id for j in self._batch if j.group_id == group_id}
+        await self._embeddings.delete_group(group_id)
 
     async def _drain(self) -> None:
         """Embeds what is queued in batches: per batch one group lookup, one provider
@@ -134,7 +178,11 @@ class ContentAI:
                     await asyncio.sleep(EMBED_LINGER_SECONDS)
                 batch = self._pending[:EMBED_BATCH]
                 del self._pending[:EMBED_BATCH]
-                await self._index(batch)
+                self._batch = batch
+                try:
+                    await self._index(batch)
+                finally:
+                    self._batch, self._dropped = [], set()
         finally:
             self._indexer = None
 
@@ -142,25 +190,36 @@ class ContentAI:
         unknown = {j.group_id for j in batch if j.ai_enabled is None}
         # Not read on the send path: ask now, off it.
         allowed = await self._groups.ai_enabled_ids(unknown) if unknown else set()
-        jobs = [j for j in batch if j.ai_enabled or j.group_id in allowed]
+        # The newest text per message (a send and its edit may share a batch).
+        newest = {j.message_id: j for j in batch if j.ai_enabled or j.group_id in allowed}
+        jobs = list(newest.values())
         if not jobs:
             return
+        keys = [self._keys.embedding_key(str(j.group_id)) for j in jobs]
         try:
-            vectors = await self._guard.embed([j.text for j in jobs])
+            vectors = await self._guard.embed([j.text for j in jobs], keys)
         except AIUnavailable:
             log.info("embedding_skipped", messages=len(jobs))
             return
-        rows = [(j.group_id, j.message_id, v) for j, v in zip(jobs, vectors, strict=True)]
-        await self._embeddings.insert_many(rows, self._guard.embedding_model, self._clock.now())
+        await self._embeddings.delete_messages([j.message_id for j in jobs if j.replace])
+        rows = [
+            VectorRow(j.group_id, j.message_id, j.sender_id, v)
+            for j, v in zip(jobs, vectors, strict=True)
+            if j.message_id not in self._dropped
+        ]
+        await self._embeddings.insert_many(rows, self.model, self._clock.now())
+        if gone := [r.message_id for r in rows if r.message_id in self._dropped]:
+            await self._embeddings.delete_messages(gone)  # deleted during the write
 
     # --- search -------------------------------------------------------------
 
     async def search(self, group: Group, query: str, limit: int) -> list[dict[str, Any]]:
         """Hits {message, score}, best first; deleted messages never appear."""
-        vector = (await self._guard.embed([query]))[0]
-        found = await self._embeddings.search(
-            group.id, self._guard.embedding_model, vector, limit * 2 + 5
-        )
+        if not self._indexing:
+            raise AIUnavailable("Semantic search is turned off on this server (AI_INDEXING)")
+        key = self._keys.embedding_key(group.gid)
+        vector = (await self._guard.embed([query], [key]))[0]
+        found = await self._embeddings.search(group.id, self.model, vector, limit * 2 + 5)
         found = [(mid, score) for mid, score in found if score >= MIN_SCORE]
         live = await self._messages.by_ids(group.id, [mid for mid, _ in found])
         hits = [

@@ -31,6 +31,9 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from safechat.datadir import read_or_create
 
 HKDF_INFO = b"safechat/group-key/v1"
+# Keys the offline embedding hashing per group (docs/ai.md): a different info string, so
+# an embedding key says nothing about the content key of the same group.
+EMBEDDING_INFO = b"safechat/embedding-key/v1"
 ENVELOPE_VERSION = 1
 DEV_KEY_FILE = "encryption.key"
 
@@ -87,6 +90,7 @@ class Encryptor:
         self._legacy_secret = legacy_secret
         # Key derivation is pure; cache per (kid, group).
         self._derive = lru_cache(maxsize=4096)(self._derive_uncached)
+        self._derive_embedding = lru_cache(maxsize=4096)(self._embedding_key_uncached)
 
     @classmethod
     def from_spec(cls, spec: str, legacy_secret: str | None = None) -> Encryptor:
@@ -105,6 +109,17 @@ class Encryptor:
             info=HKDF_INFO,
         )
         return AESGCM(hkdf.derive(self._keys[kid]))
+
+    def _embedding_key_uncached(self, kid: str, group_id: str) -> bytes:
+        hkdf = HKDF(
+            algorithm=hashes.SHA256(), length=32, salt=group_id.encode(), info=EMBEDDING_INFO
+        )
+        return hkdf.derive(self._keys[kid])
+
+    def embedding_key(self, group_id: str) -> bytes:
+        """The group's secret for keyed embeddings, from the primary master key (its kid
+        is part of the stored model name, so vectors of a rotated key are not compared)."""
+        return self._derive_embedding(self._primary, group_id)
 
     def encrypt(self, plaintext: str, group_id: str) -> dict[str, Any]:
         iv = os.urandom(12)

@@ -19,7 +19,7 @@ from safechat.repositories.audit import AuditRepository
 from safechat.repositories.groups import GroupRepository, new_group_doc
 from safechat.repositories.messages import MessageRepository
 from safechat.repositories.read_state import ReadStateRepository
-from safechat.services.ports import Clock, Notifier, PresenceStore, RateLimiter
+from safechat.services.ports import Clock, MessageHooks, Notifier, PresenceStore, RateLimiter
 from safechat.services.ratelimit import Limit, enforce
 from safechat.services.rendering import MessageRenderer
 from safechat.services.users import UserService
@@ -39,6 +39,8 @@ class GroupService:
         clock: Clock,
         limiter: RateLimiter,
         create_limit: Limit,
+        *,
+        hooks: MessageHooks | None = None,
     ) -> None:
         self._groups = groups
         self._messages = messages
@@ -51,6 +53,7 @@ class GroupService:
         self._clock = clock
         self._limiter = limiter
         self._create_limit = create_limit
+        self._hooks = hooks  # AI: a deleted group's embeddings go with it
 
     # --- lookups and checks -------------------------------------------------
 
@@ -184,6 +187,8 @@ class GroupService:
         group = await self._groups.soft_delete(ObjectId(group_id), now)
         if group is None:
             raise GroupNotFound()
+        if self._hooks is not None:
+            await self._hooks.on_group_deleted(group.id)
         await self._audit.record("group.deleted", user_id, now, group_id=group.id)
         await self._notify.to_group(group.gid, "group_removed", {"groupId": group.gid})
         await self._notify.close_group(group.gid)

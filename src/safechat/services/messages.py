@@ -225,7 +225,10 @@ class MessageService:
         )
         if updated is None:
             raise MessageNotFound("The message was deleted")
-        self._stored(group, updated, text)
+        if text:
+            self._stored(group, updated, text)
+        elif self._hooks is not None:  # a caption removed: its vector goes too
+            await self._hooks.on_deleted(message.id)
         wire = self._renderer.render(updated)
         await self._notify.to_group(group.gid, "message_edited", {"message": wire})
         return wire
@@ -250,6 +253,8 @@ class MessageService:
         now = self._clock.now()
         if await self._messages.soft_delete(message.id, user_id, now) is None:
             raise MessageNotFound("The message was already deleted")
+        if self._hooks is not None:
+            await self._hooks.on_deleted(message.id)
         event = {"messageId": message_id, "groupId": group.gid, "deletedBy": user_id}
         await self._notify.to_group(group.gid, "message_deleted", event)
         return event

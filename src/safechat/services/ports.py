@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
@@ -10,11 +10,14 @@ from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 from pydantic import BaseModel
 
 if TYPE_CHECKING:
+    from bson import ObjectId
+
     from safechat.ai.schemas import ChatRequest, Verdict
     from safechat.models.message import StoredMessage
     from safechat.services.ratelimit import Limit
 
 T = TypeVar("T", bound=BaseModel)
+R = TypeVar("R")
 
 
 class Clock(Protocol):
@@ -136,9 +139,29 @@ class AIProvider(Protocol):
 
     async def complete(self, request: ChatRequest, schema: type[T]) -> T: ...
 
-    async def embed(self, texts: list[str]) -> list[list[float]]: ...
+    async def embed(self, texts: list[str], keys: list[bytes]) -> list[list[float]]:
+        """One vector per text. `keys[i]` is the embedding key of text i's group: the
+        offline hashing is keyed with it (services/encryption.py); a remote model
+        cannot be keyed and ignores it."""
+        ...
 
     async def moderate(self, texts: list[str]) -> list[Verdict]: ...
+
+
+class CpuPool(Protocol):
+    """Runs CPU-heavy pure functions off the event loop (adapters/cpu_pool.py).
+    `fn` and its arguments must be picklable (module-level functions, plain data)."""
+
+    async def run(self, fn: Callable[..., R], *args: Any) -> R: ...
+
+
+class EmbeddingKeys(Protocol):
+    """Per-group secrets for keyed embeddings (implemented by services/encryption.py)."""
+
+    @property
+    def primary_kid(self) -> str: ...
+
+    def embedding_key(self, group_id: str) -> bytes: ...
 
 
 class MessageHooks(Protocol):
@@ -157,6 +180,13 @@ class MessageHooks(Protocol):
     def on_stored(self, message: StoredMessage, text: str, *, ai_enabled: bool | None) -> None:
         """After the durable write: schedules background work; never blocks.
         ai_enabled None: not known on the send path; the background step reads it."""
+
+    async def on_deleted(self, message_id: ObjectId) -> None:
+        """After a message was deleted (or its text removed by an edit): what was
+        derived from its text (its embedding) goes too."""
+
+    async def on_group_deleted(self, group_id: ObjectId) -> None:
+        """After a group was deleted: the embeddings of all its messages go."""
 
 
 # --- media storage (docs/media.md) ------------------------------------------
