@@ -51,7 +51,9 @@ class _Body:
         return data
 
 
-def _answer(status: str, message: str, headers: list[tuple[str, str]] | None = None) -> dict[str, Any]:
+def _answer(
+    status: str, message: str, headers: list[tuple[str, str]] | None = None
+) -> dict[str, Any]:
     return {
         "status": status,
         "headers": [("Content-Type", "text/plain"), *(headers or [])],
@@ -60,6 +62,8 @@ def _answer(status: str, message: str, headers: list[tuple[str, str]] | None = N
 
 
 class GuardedEngineIO(engineio.AsyncServer):  # type: ignore[misc]
+    _async: dict[str, Any]  # the async driver's functions, set by engineio
+
     def __init__(
         self,
         *args: Any,
@@ -72,7 +76,8 @@ class GuardedEngineIO(engineio.AsyncServer):  # type: ignore[misc]
         self.handshake_timeout = handshake_timeout
         self._pending: dict[str, asyncio.TimerHandle] = {}
         self._tasks: set[asyncio.Task[None]] = set()
-        upstream = self._async["translate_request"]
+        drivers = self._async
+        upstream = drivers["translate_request"]
 
         def translate(request: web.Request) -> dict[str, Any]:
             environ: dict[str, Any] = upstream(request)
@@ -83,7 +88,7 @@ class GuardedEngineIO(engineio.AsyncServer):  # type: ignore[misc]
             return environ
 
         # Copy: the driver table is module-level and shared by every server in the process.
-        self._async = {**self._async, "translate_request": translate}
+        self._async = {**drivers, "translate_request": translate}
 
     @property
     def pending_sessions(self) -> int:
@@ -183,7 +188,9 @@ class GuardedEngineIO(engineio.AsyncServer):  # type: ignore[misc]
         socket = self.sockets.get(sid)
         if socket is None or socket.closing or socket.closed:
             return
-        task = asyncio.get_running_loop().create_task(self._end(socket, self.reason.PING_TIMEOUT))
+        task = asyncio.get_running_loop().create_task(
+            self._end(socket, self.reason.SERVER_DISCONNECT)
+        )
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
@@ -210,4 +217,3 @@ async def close_sessions(sio: socketio.AsyncServer) -> None:
     Otherwise aiohttp waits for each open handler (up to ping interval + timeout, 45 s).
     """
     await sio.eio.disconnect()
-

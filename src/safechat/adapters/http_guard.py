@@ -20,6 +20,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiohttp import web
+from aiohttp.typedefs import Middleware
 
 from safechat.config import Settings
 
@@ -36,7 +37,7 @@ class BodyTimeout(web.HTTPRequestTimeout, asyncio.TimeoutError):
     pass
 
 
-def body_deadline(timeout: float) -> Callable[[web.Request, Handler], Awaitable[web.StreamResponse]]:
+def body_deadline(timeout: float) -> Middleware:
     @web.middleware
     async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
         content = request.content
