@@ -82,6 +82,9 @@ async def test_oversize_polling_post_answers_413_frees_the_session_and_shuts_dow
             # The session is gone: later requests on it are 4xx, never 500 or a hang.
             assert await post(srv, sid, b"40") == 400
             assert await post(srv, sid, oversize) == 400
+        # Same class: any failed POST ends its session; upstream then waited on the queue.
+        sid = await open_session(srv)
+        assert await post(srv, sid, b"0") == 400  # OPEN: not a packet a client sends
         assert eio.sockets == {}
         started = time.monotonic()
         await srv.stop()
