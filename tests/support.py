@@ -20,6 +20,7 @@ import socketio
 from aiohttp import web
 
 from safechat.adapters.embedded_mongo import free_port
+from safechat.adapters.http_guard import runner_options
 from safechat.app import create_app
 from safechat.config import Settings
 from safechat.container import SERVICES
@@ -160,7 +161,7 @@ async def start_server(
         **{**ISOLATED, **GENEROUS_LIMITS, **overrides},
     )
     app = create_app(settings)
-    runner = web.AppRunner(app)
+    runner = web.AppRunner(app, **runner_options(settings))
     await runner.setup()
     await web.TCPSite(runner, "127.0.0.1", port).start()
     return ChatServer(settings, app, runner, aiohttp.ClientSession())

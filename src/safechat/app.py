@@ -20,7 +20,9 @@ from pymongo import AsyncMongoClient
 
 from safechat.adapters.cpu_pool import ProcessPool
 from safechat.adapters.embedded_mongo import EmbeddedMongo
+from safechat.adapters.engineio_guard import SafeChatSocketServer, close_sessions, engineio_origins
 from safechat.adapters.fast_json import socketio_json
+from safechat.adapters.http_guard import body_deadline, security_headers
 from safechat.adapters.jwks import HttpJwks
 from safechat.adapters.local_media import LOCAL_MEDIA, UPLOAD_GATE, LocalMediaStore
 from safechat.adapters.local_media import setup_routes as setup_local_media_routes
@@ -243,24 +245,36 @@ def media_limits(settings: Settings) -> MediaLimits:
 def create_app(settings: Settings, *, clock: Clock | None = None) -> web.Application:
     clock = clock or SystemClock()
     app = web.Application(
-        middlewares=[error_middleware, auth_middleware],
+        middlewares=[
+            error_middleware,
+            body_deadline(settings.http_body_timeout_seconds),
+            auth_middleware,
+        ],
         client_max_size=settings.max_json_body_bytes,
     )
+    app.on_response_prepare.append(security_headers)
     app[SETTINGS] = settings
     app[STARTED_AT] = time.monotonic()
     metrics = app[METRICS] = Metrics()
-    sio = socketio.AsyncServer(
+    sio = SafeChatSocketServer(
         async_mode="aiohttp",
         client_manager=client_manager(settings.redis_url, settings.redis_channel, metrics),
-        cors_allowed_origins=settings.cors_origins,
+        cors_allowed_origins=engineio_origins(settings.cors_origins),
         max_http_buffer_size=settings.max_frame_bytes,
         logger=False,
         engineio_logger=False,
         json=socketio_json(settings.socketio_json),
+        max_pending_sessions=settings.max_pending_sockets,
+        handshake_timeout=settings.socket_handshake_timeout_seconds,
     )
     configure_websocket(sio, compress=settings.websocket_compression)
     sio.attach(app)
     app[SIO] = sio
+
+    async def end_sessions(app: web.Application) -> None:
+        await close_sessions(sio)
+
+    app.on_shutdown.append(end_sessions)
     health_routes.setup(app)
     me_routes.setup(app)
     group_routes.setup(app)

@@ -79,6 +79,7 @@ def build_parser() -> argparse.ArgumentParser:
 def cmd_serve(settings: Settings) -> int:
     from aiohttp import web
 
+    from safechat.adapters.http_guard import runner_options
     from safechat.app import create_app
     from safechat.logs import configure_logging
 
@@ -91,7 +92,15 @@ def cmd_serve(settings: Settings) -> int:
         f"(socket.io path /socket.io/, data dir {settings.data_dir}, {loop_name} loop)",
         file=sys.stderr,
     )
-    web.run_app(app, host=settings.host, port=settings.port, print=None, access_log=None, loop=loop)
+    web.run_app(
+        app,
+        host=settings.host,
+        port=settings.port,
+        print=None,
+        access_log=None,
+        loop=loop,
+        **runner_options(settings),
+    )
     return 0
 
 

@@ -90,6 +90,17 @@ class Settings(BaseSettings):
     websocket_compression: bool = Field(
         False, validation_alias=_env("SAFECHAT_WEBSOCKET_COMPRESSION")
     )
+    # Transport deadlines and caps (docs/deploy.md, "Timeouts and caps").
+    http_header_timeout_seconds: float = Field(
+        10.0, gt=0, le=3600, validation_alias=_env("HTTP_HEADER_TIMEOUT_SECONDS")
+    )
+    http_body_timeout_seconds: float = Field(
+        60.0, gt=0, le=3600, validation_alias=_env("HTTP_BODY_TIMEOUT_SECONDS")
+    )
+    max_pending_sockets: int = Field(1000, ge=1, validation_alias=_env("MAX_PENDING_SOCKETS"))
+    socket_handshake_timeout_seconds: float = Field(
+        10.0, gt=0, le=300, validation_alias=_env("SOCKET_HANDSHAKE_TIMEOUT_SECONDS")
+    )
 
     # Multi-node: unset -> in-process Socket.IO manager, presence, typing and limits.
     redis_url: str | None = Field(None, validation_alias=_env("REDIS_URL", "redis_url"))
@@ -255,7 +266,11 @@ class Settings(BaseSettings):
 
     @property
     def cors_origins(self) -> list[str] | str:
-        """Origins for Socket.IO; dev mode with none configured allows any."""
+        """Origins for Socket.IO; dev mode with none configured allows any.
+
+        An empty list means none: the Socket.IO adapter refuses every Origin header
+        (python-engineio itself reads [] as "no check").
+        """
         if self.allowed_origins:
             return "*" if "*" in self.allowed_origins else list(self.allowed_origins)
         return "*" if self.env == "dev" else []

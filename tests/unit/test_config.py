@@ -270,3 +270,16 @@ def test_hardening_settings_defaults_and_env_names(monkeypatch: pytest.MonkeyPat
     assert s.auth_max_token_lifetime_seconds == 3600
     assert s.max_reactions_per_message == 12
     assert (s.rate_group_create_per_minute, s.rate_group_create_burst) == (3, 4)
+
+
+def test_transport_deadlines_and_caps_from_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    defaults = Settings()
+    assert (defaults.http_header_timeout_seconds, defaults.http_body_timeout_seconds) == (10, 60)
+    assert (defaults.max_pending_sockets, defaults.socket_handshake_timeout_seconds) == (1000, 10)
+    monkeypatch.setenv("HTTP_HEADER_TIMEOUT_SECONDS", "2.5")
+    monkeypatch.setenv("HTTP_BODY_TIMEOUT_SECONDS", "120")
+    monkeypatch.setenv("MAX_PENDING_SOCKETS", "50")
+    monkeypatch.setenv("SOCKET_HANDSHAKE_TIMEOUT_SECONDS", "3")
+    s = Settings()
+    assert (s.http_header_timeout_seconds, s.http_body_timeout_seconds) == (2.5, 120)
+    assert (s.max_pending_sockets, s.socket_handshake_timeout_seconds) == (50, 3)
