@@ -18,26 +18,29 @@ import structlog
 from aiohttp import web
 from pymongo import AsyncMongoClient
 
-from safechat.adapters.cpu_pool import ProcessPool
+from safechat.adapters.ai.cpu_pool import ProcessPool
+from safechat.adapters.ai.offline import OfflineProvider
+from safechat.adapters.ai.openai import OpenAIProvider
 from safechat.adapters.embedded_mongo import EmbeddedMongo
-from safechat.adapters.engineio_guard import SafeChatSocketServer, close_sessions, engineio_origins
-from safechat.adapters.fast_json import socketio_json
 from safechat.adapters.http_guard import body_deadline, security_headers
 from safechat.adapters.jwks import HttpJwks
-from safechat.adapters.local_media import LOCAL_MEDIA, UPLOAD_GATE, LocalMediaStore
-from safechat.adapters.local_media import setup_routes as setup_local_media_routes
-from safechat.adapters.memory_presence import MemoryPresence, MemoryTyping
-from safechat.adapters.memory_ratelimit import MemoryRateLimiter
-from safechat.adapters.offline_ai import OfflineProvider
-from safechat.adapters.openai_ai import OpenAIProvider
+from safechat.adapters.media.local import LOCAL_MEDIA, UPLOAD_GATE, LocalMediaStore
+from safechat.adapters.media.local import setup_routes as setup_local_media_routes
+from safechat.adapters.media.s3 import S3MediaStore
+from safechat.adapters.presence.memory import MemoryPresence, MemoryTyping
+from safechat.adapters.presence.redis import RedisPresence, RedisTyping
+from safechat.adapters.ratelimit.memory import MemoryRateLimiter
+from safechat.adapters.ratelimit.redis import RedisRateLimiter
 from safechat.adapters.redis_link import RedisLink, redis_client
-from safechat.adapters.redis_presence import RedisPresence, RedisTyping
-from safechat.adapters.redis_ratelimit import RedisRateLimiter
-from safechat.adapters.s3_media import S3MediaStore
-from safechat.adapters.socketio_manager import client_manager
-from safechat.adapters.socketio_notifier import SocketIONotifier
-from safechat.adapters.websocket import configure_websocket
-from safechat.ai.guard import CircuitBreaker, GuardedAI
+from safechat.adapters.socketio.engineio_guard import (
+    SafeChatSocketServer,
+    close_sessions,
+    engineio_origins,
+)
+from safechat.adapters.socketio.fast_json import socketio_json
+from safechat.adapters.socketio.manager import client_manager
+from safechat.adapters.socketio.notifier import SocketIONotifier
+from safechat.adapters.socketio.websocket import configure_websocket
 from safechat.config import Settings
 from safechat.container import (
     IMAGE_WORKERS,
@@ -74,16 +77,18 @@ from safechat.routes import me as me_routes
 from safechat.routes import media as media_routes
 from safechat.routes import messages as message_routes
 from safechat.routes.common import auth_middleware, error_middleware
-from safechat.services.ai import AIService
-from safechat.services.ai_content import ContentAI
+from safechat.services.ai.content import ContentAI
+from safechat.services.ai.guard import CircuitBreaker, GuardedAI
+from safechat.services.ai.service import AIService
 from safechat.services.auth import DevIssuer, SigningKeys, TokenVerifier
 from safechat.services.connections import ConnectionService
 from safechat.services.encryption import Encryptor, load_or_create_dev_keyring
 from safechat.services.groups import GroupService
 from safechat.services.maintenance import ReencryptReport, reencrypt_messages
-from safechat.services.media import MediaLimits, MediaService
-from safechat.services.media_work import ImageWorkers
-from safechat.services.messages import MessageService
+from safechat.services.media.service import MediaLimits, MediaService
+from safechat.services.media.work import ImageWorkers
+from safechat.services.messages.rendering import MessageRenderer
+from safechat.services.messages.service import MessageService
 from safechat.services.ports import (
     Clock,
     CpuPool,
@@ -95,7 +100,6 @@ from safechat.services.ports import (
 )
 from safechat.services.presence import PresenceService
 from safechat.services.ratelimit import Limit, Limits
-from safechat.services.rendering import MessageRenderer
 from safechat.services.tasks import TaskTracker
 from safechat.services.users import UserService
 

@@ -10,13 +10,13 @@ from aiohttp import web
 from safechat.config import Settings
 from safechat.metrics import Metrics
 from safechat.repositories.db import Database
-from safechat.services.ai import AIService
+from safechat.services.ai.service import AIService
 from safechat.services.auth import DevIssuer, TokenVerifier
 from safechat.services.connections import ConnectionService
 from safechat.services.groups import GroupService
-from safechat.services.media import MediaService
-from safechat.services.media_work import ImageWorkers
-from safechat.services.messages import MessageService
+from safechat.services.media.service import MediaService
+from safechat.services.media.work import ImageWorkers
+from safechat.services.messages.service import MessageService
 from safechat.services.ports import MediaStore, RateLimiter
 from safechat.services.presence import PresenceService
 from safechat.services.ratelimit import Limits

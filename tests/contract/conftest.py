@@ -8,11 +8,11 @@ from dataclasses import dataclass
 
 import pytest
 
-from safechat.adapters.memory_presence import MemoryPresence, MemoryTyping
-from safechat.adapters.memory_ratelimit import MemoryRateLimiter
+from safechat.adapters.presence.memory import MemoryPresence, MemoryTyping
+from safechat.adapters.presence.redis import RedisPresence, RedisTyping
+from safechat.adapters.ratelimit.memory import MemoryRateLimiter
+from safechat.adapters.ratelimit.redis import RedisRateLimiter
 from safechat.adapters.redis_link import RedisLink, redis_client
-from safechat.adapters.redis_presence import RedisPresence, RedisTyping
-from safechat.adapters.redis_ratelimit import RedisRateLimiter
 from safechat.services.ports import PresenceStore, RateLimiter, TypingStore
 from tests.redis_server import RedisServer
 

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
+from safechat.adapters.presence.redis import RedisPresence, RedisTyping
+from safechat.adapters.ratelimit.redis import RedisRateLimiter
 from safechat.adapters.redis_link import RedisLink, redis_client
-from safechat.adapters.redis_presence import RedisPresence, RedisTyping
-from safechat.adapters.redis_ratelimit import RedisRateLimiter
 from safechat.services.ports import PresenceFull
 from safechat.services.ratelimit import Limit
 from tests.redis_server import RedisServer

@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 from bson import ObjectId
 
-from safechat.adapters import offline_text
+from safechat.adapters.ai import offline_text
 from safechat.container import SERVICES
 from tests.support import ChatServer, EventClient, pair, start_server
 

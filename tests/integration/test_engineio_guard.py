@@ -14,7 +14,7 @@ from typing import Any
 import aiohttp
 import pytest
 
-from safechat.adapters.engineio_guard import GuardedEngineIO
+from safechat.adapters.socketio.engineio_guard import GuardedEngineIO
 from safechat.app import SIO
 from tests.support import ChatServer, start_server
 

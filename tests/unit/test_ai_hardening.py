@@ -13,16 +13,16 @@ import pytest
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
-from safechat.adapters import offline_text
-from safechat.adapters.cpu_pool import ProcessPool
-from safechat.adapters.offline_ai import (
+from safechat.adapters.ai import offline_text
+from safechat.adapters.ai.cpu_pool import ProcessPool
+from safechat.adapters.ai.offline import (
     PHRASE_MAX_CHARS,
     OfflineProvider,
     complete_typing,
     summarize,
 )
-from safechat.ai.schemas import ChatRequest, Summary, Turn
 from safechat.errors import AIUnavailable
+from safechat.services.ai.schemas import ChatRequest, Summary, Turn
 from safechat.services.encryption import HKDF_INFO, Encryptor
 
 LONG = ("a b " * 1000)[:4000]

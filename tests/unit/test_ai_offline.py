@@ -6,15 +6,15 @@ import time
 
 import pytest
 
-from safechat.adapters import offline_text
-from safechat.adapters.offline_ai import (
+from safechat.adapters.ai import offline_text
+from safechat.adapters.ai.offline import (
     BANK,
     OfflineProvider,
     complete_typing,
     intent_of,
     summarize,
 )
-from safechat.ai.schemas import ChatRequest, Completion, ReplySuggestions, Summary, Turn
+from safechat.services.ai.schemas import ChatRequest, Completion, ReplySuggestions, Summary, Turn
 
 KEY = b"k" * 32
 

@@ -6,10 +6,7 @@ from datetime import UTC, datetime
 
 from bson import ObjectId
 
-from safechat.adapters.offline_ai import OfflineProvider
-from safechat.ai.graphs import Pipelines, distinct
-from safechat.ai.guard import CircuitBreaker, GuardedAI
-from safechat.ai.schemas import Turn
+from safechat.adapters.ai.offline import OfflineProvider
 from safechat.config import Settings
 from safechat.doctor import ai_checks
 from safechat.models.group import Group
@@ -19,6 +16,9 @@ from safechat.repositories.embeddings import (
     top_cosine,
     vector_index_definition,
 )
+from safechat.services.ai.graphs import Pipelines, distinct
+from safechat.services.ai.guard import CircuitBreaker, GuardedAI
+from safechat.services.ai.schemas import Turn
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
 GROUP = Group(ObjectId(), "g", None, False, True, "ann", [], 0, NOW, NOW)

@@ -7,11 +7,11 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from safechat.adapters.offline_ai import OfflineProvider
-from safechat.adapters.openai_ai import OpenAIProvider
-from safechat.ai.guard import CircuitBreaker, GuardedAI
-from safechat.ai.schemas import ChatRequest, Completion, ReplySuggestions, Summary, Turn
+from safechat.adapters.ai.offline import OfflineProvider
+from safechat.adapters.ai.openai import OpenAIProvider
 from safechat.errors import AIUnavailable
+from safechat.services.ai.guard import CircuitBreaker, GuardedAI
+from safechat.services.ai.schemas import ChatRequest, Completion, ReplySuggestions, Summary, Turn
 from tests.ai_server import REPLIES, FakeOpenAI, fake_openai
 
 LUNCH = ChatRequest("smart_replies", [Turn("Ann", "Are we still on for lunch tomorrow?")])

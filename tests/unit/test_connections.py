@@ -7,7 +7,7 @@ from typing import Any, cast
 
 import pytest
 
-from safechat.adapters.memory_presence import MemoryPresence
+from safechat.adapters.presence.memory import MemoryPresence
 from safechat.models.user import User
 from safechat.services.auth import Claims
 from safechat.services.connections import ConnectionService, LiveSocket, device_type, expired

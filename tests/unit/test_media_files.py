@@ -12,16 +12,16 @@ from urllib.parse import parse_qsl, urlsplit
 import pytest
 from PIL import GifImagePlugin, Image, ImageFile, UnidentifiedImageError
 
-from safechat.adapters.local_media import BadSignature, LocalMediaStore
+from safechat.adapters.media.local import BadSignature, LocalMediaStore
 from safechat.errors import PayloadTooLarge, ValidationFailed
-from safechat.services.media import orphan_cutoff
-from safechat.services.media_files import (
+from safechat.services.media.files import (
     THUMBNAIL_PX,
     content_disposition,
     process_image,
     sanitize_filename,
     sniff,
 )
+from safechat.services.media.service import orphan_cutoff
 from tests.media_support import (
     ELF,
     GPS_MARKER,

@@ -10,7 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from safechat.errors import ErrorCode
-from safechat.services.media_work import ImageWorkers, ProcessingBusy
+from safechat.services.media.work import ImageWorkers, ProcessingBusy
 
 
 @pytest.fixture

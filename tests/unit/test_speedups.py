@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from safechat.adapters.fast_json import OrjsonCodec, socketio_json
+from safechat.adapters.socketio.fast_json import OrjsonCodec, socketio_json
 from safechat.cli import new_event_loop
 
 VALUES = st.recursive(

@@ -11,7 +11,7 @@ from safechat.errors import AIUnavailable, ChatError
 from safechat.handlers.boundary import Boundary, parse
 from safechat.models.ai import RateSuggestion, SmartRepliesRequest, TypingSuggestionsRequest
 from safechat.models.common import iso
-from safechat.services.ai import AIService
+from safechat.services.ai.service import AIService
 from safechat.services.connections import LiveSocket
 from safechat.services.ports import SystemClock
 

@@ -15,7 +15,7 @@ from safechat.models.message import (
     SyncRequest,
 )
 from safechat.services.connections import LiveSocket
-from safechat.services.messages import MessageService
+from safechat.services.messages.service import MessageService
 
 CHANNEL = "message_error"
 

@@ -17,7 +17,7 @@ from safechat.models.ai import (
 )
 from safechat.models.common import parse_iso
 from safechat.routes.common import add_api_routes, ok, path_id, read_body, read_query, user_id
-from safechat.services.ai import AIService
+from safechat.services.ai.service import AIService
 
 
 def _svc(request: web.Request) -> AIService:

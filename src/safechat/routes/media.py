@@ -14,7 +14,7 @@ from safechat.models.common import Inbound, ObjectIdStr, iso, storable_text, val
 from safechat.models.media import MediaQuery, PresignRequest
 from safechat.models.message import ClientId, SendMessage
 from safechat.routes.common import add_api_routes, ok, path_id, read_body, read_query, user_id
-from safechat.services.media import MediaService
+from safechat.services.media.service import MediaService
 from safechat.services.ratelimit import enforce
 
 CHUNK = 64 * 1024

@@ -7,7 +7,7 @@ from aiohttp import web
 from safechat.container import SERVICES
 from safechat.models.message import EditMessageBody, HistoryQuery, MarkMessagesRead, SendMessage
 from safechat.routes.common import add_api_routes, ok, path_id, read_body, read_query, user_id
-from safechat.services.messages import MessageService
+from safechat.services.messages.service import MessageService
 from safechat.services.ratelimit import enforce
 
 

@@ -19,9 +19,9 @@ from safechat.repositories.audit import AuditRepository
 from safechat.repositories.groups import GroupRepository, new_group_doc
 from safechat.repositories.messages import MessageRepository
 from safechat.repositories.read_state import ReadStateRepository
+from safechat.services.messages.rendering import MessageRenderer
 from safechat.services.ports import Clock, MessageHooks, Notifier, PresenceStore, RateLimiter
 from safechat.services.ratelimit import Limit, enforce
-from safechat.services.rendering import MessageRenderer
 from safechat.services.users import UserService
 
 

@@ -12,8 +12,8 @@ from pydantic import BaseModel
 if TYPE_CHECKING:
     from bson import ObjectId
 
-    from safechat.ai.schemas import ChatRequest, Verdict
     from safechat.models.message import StoredMessage
+    from safechat.services.ai.schemas import ChatRequest, Verdict
     from safechat.services.ratelimit import Limit
 
 T = TypeVar("T", bound=BaseModel)
@@ -129,8 +129,8 @@ class RateLimiter(Protocol):
 class AIProvider(Protocol):
     """Chat completion with structured output, embeddings, moderation.
 
-    OpenAI-compatible servers (adapters/openai_ai.py) or the offline heuristics
-    (adapters/offline_ai.py). Implementations raise on failure; the guard adds
+    OpenAI-compatible servers (adapters/ai/openai.py) or the offline heuristics
+    (adapters/ai/offline.py). Implementations raise on failure; the guard adds
     timeouts, the circuit breaker and fallbacks.
     """
 
@@ -149,7 +149,7 @@ class AIProvider(Protocol):
 
 
 class CpuPool(Protocol):
-    """Runs CPU-heavy pure functions off the event loop (adapters/cpu_pool.py).
+    """Runs CPU-heavy pure functions off the event loop (adapters/ai/cpu_pool.py).
     `fn` and its arguments must be picklable (module-level functions, plain data)."""
 
     async def run(self, fn: Callable[..., R], *args: Any) -> R: ...

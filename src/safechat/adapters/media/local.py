@@ -23,7 +23,7 @@ from urllib.parse import urlencode
 from aiohttp import web
 
 from safechat.errors import AccessDenied, ChatError, ErrorCode, PayloadTooLarge
-from safechat.services.media_files import content_disposition
+from safechat.services.media.files import content_disposition
 from safechat.services.ports import Clock, SignedUrl, StoredObject
 
 KEY_PATTERN = re.compile(r"^[A-Za-z0-9_-]{1,64}(/[A-Za-z0-9_-]{1,64}){0,4}$")

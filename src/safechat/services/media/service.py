@@ -30,7 +30,7 @@ from safechat.models.media import PresignRequest, StoredMedia, Variant, upload_v
 from safechat.repositories.media import MediaRepository
 from safechat.repositories.messages import MessageRepository
 from safechat.services.groups import GroupService
-from safechat.services.media_files import (
+from safechat.services.media.files import (
     ALLOWED_TYPES,
     IMAGE_TYPES,
     MAX_FRAMES,
@@ -39,8 +39,8 @@ from safechat.services.media_files import (
     sanitize_filename,
     sniff,
 )
-from safechat.services.media_sweep import SWEEP_GRACE, sweep_files, upload_id
-from safechat.services.media_work import ImageWorkers, ProcessingBusy
+from safechat.services.media.sweep import SWEEP_GRACE, sweep_files, upload_id
+from safechat.services.media.work import ImageWorkers, ProcessingBusy
 from safechat.services.ports import Clock, MediaStore, SignedUrl
 
 log = structlog.get_logger(__name__)

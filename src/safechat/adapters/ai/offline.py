@@ -2,7 +2,7 @@
 
 Smart replies come from a curated bank chosen by the intent of the last
 message; typing completions from the group's own frequent phrases; moderation
-and embeddings from adapters/offline_text.py. English only (docs/ai.md).
+and embeddings from adapters/ai/offline_text.py. English only (docs/ai.md).
 """
 
 from __future__ import annotations
@@ -14,8 +14,15 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel
 
-from safechat.adapters import offline_text as text
-from safechat.ai.schemas import ChatRequest, Completion, ReplySuggestions, Summary, Turn, Verdict
+from safechat.adapters.ai import offline_text as text
+from safechat.services.ai.schemas import (
+    ChatRequest,
+    Completion,
+    ReplySuggestions,
+    Summary,
+    Turn,
+    Verdict,
+)
 from safechat.services.ports import CpuPool
 
 T = TypeVar("T", bound=BaseModel)

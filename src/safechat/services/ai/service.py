@@ -12,9 +12,6 @@ from typing import Any
 
 from bson import ObjectId
 
-from safechat.ai.graphs import Pipelines
-from safechat.ai.guard import GuardedAI
-from safechat.ai.schemas import Turn
 from safechat.errors import AccessDenied, ValidationFailed
 from safechat.models.ai import RateSuggestion
 from safechat.models.common import iso
@@ -22,11 +19,14 @@ from safechat.models.group import Group, Role
 from safechat.models.message import StoredMessage
 from safechat.repositories.ai_feedback import FeedbackRepository
 from safechat.repositories.messages import MessageRepository
-from safechat.services.ai_content import ContentAI
+from safechat.services.ai.content import ContentAI
+from safechat.services.ai.graphs import Pipelines
+from safechat.services.ai.guard import GuardedAI
+from safechat.services.ai.schemas import Turn
 from safechat.services.groups import GroupService
+from safechat.services.messages.rendering import MessageRenderer
 from safechat.services.ports import Clock, RateLimiter
 from safechat.services.ratelimit import Limit, enforce
-from safechat.services.rendering import MessageRenderer
 from safechat.services.tasks import TaskTracker
 from safechat.services.users import UserService
 

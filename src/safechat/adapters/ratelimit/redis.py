@@ -10,7 +10,7 @@ import math
 import time
 from collections.abc import Callable
 
-from safechat.adapters.memory_ratelimit import MemoryRateLimiter
+from safechat.adapters.ratelimit.memory import MemoryRateLimiter
 from safechat.adapters.redis_link import RedisLink, script
 from safechat.services.ratelimit import Limit
 

@@ -12,10 +12,10 @@ from typing import Any, Protocol, TypedDict
 
 from langgraph.graph import END, START, StateGraph
 
-from safechat.ai.guard import GuardedAI
-from safechat.ai.schemas import ChatRequest, Completion, ReplySuggestions, Summary, Turn
 from safechat.errors import AIUnavailable
 from safechat.models.group import Group
+from safechat.services.ai.guard import GuardedAI
+from safechat.services.ai.schemas import ChatRequest, Completion, ReplySuggestions, Summary, Turn
 
 MAX_REPLIES = 3
 

@@ -12,8 +12,8 @@ from typing import Generic, TypeVar
 import structlog
 from pydantic import BaseModel
 
-from safechat.ai.schemas import ChatRequest, Verdict
 from safechat.errors import AIUnavailable
+from safechat.services.ai.schemas import ChatRequest, Verdict
 from safechat.services.ports import AIProvider
 
 log = structlog.get_logger("safechat.ai")

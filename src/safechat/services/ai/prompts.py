@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from safechat.ai.schemas import ChatRequest, Turn
+from safechat.services.ai.schemas import ChatRequest, Turn
 
 SYSTEM = {
     "smart_replies": (

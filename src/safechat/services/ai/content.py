@@ -10,16 +10,16 @@ from typing import Any, Literal
 import structlog
 from bson import ObjectId
 
-from safechat.ai.guard import GuardedAI
-from safechat.ai.schemas import Verdict
 from safechat.errors import AIUnavailable, ContentRejected
 from safechat.models.group import Group
 from safechat.models.message import StoredMessage
 from safechat.repositories.embeddings import EmbeddingRepository, VectorRow
 from safechat.repositories.groups import GroupRepository
 from safechat.repositories.messages import MessageRepository
+from safechat.services.ai.guard import GuardedAI
+from safechat.services.ai.schemas import Verdict
+from safechat.services.messages.rendering import MessageRenderer
 from safechat.services.ports import Clock, EmbeddingKeys
-from safechat.services.rendering import MessageRenderer
 from safechat.services.tasks import TaskTracker
 
 log = structlog.get_logger("safechat.ai")

@@ -26,11 +26,11 @@ from safechat.repositories.groups import GroupRepository
 from safechat.repositories.messages import MessageRepository
 from safechat.repositories.read_state import ReadStateRepository
 from safechat.services.encryption import Encryptor
-from safechat.services.group_commit import Draft, GroupCommit
 from safechat.services.groups import GroupService
-from safechat.services.media import MediaService
+from safechat.services.media.service import MediaService
+from safechat.services.messages.group_commit import Draft, GroupCommit
+from safechat.services.messages.rendering import MessageRenderer
 from safechat.services.ports import Clock, MessageHooks, Notifier
-from safechat.services.rendering import MessageRenderer
 from safechat.services.users import UserService
 
 

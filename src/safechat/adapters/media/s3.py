@@ -17,7 +17,7 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from safechat.services.media_files import content_disposition
+from safechat.services.media.files import content_disposition
 from safechat.services.ports import Clock, SignedUrl, StoredObject
 
 if TYPE_CHECKING:

@@ -11,8 +11,8 @@ import openai
 from langchain_openai import ChatOpenAI, OpenAIEmbeddings
 from pydantic import BaseModel, SecretStr
 
-from safechat.ai.prompts import render
-from safechat.ai.schemas import ChatRequest, Verdict
+from safechat.services.ai.prompts import render
+from safechat.services.ai.schemas import ChatRequest, Verdict
 
 T = TypeVar("T", bound=BaseModel)
 

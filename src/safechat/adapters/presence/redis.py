@@ -17,7 +17,7 @@ import json
 import math
 from typing import Any, TypeVar
 
-from safechat.adapters.memory_presence import MemoryPresence, MemoryTyping
+from safechat.adapters.presence.memory import MemoryPresence, MemoryTyping
 from safechat.adapters.redis_link import RedisLink, script
 from safechat.services.ports import PresenceFull
 

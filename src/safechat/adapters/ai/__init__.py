@@ -1,0 +1,1 @@
+"""AIProvider: an OpenAI-compatible server or the offline heuristics (and their process pool)."""

@@ -1,0 +1,1 @@
+"""PresenceStore and TypingStore: in memory (one node) and in Redis (several nodes)."""

@@ -1,0 +1,1 @@
+"""RateLimiter: token buckets in memory and in Redis."""

@@ -1,1 +1,0 @@
-"""AI pipelines (LangGraph graphs), their schemas, and the call guard (timeouts, breaker)."""
