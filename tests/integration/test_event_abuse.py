@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 import socketio
 
+from safechat.app import SIO
 from safechat.container import SERVICES
 from tests.support import ChatServer, EventClient, pair, start_server
 
@@ -73,11 +74,11 @@ async def test_unknown_event_names_of_any_shape_get_a_coded_ack(server: ChatServ
     eve = await server.client("user_eve")
     bob = await server.client("user_bob")
     # Raw Socket.IO EVENT packets (Engine.IO adds the message type): odd names, and
-    # a string where the argument list belongs (python-socketio splits it into chars).
+    # a string where the argument list belongs: both are the unknown event "?".
     for raw in ['2["no_such_event","user:user_bob"]', '2[7,"user:user_bob"]', '2"*user"']:
         await eve.sio.eio.send(raw)
     names = [(await eve.wait_for("error"))["details"]["event"] for _ in range(3)]
-    assert sorted(names) == ["*", "?", "no_such_event"]
+    assert sorted(names) == ["?", "?", "no_such_event"]
     for name in ("no_such_event", "*", "x" * 500, "connect_error", "message"):
         assert_refused(await eve.call(name, "user:user_bob"), V)
     assert (await eve.call("typing_stop", {"groupId": "0" * 24}))["ok"] is False
@@ -167,3 +168,31 @@ async def test_concurrent_connects_respect_the_socket_cap(
         assert refusal["data"]["code"] == "RATE_LIMITED"
     finally:
         await server.stop()
+
+
+async def test_binary_and_malformed_packets_end_only_that_session(server: ChatServer) -> None:
+    """Binary packets would let a client park unbounded attachments in memory; packets
+    that do not parse used to log a traceback each. Both end the sender's session."""
+    bob = await server.client("user_bob")
+    sio = server.app[SIO]
+    for raw in ['51-["send_message",{"_placeholder":true,"num":0}]', "2[", "9", b"\x00\x01"]:
+        eve = await server.client("user_eve")
+        await eve.sio.eio.send(raw)
+        for _ in range(100):
+            if not eve.sio.connected:
+                break
+            await asyncio.sleep(0.02)
+        assert not eve.sio.connected, raw
+        assert not sio._binary_packet
+    assert bob.sio.connected
+    assert (await bob.call("authenticate"))["ok"] is True
+
+
+async def test_events_whose_name_is_not_a_string_are_answered(server: ChatServer) -> None:
+    eve = await server.client("user_eve")
+    for payload in ('[["a"],1]', "[{}]", "[]", "{}", '"x"', "null"):
+        ack: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        eve.sio.callbacks.setdefault("/", {})[901] = ack.set_result
+        await eve.sio.eio.send("2901" + payload)
+        assert_refused(await asyncio.wait_for(ack, 5), V)
+    assert eve.sio.connected

@@ -14,6 +14,12 @@
 4. Sessions that have not completed a Socket.IO CONNECT (a valid token) are capped per
    node (503 + Retry-After beyond it) and closed after a handshake deadline.
 5. `no_origin` for "no browser origin allowed": upstream reads `[]` as "no check".
+6. (Socket.IO) Binary packets are refused and the session ended: SafeChat's events are
+   JSON, and python-socketio keeps a binary packet's attachments in memory until as many
+   as its header announced have arrived, however many that is. A packet that does not
+   parse ends the session with one log line (upstream logs a traceback per packet), and
+   an EVENT whose name is not a string becomes the unknown event "?", answered and
+   rate limited like any other.
 """
 
 from __future__ import annotations
@@ -25,9 +31,12 @@ from typing import Any
 
 import engineio
 import socketio
+import structlog
 from aiohttp import web
 
 _BODY = web.RequestKey("engineio_body", bytes)
+_BINARY_TYPES = ("5", "6")  # Socket.IO BINARY_EVENT, BINARY_ACK
+log = structlog.get_logger("safechat.socket")
 RETRY_AFTER_SECONDS = 2
 
 
@@ -209,6 +218,24 @@ class SafeChatSocketServer(socketio.AsyncServer):  # type: ignore[misc]
         sid = self.manager.sid_from_eio_sid(eio_sid, namespace)
         if sid is not None and self.manager.is_connected(sid, namespace):
             self.eio.authenticated(eio_sid)
+
+    async def _handle_eio_message(self, eio_sid: str, data: str | bytes) -> None:
+        if isinstance(data, bytes) or data[:1] in _BINARY_TYPES:
+            await self._refuse_packet(eio_sid, "binary packets are not accepted")
+            return
+        try:
+            await super()._handle_eio_message(eio_sid, data)
+        except ValueError:  # bad JSON, unknown or unexpected packet types
+            await self._refuse_packet(eio_sid, "malformed packet")
+
+    async def _handle_event(self, eio_sid: str, namespace: str | None, id: Any, data: Any) -> None:
+        if not (isinstance(data, list) and data and isinstance(data[0], str)):
+            data = ["?"]  # upstream would index or hash it and fail without an answer
+        await super()._handle_event(eio_sid, namespace, id, data)
+
+    async def _refuse_packet(self, eio_sid: str, why: str) -> None:
+        log.info("socket_packet_refused", reason=why)
+        await self.eio.disconnect(eio_sid)
 
 
 async def close_sessions(sio: socketio.AsyncServer) -> None:
