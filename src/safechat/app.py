@@ -1,8 +1,8 @@
 """create_app(settings) -> web.Application: the HTTP app, its Socket.IO server and routes.
 
-The components are chosen and opened in safechat/components.py, wired into services,
-handlers and background loops in safechat/wiring.py (installed here as the app's cleanup
-context); the app's typed keys live in safechat/container.py.
+Everything else happens in the app's cleanup context, safechat/lifetime.py: components
+chosen and opened (safechat/components.py), wired into services, handlers and background
+loops (safechat/wiring.py). The app's typed keys live in safechat/container.py.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from safechat.adapters.socketio.manager import client_manager
 from safechat.adapters.socketio.websocket import configure_websocket
 from safechat.config import Settings
 from safechat.container import METRICS, SETTINGS, SIO, STARTED_AT
+from safechat.lifetime import lifetime
 from safechat.metrics import Metrics
 from safechat.routes import ai as ai_routes
 from safechat.routes import groups as group_routes
@@ -32,7 +33,6 @@ from safechat.routes import media as media_routes
 from safechat.routes import messages as message_routes
 from safechat.routes.common import auth_middleware, error_middleware
 from safechat.services.ports import Clock, SystemClock
-from safechat.wiring import lifetime
 
 
 def create_app(settings: Settings, *, clock: Clock | None = None) -> web.Application:
