@@ -105,7 +105,7 @@ class Background(TaskTracker):
         if any(loop.name == name for loop in self._loops):
             raise ValueError(f"background loop {name!r} registered twice")
         self._loops.append(_Loop(name, interval, tick, immediately))
-        if self._running:  # already started: this one starts now
+        if self._running and not self.closed:  # already started: this one starts now
             self._start(self._loops[-1])
 
     def on_close(self, close: Callable[[], Awaitable[None]]) -> None:
