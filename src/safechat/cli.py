@@ -173,7 +173,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def cmd_reencrypt(settings: Settings, args: argparse.Namespace) -> int:
-    from safechat.app import reencrypt
+    from safechat.commands import reencrypt
     from safechat.logs import configure_logging
 
     configure_logging(settings.log_level, settings.log_format, settings.env)

@@ -1,13 +1,21 @@
-"""App-scoped objects and the typed keys they live under on the web.Application."""
+"""Every app-scoped object's typed key on the web.Application, and `Services`.
+
+The one home of the app's `web.AppKey`s: create_app (safechat/app.py) and the wiring
+(safechat/wiring.py) set them; routes, the local media endpoints and tests read them.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
+import socketio
 from aiohttp import web
 
+from safechat.adapters.embedded_mongo import EmbeddedMongo
+from safechat.adapters.media.local import LocalMediaStore
 from safechat.config import Settings
+from safechat.handlers.connection import ConnectionHandlers
 from safechat.metrics import Metrics
 from safechat.repositories.db import Database
 from safechat.services.ai.service import AIService
@@ -20,6 +28,7 @@ from safechat.services.messages.service import MessageService
 from safechat.services.ports import MediaStore, RateLimiter
 from safechat.services.presence import PresenceService
 from safechat.services.ratelimit import Limits
+from safechat.services.tasks import Background
 from safechat.services.users import UserService
 
 
@@ -41,9 +50,21 @@ class Services:
     redis_available: Callable[[], bool] | None = None
 
 
+# Whether a direct upload to a key is still open (MediaService.upload_open): the signed
+# PUT URL is single use, closed once its upload is completed or refused.
+UploadGate = Callable[[str], Awaitable[bool]]
+
 SETTINGS = web.AppKey("settings", Settings)
 SERVICES = web.AppKey("services", Services)
 STARTED_AT = web.AppKey("started_at", float)
 METRICS = web.AppKey("metrics", Metrics)
+SIO = web.AppKey("sio", socketio.AsyncServer)
+BACKGROUND = web.AppKey("background", Background)
+CONNECTION_HANDLERS = web.AppKey("connection_handlers", ConnectionHandlers)
+# Only with the embedded database (no MONGODB_URI).
+EMBEDDED_MONGO = web.AppKey("embedded_mongo", EmbeddedMongo)
 MEDIA_STORE = web.AppKey[MediaStore]("media_store")
 IMAGE_WORKERS = web.AppKey("image_workers", ImageWorkers)
+# Only with the local media store (no S3_BUCKET).
+LOCAL_MEDIA = web.AppKey("local_media", LocalMediaStore)
+UPLOAD_GATE = web.AppKey[UploadGate]("local_upload_gate")

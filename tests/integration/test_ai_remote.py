@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from safechat.container import SERVICES
+from safechat.container import BACKGROUND, SERVICES
 from safechat.repositories.embeddings import decode_vector
 from tests.ai_server import REPLIES, FakeOpenAI, fake_openai
 from tests.support import ChatServer, pair, start_server
@@ -204,6 +204,6 @@ async def test_shutdown_cancels_pending_ai_work(make_server: Factory, remote: Fa
     await asyncio.sleep(0.1)
     assert len(tasks) == 1
     started = time.perf_counter()
-    await server.app[SERVICES].ai.close()
+    await server.app[BACKGROUND].close()  # what the app's cleanup does first
     assert time.perf_counter() - started < 1.0
     assert len(tasks) == 0

@@ -13,8 +13,7 @@ import jwt
 import socketio
 from aiohttp import web
 
-from safechat.app import CONNECTION_HANDLERS
-from safechat.container import SERVICES
+from safechat.container import CONNECTION_HANDLERS, SERVICES
 from safechat.handlers.connection import ConnectionHandlers
 from safechat.services.auth import DevIssuer
 from tests.support import ChatServer, EventClient, start_server
@@ -57,8 +56,10 @@ async def connected_as(server: ChatServer, url: str | None = None, **kwargs: Any
     return str(welcome["user"]["userId"])
 
 
-def handlers_of(app: web.Application) -> ConnectionHandlers:
-    return app[CONNECTION_HANDLERS]
+async def enforce_expiry(app: web.Application, now: float) -> int:
+    """One round of the token-expiry loop, at `now`."""
+    handlers: ConnectionHandlers = app[CONNECTION_HANDLERS]
+    return await app[SERVICES].connections.enforce_expiry(now, handlers.disconnect_expired)
 
 
 def track_disconnect(client: EventClient) -> None:
@@ -359,11 +360,10 @@ async def test_expired_socket_is_told_and_dropped_unless_reauthed(
         ack = await renewed.call("reauth", {"token": srv.token("user_renewed", ttl_seconds=3600)})
         assert ack["ok"] is True
 
-        handlers = handlers_of(srv.app)
         # Not yet expired: nothing happens.
-        assert await handlers.enforce_expiry(exp - 1) == 0
+        assert await enforce_expiry(srv.app, exp - 1) == 0
         # Past both short tokens' exp (+ 0 s grace): only the socket that did not reauth goes.
-        assert await handlers.enforce_expiry(exp + 5) == 1
+        assert await enforce_expiry(srv.app, exp + 5) == 1
         notice = await stale.wait_for("auth_expired")
         assert notice["code"] == "TOKEN_EXPIRED"
         assert isinstance(notice["message"], str)
@@ -382,7 +382,7 @@ async def test_expired_socket_is_told_and_dropped_unless_reauthed(
 
         assert await eventually(stale_ended)
         # A second pass finds nothing more to do.
-        assert await handlers.enforce_expiry(exp + 10) == 0
+        assert await enforce_expiry(srv.app, exp + 10) == 0
     finally:
         await srv.stop()
 
@@ -391,11 +391,10 @@ async def test_default_grace_keeps_expired_sockets_for_a_while(server: ChatServe
     token = server.token("user_alice", ttl_seconds=2)
     exp = jwt.decode(token, options={"verify_signature": False})["exp"]
     client = await server.client(token)
-    handlers = handlers_of(server.app)
     assert server.settings.auth_reauth_grace_seconds == 1800
-    assert await handlers.enforce_expiry(exp + 1799) == 0
+    assert await enforce_expiry(server.app, exp + 1799) == 0
     assert client.sio.connected
-    assert await handlers.enforce_expiry(exp + 1801) == 1
+    assert await enforce_expiry(server.app, exp + 1801) == 1
     assert (await client.wait_for("auth_expired"))["code"] == "TOKEN_EXPIRED"
 
 

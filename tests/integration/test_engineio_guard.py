@@ -15,7 +15,7 @@ import aiohttp
 import pytest
 
 from safechat.adapters.socketio.engineio_guard import GuardedEngineIO
-from safechat.app import SIO
+from safechat.container import SIO
 from tests.support import ChatServer, start_server
 
 POLL = "/socket.io/?EIO=4&transport=polling"

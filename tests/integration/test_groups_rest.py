@@ -6,8 +6,7 @@ from typing import Any
 
 from bson import ObjectId
 
-from safechat.app import SIO
-from safechat.container import SERVICES
+from safechat.container import SERVICES, SIO
 from tests.support import ChatServer
 
 UNKNOWN_ID = "0123456789abcdef01234567"

@@ -9,8 +9,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit
 
 from bson import ObjectId
 
-from safechat.adapters.media.local import LOCAL_MEDIA
-from safechat.container import SERVICES
+from safechat.container import LOCAL_MEDIA, SERVICES
 from tests.media_support import (
     ELF,
     GPS_MARKER,

@@ -132,6 +132,16 @@ async def test_upload_send_and_fetch_the_thumbnail_from_s3(
     assert status == 403
 
 
+async def test_the_local_store_endpoints_do_not_exist_with_s3(s3_server: ChatServer) -> None:
+    assert not any(
+        r.canonical.startswith("/media/local/") for r in s3_server.app.router.resources()
+    )
+    url = f"{s3_server.url}/media/local/media/x/original?ct=a&max=1&exp=1&sig=00"
+    async with s3_server.http.put(url, data=b"x", headers={"Content-Type": "a"}) as resp:
+        assert resp.status == 404
+        assert (await resp.json())["error"]["code"] == "NOT_FOUND"
+
+
 async def test_presigned_put_to_s3_then_complete(
     s3_server: ChatServer, bucket: tuple[Any, str], moto_url: str
 ) -> None:

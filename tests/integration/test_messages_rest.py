@@ -7,7 +7,7 @@ from typing import Any
 
 from bson import ObjectId
 
-from safechat.app import encryption_keys
+from safechat.components import encryption_keys
 from safechat.container import SERVICES
 from safechat.models.message import StoredMessage
 from safechat.services.encryption import Encryptor

@@ -10,7 +10,7 @@ from typing import Any
 
 from bson import ObjectId
 
-from safechat.app import reencrypt
+from safechat.commands import reencrypt
 from safechat.config import Settings
 from safechat.container import SERVICES
 from safechat.services.encryption import legacy_encrypt

@@ -1,9 +1,12 @@
-"""Connect, disconnect, authenticate, reauth, and token-expiry enforcement."""
+"""Connect, disconnect, authenticate, reauth, and ending sockets whose token expired.
+
+The expiry and presence loops are scheduled by services/tasks.py Background; their
+bodies are ConnectionService.enforce_expiry and PresenceService.tick.
+"""
 
 from __future__ import annotations
 
 import asyncio
-import time
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qs
@@ -15,10 +18,11 @@ from safechat.errors import ChatError
 from safechat.handlers.boundary import Boundary, parse
 from safechat.models.common import iso
 from safechat.models.user import Reauth
-from safechat.services.connections import ConnectionService, LiveSocket, Opened, expired
+from safechat.services.connections import ConnectionService, LiveSocket, Opened
 from safechat.services.groups import GroupService
 from safechat.services.ports import Clock
 from safechat.services.presence import PresenceService
+from safechat.services.tasks import TaskTracker
 
 log = structlog.get_logger("safechat.socket")
 
@@ -50,23 +54,15 @@ class ConnectionHandlers:
         groups: GroupService,
         presence: PresenceService,
         clock: Clock,
-        *,
-        reauth_grace_seconds: float,
-        heartbeat_seconds: float,
-        expiry_check_seconds: float = 15.0,
-        typing_check_seconds: float = 0.5,
+        tasks: TaskTracker,
     ) -> None:
         self._b = boundary
         self._sio: socketio.AsyncServer = boundary.sio
         self._connections = connections
         self._groups = groups
         self._presence = presence
-        self._grace = reauth_grace_seconds
-        self._check_every = expiry_check_seconds
-        self._heartbeat_every = heartbeat_seconds
-        self._typing_every = typing_check_seconds
         self._clock = clock
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._tasks = tasks  # the app's Background: welcomes end with the app
 
     def register(self) -> None:
         self._sio.on("connect", self.on_connect)
@@ -75,9 +71,7 @@ class ConnectionHandlers:
         self._b.event("reauth")(self.reauth)
 
     def _spawn(self, coro: Any) -> None:
-        task = asyncio.get_running_loop().create_task(coro)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        self._tasks.spawn(coro)
 
     def _forged(self, sid: str) -> bool:
         """True when a connected client emitted an event named connect/disconnect.
@@ -173,44 +167,17 @@ class ConnectionHandlers:
         updated = await self._connections.reauth(live.sid, body.token)
         return {"expiresAt": iso_ts(updated.expires_at)}
 
-    async def expiry_loop(self) -> None:
-        """Disconnects sockets whose token expired past the grace period."""
-        while True:
-            await asyncio.sleep(self._check_every)
-            try:
-                await self.enforce_expiry(time.time())
-            except Exception:
-                log.exception("expiry_check_failed")
-
-    async def presence_loop(self) -> None:
-        """Auto-stops typing, renews this node's presence and expires dead nodes' sockets."""
-        next_beat = 0.0
-        while True:
-            await asyncio.sleep(self._typing_every)
-            try:
-                now = self._clock.now().timestamp()
-                local = self._connections.live()
-                await self._presence.typing_due(now, local)
-                if now >= next_beat:
-                    next_beat = now + self._heartbeat_every
-                    await self._presence.heartbeat(local, now)
-            except Exception:
-                log.exception("presence_tick_failed")
-
-    async def enforce_expiry(self, now: float) -> int:
-        stale = expired(self._connections.live(), now, self._grace)
-        for live in stale:
-            log.info("token_expired_disconnect", sid=live.sid, user_id=live.user_id)
-            await self._sio.emit(
-                "auth_expired",
-                {
-                    "code": "TOKEN_EXPIRED",
-                    "message": "Session token expired; reconnect with a fresh token",
-                },
-                to=live.sid,
-            )
-            await self._sio.disconnect(live.sid)
-        return len(stale)
+    async def disconnect_expired(self, live: LiveSocket) -> None:
+        """Tells the socket its token expired, then ends it (ConnectionService.enforce_expiry)."""
+        await self._sio.emit(
+            "auth_expired",
+            {
+                "code": "TOKEN_EXPIRED",
+                "message": "Session token expired; reconnect with a fresh token",
+            },
+            to=live.sid,
+        )
+        await self._sio.disconnect(live.sid)
 
 
 def iso_ts(value: float | None) -> str | None:

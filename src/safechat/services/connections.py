@@ -1,8 +1,13 @@
-"""Socket lifecycle rules: who is connected, sessions, token expiry."""
+"""Socket lifecycle rules: who is connected, sessions, token expiry.
+
+`enforce_expiry(now, disconnect)` is the body of the token-expiry loop (scheduled by
+services/tasks.py Background); the socket itself is ended by the edge's `disconnect`.
+"""
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -65,6 +70,10 @@ def expired(sockets: list[LiveSocket], now: float, grace_seconds: float) -> list
     return [s for s in sockets if s.expires_at is not None and now > s.expires_at + grace_seconds]
 
 
+# Tells the client its token expired and ends the socket (the Socket.IO edge does it).
+Disconnect = Callable[[LiveSocket], Awaitable[None]]
+
+
 @dataclass(frozen=True, slots=True)
 class Opened:
     socket: LiveSocket
@@ -85,6 +94,7 @@ class ConnectionService:
         node_id: str,
         *,
         max_sockets_per_user: int = 20,
+        reauth_grace_seconds: float = 1800.0,
     ) -> None:
         self._verifier = verifier
         self._users = users
@@ -94,6 +104,7 @@ class ConnectionService:
         self._clock = clock
         self.node_id = node_id
         self._max_sockets = max_sockets_per_user
+        self._grace = reauth_grace_seconds
         self._live: dict[str, LiveSocket] = {}
 
     async def verify(self, token: object) -> Claims:
@@ -172,6 +183,15 @@ class ConnectionService:
             raise AccessDenied("reauth must be for the same user")
         live.expires_at = claims.exp
         return live
+
+    async def enforce_expiry(self, now: float, disconnect: Disconnect) -> int:
+        """Ends the sockets whose token expired more than the grace period before `now`
+        without a reauth; returns how many."""
+        stale = expired(self.live(), now, self._grace)
+        for live in stale:
+            log.info("token_expired_disconnect", sid=live.sid, user_id=live.user_id)
+            await disconnect(live)
+        return len(stale)
 
     async def close(self, sid: str) -> tuple[LiveSocket, bool] | None:
         """Forget a socket; returns it and whether it was the user's last one."""

@@ -3,6 +3,8 @@
 Completes a key rotation (or a migration from the old Node service's format):
 afterwards every message and edit-history entry uses the first key of
 ENCRYPTION_KEYS, and the other keys / LEGACY_ENCRYPTION_SECRET can be retired.
+Run by `safechat reencrypt`: the command (safechat/commands.py) opens the database
+and calls `reencrypt_messages`.
 """
 
 from __future__ import annotations

@@ -2,7 +2,8 @@
 
 Typing is answered from memory and the shared TypingStore: the socket's room
 membership stands in for a database membership check (see handlers/presence.py).
-Timing logic takes `now` so tests drive it without sleeping.
+Timing logic takes `now` so tests drive it without sleeping: `tick(now, local)` is the
+body of the presence loop (scheduled by services/tasks.py Background).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from safechat.services.users import UserService
 log = structlog.get_logger("safechat.presence")
 
 TYPING_SECONDS = 5.0
+HEARTBEAT_SECONDS = 20.0  # a third of the default presence TTL (60 s)
 
 
 class PresenceService:
@@ -33,6 +35,7 @@ class PresenceService:
         clock: Clock,
         *,
         typing_seconds: float = TYPING_SECONDS,
+        heartbeat_seconds: float = HEARTBEAT_SECONDS,
     ) -> None:
         self._store = store
         self._typing = typing
@@ -41,6 +44,8 @@ class PresenceService:
         self._notify = notifier
         self._clock = clock
         self._typing_seconds = typing_seconds
+        self._heartbeat_every = heartbeat_seconds
+        self._next_beat = 0.0
 
     def _now(self) -> float:
         return self._clock.now().timestamp()
@@ -131,6 +136,14 @@ class PresenceService:
         return len(due)
 
     # --- heartbeat ----------------------------------------------------------
+
+    async def tick(self, now: float, local: list[LiveSocket]) -> None:
+        """One round of the presence loop: auto-stops typing past its deadline, and every
+        `heartbeat_seconds` renews this node's sockets and expires dead nodes' ones."""
+        await self.typing_due(now, local)
+        if now >= self._next_beat:
+            self._next_beat = now + self._heartbeat_every
+            await self.heartbeat(local, now)
 
     async def heartbeat(self, local: list[LiveSocket], now: float) -> list[str]:
         """Renews this node's sockets, then announces users whose node died."""

@@ -68,7 +68,7 @@ async def enforce(limiter: RateLimiter, key: str, limit: Limit) -> None:
 
 @dataclass(frozen=True, slots=True)
 class Limits:
-    """The configured limits, built once from Settings in app.py."""
+    """The configured limits, derived once per app from Settings (components.limits_from)."""
 
     send: Limit
     events: Limit

@@ -1,18 +1,29 @@
-"""Tracked background tasks: kept referenced, errors logged, cancelled on shutdown."""
+"""Background work of the app, in one place: named periodic loops and tracked one-off
+tasks, kept referenced, errors logged, cancelled and awaited at shutdown.
+
+The loop bodies are service methods that take `now` (tests call them directly); only
+their scheduling lives here. One `Background` per app is built by the wiring
+(safechat/wiring.py), started once the services are up, and closed in `cleanup_ctx`.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
+from dataclasses import dataclass
 from typing import Any
 
 import structlog
 
 log = structlog.get_logger("safechat.tasks")
 
+Tick = Callable[[], Awaitable[object]]
+
 
 class TaskTracker:
+    """One-off background tasks (AI answers, welcome events, group-commit writers)."""
+
     def __init__(self, *, max_tasks: int = 1000) -> None:
         self._tasks: set[asyncio.Task[Any]] = set()
         self._keyed: dict[str, asyncio.Task[Any]] = {}
@@ -22,12 +33,17 @@ class TaskTracker:
     def __len__(self) -> int:
         return len(self._tasks)
 
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
     def spawn(
         self, coro: Coroutine[Any, Any, Any], *, key: str | None = None, droppable: bool = False
     ) -> asyncio.Task[Any] | None:
         """Runs `coro` in the background. A task with the same `key` is cancelled
         first (a newer request replaces an older one). `droppable` work is skipped
-        (None) when too much is already running, so a backlog cannot grow unbounded."""
+        (None) when too much is already running, so a backlog cannot grow unbounded.
+        After `close` nothing starts (None)."""
         if self._closed or (droppable and len(self._tasks) >= self._max):
             coro.close()
             if not self._closed:
@@ -55,15 +71,91 @@ class TaskTracker:
             task.cancel()
 
     async def idle(self) -> None:
-        """Waits until nothing is running (tests, and draining)."""
+        """Waits until no one-off task is running (tests, and draining)."""
         while self._tasks:
             await asyncio.gather(*list(self._tasks), return_exceptions=True)
 
     async def close(self) -> None:
         self._closed = True
-        tasks = list(self._tasks)
-        for task in tasks:
+        await _cancel_all(list(self._tasks))
+
+
+@dataclass(frozen=True, slots=True)
+class _Loop:
+    name: str
+    interval: float
+    tick: Tick
+    # True: run at once, then every interval; False: wait an interval first.
+    immediately: bool
+
+
+class Background(TaskTracker):
+    """The app's background runner: the one-off tasks of TaskTracker plus named loops,
+    and the shutdown of components that run tasks of their own (`on_close`)."""
+
+    def __init__(self, *, max_tasks: int = 1000) -> None:
+        super().__init__(max_tasks=max_tasks)
+        self._loops: list[_Loop] = []
+        self._running: dict[str, asyncio.Task[None]] = {}
+        self._closers: list[Callable[[], Awaitable[None]]] = []
+
+    def every(self, name: str, interval: float, tick: Tick, *, immediately: bool = False) -> None:
+        """Runs `tick()` every `interval` seconds once started; a failing tick is
+        logged as `<name>_failed` and the loop goes on."""
+        if any(loop.name == name for loop in self._loops):
+            raise ValueError(f"background loop {name!r} registered twice")
+        self._loops.append(_Loop(name, interval, tick, immediately))
+        if self._running and not self.closed:  # already started: this one starts now
+            self._start(self._loops[-1])
+
+    def on_close(self, close: Callable[[], Awaitable[None]]) -> None:
+        """`close()` runs at shutdown, after the loops and tasks are cancelled."""
+        self._closers.append(close)
+
+    @property
+    def loops(self) -> list[str]:
+        return [loop.name for loop in self._loops]
+
+    def start(self) -> None:
+        """Starts every registered loop (once)."""
+        for loop in self._loops:
+            if loop.name not in self._running and not self.closed:
+                self._start(loop)
+
+    def _start(self, loop: _Loop) -> None:
+        self._running[loop.name] = asyncio.get_running_loop().create_task(
+            _run(loop), name=f"safechat-{loop.name}"
+        )
+
+    async def close(self) -> None:
+        """Cancels the loops and every tracked task and waits for them to end."""
+        loops = list(self._running.values())
+        for task in loops:
             task.cancel()
-        for task in tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+        await super().close()
+        await _cancel_all(loops)
+        closers, self._closers = self._closers, []
+        for close in closers:
+            try:
+                await close()
+            except Exception:
+                log.exception("background_close_failed")
+
+
+async def _run(loop: _Loop) -> None:
+    if not loop.immediately:
+        await asyncio.sleep(loop.interval)
+    while True:
+        try:
+            await loop.tick()
+        except Exception:
+            log.exception(f"{loop.name}_failed")
+        await asyncio.sleep(loop.interval)
+
+
+async def _cancel_all(tasks: list[asyncio.Task[Any]]) -> None:
+    for task in tasks:
+        task.cancel()
+    for task in tasks:
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await task

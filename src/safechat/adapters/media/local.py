@@ -1,5 +1,5 @@
 """The embedded media store: a local directory, with HMAC-signed, expiring URLs
-that SafeChat itself serves (GET) and accepts uploads on (PUT).
+that SafeChat itself serves (GET) and accepts uploads on (PUT): local_http.py.
 
 A URL is `/media/local/<key>?exp=<unix>&...&sig=<hex>`; the signature covers the
 method, the key, the expiry and every parameter, so none can be changed. Keys are
@@ -15,15 +15,12 @@ import hmac
 import os
 import re
 import secrets
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from urllib.parse import urlencode
 
-from aiohttp import web
-
-from safechat.errors import AccessDenied, ChatError, ErrorCode, PayloadTooLarge
-from safechat.services.media.files import content_disposition
+from safechat.errors import AccessDenied
 from safechat.services.ports import Clock, SignedUrl, StoredObject
 
 KEY_PATTERN = re.compile(r"^[A-Za-z0-9_-]{1,64}(/[A-Za-z0-9_-]{1,64}){0,4}$")
@@ -173,74 +170,3 @@ class LocalMediaStore:
         if expires <= self._clock.now().timestamp():
             raise BadSignature("The media URL has expired")
         self.path(key)
-
-
-# --- the HTTP side: GET serves, PUT receives -----------------------------------
-
-LOCAL_MEDIA = web.AppKey("local_media", LocalMediaStore)
-# Whether a direct upload to a key is still open (MediaService.upload_open): the signed
-# PUT URL is single use, closed once its upload is completed or refused.
-UploadGate = Callable[[str], Awaitable[bool]]
-UPLOAD_GATE = web.AppKey[UploadGate]("local_upload_gate")
-
-
-def _store(request: web.Request) -> tuple[LocalMediaStore, str, dict[str, str]]:
-    store = request.app.get(LOCAL_MEDIA)
-    if store is None:
-        raise ChatError("Not found", code=ErrorCode.NOT_FOUND)
-    # One value per name: a repeated parameter is not something we signed.
-    query: dict[str, str] = {}
-    for name, value in request.query.items():
-        if name in query:
-            raise BadSignature()
-        query[name] = value
-    return store, request.match_info["key"], query
-
-
-async def serve(request: web.Request) -> web.StreamResponse:
-    store, key, query = _store(request)
-    store.verify("GET", key, query, ("ct", "fn", "d"))
-    path = store.path(key)
-    if not await asyncio.to_thread(path.is_file):
-        raise ChatError("Media not found", code=ErrorCode.NOT_FOUND)
-    response = web.FileResponse(path)
-    response.content_type = query["ct"]
-    response.headers["Content-Disposition"] = content_disposition(
-        query["fn"], inline=query["d"] == "inline"
-    )
-    response.headers["X-Content-Type-Options"] = "nosniff"
-    response.headers["Content-Security-Policy"] = "default-src 'none'; sandbox"
-    response.headers["Cache-Control"] = "private, max-age=300"
-    return response
-
-
-async def receive(request: web.Request) -> web.Response:
-    store, key, query = _store(request)
-    store.verify("PUT", key, query, ("ct", "max"))
-    if request.headers.get("Content-Type", "") != query["ct"]:
-        raise BadSignature("Content-Type must be the one the upload URL was made for")
-    gate = request.app.get(UPLOAD_GATE)
-    if gate is None or not await gate(key):
-        raise UploadClosed()
-    limit = int(query["max"])
-    if request.content_length is not None and request.content_length > limit:
-        raise PayloadTooLarge(f"Uploads are limited to {limit} bytes", details={"maxBytes": limit})
-    data = bytearray()
-    async for chunk in request.content.iter_chunked(CHUNK):
-        data += chunk
-        if len(data) > limit:
-            raise PayloadTooLarge(
-                f"Uploads are limited to {limit} bytes", details={"maxBytes": limit}
-            )
-    await store.put(key, bytes(data), query["ct"])
-    # `complete` (or a refusal) may have run while the body arrived; it closes the upload
-    # before deleting its key, so checking again after the write leaves no stray file.
-    if not await gate(key):
-        await store.delete([key])
-        raise UploadClosed()
-    return web.Response(status=200)
-
-
-def setup_routes(app: web.Application) -> None:
-    app.router.add_get(PREFIX + "{key:.+}", serve)
-    app.router.add_put(PREFIX + "{key:.+}", receive)

@@ -75,9 +75,6 @@ class AIService:
         self._issued: OrderedDict[str, Issued] = OrderedDict()
         self.pipelines = Pipelines(self, guard, context_messages=context_messages)
 
-    async def close(self) -> None:
-        await self.tasks.close()
-
     # --- admission: membership, aiEnabled, rate limit ------------------------
 
     async def admit(self, user_id: str, group_id: str) -> Group:

@@ -8,7 +8,6 @@ Records still pending or ready after `orphan_ttl` are deleted with their objects
 
 from __future__ import annotations
 
-import asyncio
 import functools
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -372,13 +371,7 @@ class MediaService:
             log.info("media_stray_files_removed", count=removed)
         return removed
 
-    async def cleanup_loop(self, interval: float) -> None:
-        """Runs both sweeps every `interval` seconds until cancelled."""
-        while True:
-            try:
-                now = self._clock.now()
-                await self.cleanup_orphans(now)
-                await self.cleanup_files(now)
-            except Exception:  # the store or database is down: try again next round
-                log.exception("media_cleanup_failed")
-            await asyncio.sleep(interval)
+    async def cleanup(self, now: datetime) -> None:
+        """Both sweeps: the body of the media cleanup loop (services/tasks.py)."""
+        await self.cleanup_orphans(now)
+        await self.cleanup_files(now)

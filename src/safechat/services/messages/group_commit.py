@@ -22,22 +22,30 @@ no gaps; one failing message does not fail the others in its batch.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
 
 import structlog
 from bson import ObjectId
 
-from safechat.errors import AccessDenied, ChatError, Conflict, ServiceUnavailable
+from safechat.errors import (
+    AccessDenied,
+    ChatError,
+    Conflict,
+    GroupNotFound,
+    ServiceUnavailable,
+)
 from safechat.models.message import StoredMessage
 from safechat.repositories.groups import GroupRepository
 from safechat.repositories.messages import MessageRepository
 from safechat.repositories.read_state import ReadStateRepository
-from safechat.services.groups import GroupService
+from safechat.services.messages.drafts import Draft, Stored, new_message, placeholder
 from safechat.services.ports import Clock
+
+__all__ = ["Draft", "GroupCommit", "Stored"]
 
 log = structlog.get_logger(__name__)
 
@@ -47,31 +55,6 @@ RECENT_TEMP_IDS = 50_000
 # A sender refused by the atomic check is re-checked alone; membership can change
 # again meanwhile, so the admission is retried a few times before giving up.
 ADMIT_ATTEMPTS = 3
-
-
-@dataclass(slots=True)
-class Draft:
-    """A validated message waiting for its seq. `text` is the plaintext, never stored."""
-
-    sender_id: str
-    group_id: ObjectId
-    content: Any
-    text: str
-    type: str = "text"
-    temp_id: str | None = None
-    reply_to: ObjectId | None = None
-    media: dict[str, Any] | None = None
-    moderation: dict[str, Any] | None = None
-
-    @property
-    def key(self) -> tuple[str, str] | None:
-        return (self.sender_id, self.temp_id) if self.temp_id is not None else None
-
-
-@dataclass(frozen=True, slots=True)
-class Stored:
-    message: StoredMessage
-    duplicate: bool
 
 
 @dataclass(slots=True)
@@ -95,9 +78,11 @@ class _Pending:
 
 
 class GroupCommit:
+    """Built once per app by the wiring and shared by every send path; `close()` at
+    shutdown cancels its writers (their sends fail with SERVICE_UNAVAILABLE)."""
+
     def __init__(
         self,
-        groups: GroupService,
         group_repo: GroupRepository,
         messages: MessageRepository,
         read_state: ReadStateRepository,
@@ -108,7 +93,6 @@ class GroupCommit:
     ) -> None:
         """`prepare(sender_ids)` runs after a batch is stored and before any of its sends
         resumes, so that they can go on to their announcement without waiting again."""
-        self._groups = groups
         self._group_repo = group_repo
         self._messages = messages
         self._read_state = read_state
@@ -118,9 +102,12 @@ class GroupCommit:
         self._queues: dict[ObjectId, deque[_Pending]] = {}
         self._writers: set[asyncio.Task[None]] = set()
         self._recent: dict[tuple[str, str], ObjectId] = {}
+        self._closed = False
 
     async def store(self, draft: Draft) -> Stored:
         """Stores the message durably (or finds its earlier copy); raises ChatError."""
+        if self._closed:
+            raise ServiceUnavailable("The server is shutting down")
         pending = _Pending(draft, asyncio.get_running_loop().create_future())
         queue = self._queues.get(draft.group_id)
         if queue is None:
@@ -131,6 +118,16 @@ class GroupCommit:
             task.add_done_callback(self._writers.discard)
         queue.append(pending)
         return await pending.future
+
+    async def close(self) -> None:
+        """Cancels the writers and waits for them; later sends are refused."""
+        self._closed = True
+        writers = list(self._writers)
+        for task in writers:
+            task.cancel()
+        for task in writers:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
 
     async def _drain(self, group_id: ObjectId, queue: deque[_Pending]) -> None:
         try:
@@ -166,7 +163,7 @@ class GroupCommit:
         if not fresh:
             return
         messages = [
-            _message(p.draft, seq, now)
+            new_message(p.draft, seq, now)
             for p, seq in zip(fresh, range(last_seq - len(fresh) + 1, last_seq + 1), strict=True)
         ]
         stored = await self._insert(fresh, messages, now)
@@ -229,11 +226,10 @@ class GroupCommit:
                     return fresh, last
             elif await self._group_repo.has_members(group_id, senders):
                 return [], 0
-            try:
-                group = await self._groups.get_active(str(group_id))
-            except ChatError as exc:  # the group is gone
+            group = await self._group_repo.get(group_id)
+            if group is None:  # the group is gone
                 for p in live:
-                    p.fail(exc)
+                    p.fail(GroupNotFound())
                 return [], 0
             for p in live:
                 if group.member(p.draft.sender_id) is None:
@@ -263,7 +259,7 @@ class GroupCommit:
         failed: dict[int, bool],
         now: datetime,
     ) -> None:
-        placeholders = [_placeholder(messages[i], now) for i in failed]
+        placeholders = [placeholder(messages[i], now) for i in failed]
         try:
             # A placeholder refused for its seq means the message itself was stored
             # after all (the write failed only in its reply): then a retry finds it.
@@ -305,37 +301,3 @@ def _merge_repeats(batch: list[_Pending]) -> list[_Pending]:
             firsts[key] = p
         live.append(p)
     return live
-
-
-def _message(draft: Draft, seq: int, now: datetime) -> StoredMessage:
-    return StoredMessage(
-        id=ObjectId(),
-        group_id=draft.group_id,
-        seq=seq,
-        sender_id=draft.sender_id,
-        type=draft.type,
-        content=draft.content,
-        created_at=now,
-        updated_at=now,
-        client_message_id=draft.temp_id,
-        reply_to=draft.reply_to,
-        media=draft.media,
-        moderation=draft.moderation,
-    )
-
-
-def _placeholder(message: StoredMessage, now: datetime) -> StoredMessage:
-    """A deleted system message holding a seq whose message was not stored."""
-    return StoredMessage(
-        id=ObjectId(),
-        group_id=message.group_id,
-        seq=message.seq,
-        sender_id="system",
-        type="system",
-        content="",
-        created_at=now,
-        updated_at=now,
-        is_deleted=True,
-        deleted_at=now,
-        deleted_by="system",
-    )

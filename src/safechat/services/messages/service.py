@@ -53,6 +53,7 @@ class MessageService:
         notifier: Notifier,
         clock: Clock,
         *,
+        commit: GroupCommit,
         max_chars: int = 4000,
         max_reactions: int = 50,
         hooks: MessageHooks | None = None,
@@ -71,9 +72,7 @@ class MessageService:
         self._max_reactions = max_reactions
         self._hooks = hooks  # AI: moderation before writes, embeddings after (services/ai)
         self._media = media
-        self._commit = GroupCommit(
-            groups, group_repo, messages, read_state, clock, prepare=users.warm
-        )
+        self._commit = commit  # shared, built by the wiring (safechat/wiring.py)
 
     def _check_text(self, content: str, *, required: bool) -> str:
         text = content.strip()

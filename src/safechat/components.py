@@ -1,0 +1,267 @@
+"""The choice and opening of the app's components, each from Settings alone.
+
+Every component has a configured form and an embedded default, chosen here: MongoDB or
+the embedded server, Redis or in-memory shared state, S3 or the local media directory,
+the JWKS of an identity provider or the dev issuer, the remote AI provider or the
+offline one. Openers are async context managers (what they open they close); the
+values derived from Settings that the services are built with live here too. Wiring
+them into services is safechat/wiring.py.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+import uuid
+from collections.abc import AsyncIterator, Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+
+import structlog
+from pymongo import AsyncMongoClient
+
+from safechat.adapters.ai.cpu_pool import ProcessPool
+from safechat.adapters.ai.offline import OfflineProvider
+from safechat.adapters.ai.openai import OpenAIProvider
+from safechat.adapters.embedded_mongo import EmbeddedMongo
+from safechat.adapters.jwks import HttpJwks
+from safechat.adapters.media.local import LocalMediaStore
+from safechat.adapters.media.s3 import S3MediaStore
+from safechat.adapters.presence.memory import MemoryPresence, MemoryTyping
+from safechat.adapters.presence.redis import RedisPresence, RedisTyping
+from safechat.adapters.ratelimit.memory import MemoryRateLimiter
+from safechat.adapters.ratelimit.redis import RedisRateLimiter
+from safechat.adapters.redis_link import RedisLink, redis_client
+from safechat.config import Settings
+from safechat.datadir import read_or_create
+from safechat.repositories.db import Database, Doc
+from safechat.services.ai.guard import CircuitBreaker, GuardedAI
+from safechat.services.auth import DevIssuer, SigningKeys
+from safechat.services.encryption import Encryptor, load_or_create_dev_keyring
+from safechat.services.media.service import MediaLimits
+from safechat.services.media.work import ImageWorkers
+from safechat.services.ports import (
+    Clock,
+    CpuPool,
+    MediaStore,
+    PresenceStore,
+    RateLimiter,
+    TypingStore,
+)
+from safechat.services.ratelimit import Limit, Limits
+
+log = structlog.get_logger("safechat")
+
+NODE_ID_FILE = "node-id"
+MEDIA_KEY_FILE = "media-url-key"
+
+
+def node_id(data_dir: Path) -> str:
+    """A stable id for this node's data dir, so its stale sessions can be closed."""
+    made = read_or_create(
+        data_dir / NODE_ID_FILE, lambda: f"node_{uuid.uuid4().hex[:12]}\n".encode()
+    )
+    return made.decode().strip()
+
+
+def encryption_keys(settings: Settings) -> str:
+    if settings.encryption_keys:
+        return settings.encryption_keys
+    if settings.env == "production":
+        raise RuntimeError("ENCRYPTION_KEYS is required in production (see README)")
+    return load_or_create_dev_keyring(settings.data_dir)
+
+
+def encryptor(settings: Settings) -> Encryptor:
+    return Encryptor.from_spec(encryption_keys(settings), settings.legacy_encryption_secret)
+
+
+# --- database ------------------------------------------------------------------------
+
+
+@contextlib.asynccontextmanager
+async def open_database(settings: Settings) -> AsyncIterator[tuple[Database, EmbeddedMongo | None]]:
+    """The configured MongoDB, or the embedded server started (and stopped) here.
+
+    Indexes are created on every open; creating an existing index is a no-op.
+    """
+    embedded: EmbeddedMongo | None = None
+    uri = settings.mongodb_uri
+    if not uri:
+        embedded = EmbeddedMongo(settings.data_dir / "db", command=settings.embedded_mongo_cmd)
+        uri = await embedded.start()
+    client: AsyncMongoClient[Doc] = AsyncMongoClient(
+        uri, serverSelectionTimeoutMS=settings.db_timeout_ms, tz_aware=True
+    )
+    database = Database(client, settings.mongodb_db)
+    try:
+        await database.ensure_indexes()
+        yield database, embedded
+    finally:
+        await database.close()
+        if embedded is not None:
+            await embedded.stop()
+
+
+# --- state shared by the nodes ---------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class SharedState:
+    """Presence, typing and per-user limits: in memory, or in Redis for several nodes."""
+
+    presence: PresenceStore
+    typing: TypingStore
+    limiter: RateLimiter
+    link: RedisLink | None
+
+    def redis_status(self) -> Callable[[], bool] | None:
+        """None on a single node; otherwise whether Redis answers right now."""
+        link = self.link
+        if link is None:
+            return None
+        return lambda: link.available
+
+
+@contextlib.asynccontextmanager
+async def shared_state(settings: Settings) -> AsyncIterator[SharedState]:
+    ttl = float(settings.presence_ttl_seconds)
+    if not settings.redis_url:
+        yield SharedState(MemoryPresence(ttl), MemoryTyping(), MemoryRateLimiter(), None)
+        return
+    link = RedisLink(redis_client(settings.redis_url), settings.redis_channel)
+    if not await link.ping():
+        log.error("redis_unreachable_at_start", effect="starting anyway; retrying in background")
+    link.start_watch()
+    try:
+        yield SharedState(RedisPresence(link, ttl), RedisTyping(link), RedisRateLimiter(link), link)
+    finally:
+        await link.close()
+
+
+def limits_from(settings: Settings) -> Limits:
+    return Limits(
+        send=Limit("send_message", settings.rate_send_per_second, settings.rate_send_burst),
+        events=Limit("events", settings.rate_events_per_second, settings.rate_events_burst),
+        ai=Limit.per_minute("ai", settings.rate_ai_per_minute),
+        rest=Limit.per_minute("rest", settings.rate_rest_per_minute),
+        group_create=Limit.per_minute(
+            "group_create",
+            settings.rate_group_create_per_minute,
+            settings.rate_group_create_burst,
+        ),
+    )
+
+
+# --- identity ----------------------------------------------------------------------
+
+
+@contextlib.asynccontextmanager
+async def open_signing_keys(
+    settings: Settings,
+) -> AsyncIterator[tuple[SigningKeys, DevIssuer | None]]:
+    """The identity provider's JWKS (CLERK_JWKS_URL), else the dev issuer of the data dir."""
+    if not settings.clerk_jwks_url:
+        dev_issuer = DevIssuer.load_or_create(settings.data_dir, settings.issuer)
+        yield dev_issuer, dev_issuer
+        return
+    jwks = HttpJwks(settings.clerk_jwks_url, min_refresh=settings.clerk_jwks_cooldown_seconds)
+    try:
+        yield jwks, None
+    finally:
+        await jwks.close()
+
+
+# --- media (docs/media.md) -------------------------------------------------------
+
+
+@contextlib.asynccontextmanager
+async def open_media_store(settings: Settings, clock: Clock) -> AsyncIterator[MediaStore]:
+    """S3 when S3_BUCKET is set, else the local directory under <data_dir>/media."""
+    if settings.s3_bucket:
+        s3 = await S3MediaStore.open(
+            settings.s3_bucket,
+            region=settings.s3_region,
+            endpoint_url=settings.s3_endpoint_url,
+            prefix=settings.s3_prefix,
+            clock=clock,
+        )
+        try:
+            yield s3
+        finally:
+            await s3.close()
+        return
+    secret = await asyncio.to_thread(
+        read_or_create, settings.data_dir / MEDIA_KEY_FILE, LocalMediaStore.new_secret
+    )
+    yield LocalMediaStore(settings.data_dir / "media", secret, settings.base_url, clock)
+
+
+@contextlib.asynccontextmanager
+async def open_image_workers(settings: Settings) -> AsyncIterator[ImageWorkers]:
+    # Image decoding gets threads of its own: the default executor serves file reads,
+    # downloads and S3 calls, which must never wait behind a slow image.
+    pool = ThreadPoolExecutor(settings.media_workers, thread_name_prefix="safechat-media")
+    try:
+        yield ImageWorkers(pool, per_user=settings.media_user_concurrency)
+    finally:
+        pool.shutdown(wait=False, cancel_futures=True)
+
+
+def media_limits(settings: Settings) -> MediaLimits:
+    return MediaLimits(
+        max_bytes=settings.max_upload_bytes,
+        max_pixels=settings.media_max_pixels,
+        max_frames=settings.media_max_frames,
+        url_ttl=settings.media_url_ttl_seconds,
+        upload_ttl=settings.media_upload_ttl_seconds,
+        orphan_ttl=timedelta(seconds=settings.media_orphan_ttl_seconds),
+    )
+
+
+# --- AI -----------------------------------------------------------------------------
+
+
+@contextlib.asynccontextmanager
+async def open_cpu_pool(settings: Settings) -> AsyncIterator[ProcessPool]:
+    """Worker processes for CPU-heavy AI work; started on first use, stopped here."""
+    pool = ProcessPool(settings.ai_cpu_workers)
+    try:
+        yield pool
+    finally:
+        await pool.close()
+
+
+def build_ai_guard(
+    settings: Settings,
+    monotonic: Callable[[], float] = time.monotonic,
+    *,
+    pool: CpuPool | None = None,
+) -> GuardedAI:
+    """The configured AI provider behind timeouts, the breaker and the offline fallback."""
+    offline = OfflineProvider(pool)
+    primary: OfflineProvider | OpenAIProvider = offline
+    if settings.ai_remote:
+        primary = OpenAIProvider(
+            api_key=settings.openai_api_key,
+            base_url=settings.openai_base_url,
+            model=settings.ai_model,
+            embedding_model=settings.embedding_model,
+            moderation_model=settings.moderation_model,
+            timeout=settings.ai_timeout_seconds,
+            dimensions=settings.embedding_dimensions,
+        )
+    breaker = CircuitBreaker(
+        settings.ai_breaker_failures, settings.ai_breaker_open_seconds, monotonic
+    )
+    return GuardedAI(
+        primary,
+        offline,
+        breaker,
+        timeout=settings.ai_timeout_seconds,
+        moderation_timeout=settings.moderation_timeout_seconds,
+        fallback=settings.ai_fallback_offline,
+    )

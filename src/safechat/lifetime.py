@@ -1,0 +1,101 @@
+"""The app's lifetime, installed by create_app as its cleanup context: open the
+components (safechat/components.py), wire them (safechat/wiring.py), start the
+background loops; at stop, end the background work first, then close what was opened,
+in reverse order.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+
+import structlog
+from aiohttp import web
+
+from safechat.adapters.media.local import LocalMediaStore
+from safechat.components import (
+    open_cpu_pool,
+    open_database,
+    open_image_workers,
+    open_media_store,
+    open_signing_keys,
+    shared_state,
+)
+from safechat.config import Settings
+from safechat.container import (
+    BACKGROUND,
+    CONNECTION_HANDLERS,
+    EMBEDDED_MONGO,
+    IMAGE_WORKERS,
+    LOCAL_MEDIA,
+    MEDIA_STORE,
+    METRICS,
+    SERVICES,
+    SIO,
+    UPLOAD_GATE,
+)
+from safechat.services.ports import Clock
+from safechat.services.tasks import Background
+from safechat.wiring import build_services, register_handlers, schedule_loops
+
+log = structlog.get_logger("safechat")
+
+
+def lifetime(settings: Settings, clock: Clock) -> Callable[[web.Application], AsyncIterator[None]]:
+    """The app's cleanup context: components open, services wired, loops running."""
+
+    async def run(app: web.Application) -> AsyncIterator[None]:
+        metrics = app[METRICS]
+        background = app[BACKGROUND] = Background()
+        async with (
+            open_image_workers(settings) as workers,
+            open_media_store(settings, clock) as store,
+            open_database(settings) as (database, embedded),
+            shared_state(settings) as state,
+            open_cpu_pool(settings) as cpu,
+            open_signing_keys(settings) as (keys, dev_issuer),
+        ):
+            app[IMAGE_WORKERS] = workers
+            app[MEDIA_STORE] = store
+            if embedded is not None:
+                app[EMBEDDED_MONGO] = embedded
+            if state.link is not None:
+                metrics.track_redis(lambda: bool(state.link and state.link.available))
+            services = build_services(
+                settings,
+                database,
+                keys,
+                dev_issuer,
+                clock,
+                state,
+                sio=app[SIO],
+                store=store,
+                workers=workers,
+                background=background,
+                cpu=cpu,
+            )
+            try:
+                app[SERVICES] = services
+                if isinstance(store, LocalMediaStore):
+                    app[LOCAL_MEDIA] = store
+                    app[UPLOAD_GATE] = services.media.upload_open
+                services.ai.content.start()
+                stale = await services.connections.cleanup_stale()
+                await services.presence.purge_node(services.connections.node_id)
+                handlers = register_handlers(app[SIO], services, metrics, clock, background)
+                app[CONNECTION_HANDLERS] = handlers
+                metrics.track_connections(lambda: len(services.connections.live()))
+                schedule_loops(background, services, handlers, settings, clock)
+                background.start()
+                log.info(
+                    "safechat_ready",
+                    issuer=settings.issuer,
+                    database="embedded" if embedded else "external",
+                    redis="shared" if settings.redis_url else "off (single node)",
+                    closed_stale_sessions=stale,
+                )
+                yield
+            finally:
+                # Loops, AI work, welcomes and send batches end before what they use closes.
+                await background.close()
+
+    return run

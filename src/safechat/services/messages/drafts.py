@@ -1,0 +1,75 @@
+"""Drafts: validated messages waiting for their seq, and the documents stored for them.
+
+MessageService makes a Draft; GroupCommit gives it a seq and stores `new_message`, or a
+`placeholder` when the message itself could not be stored (so seqs have no gaps).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from bson import ObjectId
+
+from safechat.models.message import StoredMessage
+
+
+@dataclass(slots=True)
+class Draft:
+    """A validated message waiting for its seq. `text` is the plaintext, never stored."""
+
+    sender_id: str
+    group_id: ObjectId
+    content: Any
+    text: str
+    type: str = "text"
+    temp_id: str | None = None
+    reply_to: ObjectId | None = None
+    media: dict[str, Any] | None = None
+    moderation: dict[str, Any] | None = None
+
+    @property
+    def key(self) -> tuple[str, str] | None:
+        return (self.sender_id, self.temp_id) if self.temp_id is not None else None
+
+
+@dataclass(frozen=True, slots=True)
+class Stored:
+    message: StoredMessage
+    duplicate: bool
+
+
+def new_message(draft: Draft, seq: int, now: datetime) -> StoredMessage:
+    """The stored document of `draft` under its reserved seq."""
+    return StoredMessage(
+        id=ObjectId(),
+        group_id=draft.group_id,
+        seq=seq,
+        sender_id=draft.sender_id,
+        type=draft.type,
+        content=draft.content,
+        created_at=now,
+        updated_at=now,
+        client_message_id=draft.temp_id,
+        reply_to=draft.reply_to,
+        media=draft.media,
+        moderation=draft.moderation,
+    )
+
+
+def placeholder(message: StoredMessage, now: datetime) -> StoredMessage:
+    """A deleted system message holding a seq whose message was not stored."""
+    return StoredMessage(
+        id=ObjectId(),
+        group_id=message.group_id,
+        seq=message.seq,
+        sender_id="system",
+        type="system",
+        content="",
+        created_at=now,
+        updated_at=now,
+        is_deleted=True,
+        deleted_at=now,
+        deleted_by="system",
+    )

@@ -1,0 +1,265 @@
+"""The composition root: builds the services from opened components, registers the
+Socket.IO handlers and schedules the background loops. With safechat/lifetime.py (which
+opens the components and runs these at start) the only code that sees every layer; no
+rules live here.
+"""
+
+from __future__ import annotations
+
+import functools
+
+import socketio
+import structlog
+
+from safechat.adapters.ratelimit.memory import MemoryRateLimiter
+from safechat.adapters.socketio.notifier import SocketIONotifier
+from safechat.components import (
+    SharedState,
+    build_ai_guard,
+    encryptor,
+    limits_from,
+    media_limits,
+    node_id,
+)
+from safechat.config import Settings
+from safechat.container import Services
+from safechat.handlers.ai import AIHandlers
+from safechat.handlers.boundary import Boundary
+from safechat.handlers.connection import ConnectionHandlers
+from safechat.handlers.groups import GroupHandlers
+from safechat.handlers.messages import MessageHandlers
+from safechat.handlers.presence import PresenceHandlers
+from safechat.metrics import Metrics
+from safechat.models.media import media_wire
+from safechat.repositories.ai_feedback import FeedbackRepository
+from safechat.repositories.audit import AuditRepository
+from safechat.repositories.db import Database
+from safechat.repositories.embeddings import EmbeddingRepository
+from safechat.repositories.groups import GroupRepository
+from safechat.repositories.media import MediaRepository
+from safechat.repositories.messages import MessageRepository
+from safechat.repositories.read_state import ReadStateRepository
+from safechat.repositories.sessions import SessionRepository
+from safechat.repositories.users import UserRepository
+from safechat.services.ai.content import ContentAI
+from safechat.services.ai.service import AIService
+from safechat.services.auth import DevIssuer, SigningKeys, TokenVerifier
+from safechat.services.connections import ConnectionService
+from safechat.services.groups import GroupService
+from safechat.services.media.service import MediaService
+from safechat.services.media.work import ImageWorkers
+from safechat.services.messages.group_commit import GroupCommit
+from safechat.services.messages.rendering import MessageRenderer
+from safechat.services.messages.service import MessageService
+from safechat.services.ports import Clock, CpuPool, MediaStore
+from safechat.services.presence import PresenceService
+from safechat.services.tasks import Background
+from safechat.services.users import UserService
+
+log = structlog.get_logger("safechat")
+
+# How often the background loops run (the presence loop also auto-stops typing).
+EXPIRY_CHECK_SECONDS = 15.0
+PRESENCE_TICK_SECONDS = 0.5
+
+
+def build_services(
+    settings: Settings,
+    database: Database,
+    keys: SigningKeys,
+    dev_issuer: DevIssuer | None,
+    clock: Clock,
+    state: SharedState,
+    *,
+    sio: socketio.AsyncServer,
+    store: MediaStore,
+    workers: ImageWorkers,
+    background: Background,
+    cpu: CpuPool | None = None,
+) -> Services:
+    limits = limits_from(settings)
+    enc = encryptor(settings)
+    renderer = MessageRenderer(
+        enc, media_view=functools.partial(media_wire, base_url=settings.base_url)
+    )
+    presence = state.presence
+    notifier = SocketIONotifier(sio, presence, clock)
+    group_repo = GroupRepository(database)
+    message_repo = MessageRepository(database)
+    read_state = ReadStateRepository(database)
+    verifier = TokenVerifier(
+        keys,
+        settings.issuer,
+        settings.allowed_origins,
+        settings.auth_leeway_seconds,
+        max_lifetime_seconds=settings.auth_max_token_lifetime_seconds,
+    )
+    users = UserService(UserRepository(database), clock)
+    guard = build_ai_guard(settings, pool=cpu)
+    ai_content = ContentAI(
+        guard,
+        EmbeddingRepository(
+            database,
+            atlas_index=settings.vector_index_name if settings.vector_search == "atlas" else None,
+        ),
+        message_repo,
+        group_repo,
+        renderer,
+        background,
+        clock,
+        enc,
+        mode=settings.moderation_mode,
+        fallback=settings.moderation_fallback,
+        indexing=settings.ai_indexing,
+    )
+    groups = GroupService(
+        group_repo,
+        message_repo,
+        read_state,
+        AuditRepository(database),
+        users,
+        presence,
+        renderer,
+        notifier,
+        clock,
+        state.limiter,
+        limits.group_create,
+        hooks=ai_content,
+    )
+    media = MediaService(
+        MediaRepository(database),
+        message_repo,
+        groups,
+        store,
+        clock,
+        base_url=settings.base_url,
+        limits=media_limits(settings),
+        workers=workers,
+    )
+    commit = GroupCommit(group_repo, message_repo, read_state, clock, prepare=users.warm)
+    background.on_close(commit.close)
+    messages = MessageService(
+        groups,
+        group_repo,
+        message_repo,
+        read_state,
+        users,
+        enc,
+        renderer,
+        notifier,
+        clock,
+        commit=commit,
+        max_chars=settings.max_message_chars,
+        max_reactions=settings.max_reactions_per_message,
+        hooks=ai_content,
+        media=media,
+    )
+    ai = AIService(
+        groups,
+        message_repo,
+        users,
+        renderer,
+        guard,
+        ai_content,
+        FeedbackRepository(database),
+        state.limiter,
+        limits.ai,
+        background,
+        clock,
+        context_messages=settings.ai_context_messages,
+    )
+    connections = ConnectionService(
+        verifier,
+        users,
+        groups,
+        presence,
+        SessionRepository(database),
+        clock,
+        node_id(settings.data_dir),
+        max_sockets_per_user=settings.max_sockets_per_user,
+        reauth_grace_seconds=settings.auth_reauth_grace_seconds,
+    )
+    presence_service = PresenceService(
+        presence,
+        state.typing,
+        groups,
+        users,
+        notifier,
+        clock,
+        typing_seconds=settings.typing_timeout_seconds,
+        heartbeat_seconds=settings.presence_ttl_seconds / 3,
+    )
+    return Services(
+        database,
+        verifier,
+        users,
+        groups,
+        messages,
+        connections,
+        presence_service,
+        state.limiter,
+        limits,
+        dev_issuer,
+        ai,
+        media,
+        state.redis_status(),
+    )
+
+
+def register_handlers(
+    sio: socketio.AsyncServer,
+    services: Services,
+    metrics: Metrics,
+    clock: Clock,
+    background: Background,
+) -> ConnectionHandlers:
+    boundary = Boundary(
+        sio,
+        services.connections,
+        limiter=services.limiter,
+        socket_limiter=MemoryRateLimiter(),
+        limits=services.limits,
+        metrics=metrics,
+        clock=clock,
+    )
+    connection = ConnectionHandlers(
+        boundary,
+        services.connections,
+        services.groups,
+        services.presence,
+        clock,
+        background,
+    )
+    connection.register()
+    GroupHandlers(boundary, services.groups).register()
+    MessageHandlers(boundary, services.messages).register()
+    PresenceHandlers(boundary, services.presence).register()
+    AIHandlers(boundary, services.ai).register()
+    boundary.catch_unknown()
+    return connection
+
+
+def schedule_loops(
+    background: Background,
+    services: Services,
+    handlers: ConnectionHandlers,
+    settings: Settings,
+    clock: Clock,
+) -> None:
+    """The app's periodic work; each body is a service method taking `now`."""
+    connections, presence, media = services.connections, services.presence, services.media
+
+    async def expiry_check() -> None:
+        await connections.enforce_expiry(clock.now().timestamp(), handlers.disconnect_expired)
+
+    async def presence_tick() -> None:
+        await presence.tick(clock.now().timestamp(), connections.live())
+
+    async def media_cleanup() -> None:
+        await media.cleanup(clock.now())
+
+    background.every("expiry_check", EXPIRY_CHECK_SECONDS, expiry_check)
+    background.every("presence_tick", PRESENCE_TICK_SECONDS, presence_tick)
+    background.every(
+        "media_cleanup", settings.media_cleanup_interval_seconds, media_cleanup, immediately=True
+    )
