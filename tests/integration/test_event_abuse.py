@@ -11,8 +11,7 @@ from typing import Any
 import pytest
 import socketio
 
-from safechat.app import SIO
-from safechat.container import SERVICES
+from safechat.container import SERVICES, SIO
 from tests.support import ChatServer, EventClient, pair, start_server
 
 V = "VALIDATION_ERROR"
