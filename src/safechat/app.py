@@ -172,17 +172,18 @@ class SharedState:
 
 
 @contextlib.asynccontextmanager
-async def shared_state(settings: Settings) -> AsyncIterator[SharedState]:
+async def shared_state(settings: Settings, clock: Clock) -> AsyncIterator[SharedState]:
     ttl = float(settings.presence_ttl_seconds)
     if not settings.redis_url:
-        yield SharedState(MemoryPresence(ttl), MemoryTyping(), MemoryRateLimiter(), None)
+        yield SharedState(MemoryPresence(ttl), MemoryTyping(), MemoryRateLimiter(clock), None)
         return
     link = RedisLink(redis_client(settings.redis_url), settings.redis_channel)
     if not await link.ping():
         log.error("redis_unreachable_at_start", effect="starting anyway; retrying in background")
     link.start_watch()
     try:
-        yield SharedState(RedisPresence(link, ttl), RedisTyping(link), RedisRateLimiter(link), link)
+        limiter = RedisRateLimiter(link, clock)
+        yield SharedState(RedisPresence(link, ttl), RedisTyping(link), limiter, link)
     finally:
         await link.close()
 
@@ -258,7 +259,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> web.Applica
     )
     app.on_response_prepare.append(security_headers)
     app[SETTINGS] = settings
-    app[STARTED_AT] = time.monotonic()
+    app[STARTED_AT] = time.monotonic()  # reported as uptime only, never a rule
     metrics = app[METRICS] = Metrics()
     sio = SafeChatSocketServer(
         async_mode="aiohttp",
@@ -304,7 +305,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> web.Applica
     async def resources(app: web.Application) -> AsyncIterator[None]:
         async with (
             open_database(settings) as (database, embedded),
-            shared_state(settings) as state,
+            shared_state(settings, clock) as state,
             open_cpu_pool(settings) as cpu,
         ):
             if embedded is not None:
@@ -315,7 +316,9 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> web.Applica
             keys: SigningKeys
             if settings.clerk_jwks_url:
                 jwks = HttpJwks(
-                    settings.clerk_jwks_url, min_refresh=settings.clerk_jwks_cooldown_seconds
+                    settings.clerk_jwks_url,
+                    clock,
+                    min_refresh=settings.clerk_jwks_cooldown_seconds,
                 )
                 keys = jwks
             else:
@@ -403,7 +406,7 @@ def build_services(
         max_lifetime_seconds=settings.auth_max_token_lifetime_seconds,
     )
     users = UserService(UserRepository(database), clock)
-    guard = build_ai_guard(settings, pool=cpu)
+    guard = build_ai_guard(settings, clock, pool=cpu)
     ai_tasks = TaskTracker()
     ai_content = ContentAI(
         guard,
@@ -510,12 +513,7 @@ def build_services(
     )
 
 
-def build_ai_guard(
-    settings: Settings,
-    monotonic: Callable[[], float] = time.monotonic,
-    *,
-    pool: CpuPool | None = None,
-) -> GuardedAI:
+def build_ai_guard(settings: Settings, clock: Clock, *, pool: CpuPool | None = None) -> GuardedAI:
     """The configured AI provider behind timeouts, the breaker and the offline fallback."""
     offline = OfflineProvider(pool)
     primary: OfflineProvider | OpenAIProvider = offline
@@ -529,9 +527,7 @@ def build_ai_guard(
             timeout=settings.ai_timeout_seconds,
             dimensions=settings.embedding_dimensions,
         )
-    breaker = CircuitBreaker(
-        settings.ai_breaker_failures, settings.ai_breaker_open_seconds, monotonic
-    )
+    breaker = CircuitBreaker(clock, settings.ai_breaker_failures, settings.ai_breaker_open_seconds)
     return GuardedAI(
         primary,
         offline,
@@ -553,7 +549,7 @@ def register_handlers(
         sio,
         services.connections,
         limiter=services.limiter,
-        socket_limiter=MemoryRateLimiter(),
+        socket_limiter=MemoryRateLimiter(clock),
         limits=services.limits,
         metrics=metrics,
         clock=clock,

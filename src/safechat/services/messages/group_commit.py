@@ -31,12 +31,17 @@ from typing import Any
 import structlog
 from bson import ObjectId
 
-from safechat.errors import AccessDenied, ChatError, Conflict, ServiceUnavailable
+from safechat.errors import (
+    AccessDenied,
+    ChatError,
+    Conflict,
+    GroupNotFound,
+    ServiceUnavailable,
+)
 from safechat.models.message import StoredMessage
 from safechat.repositories.groups import GroupRepository
 from safechat.repositories.messages import MessageRepository
 from safechat.repositories.read_state import ReadStateRepository
-from safechat.services.groups import GroupService
 from safechat.services.ports import Clock
 
 log = structlog.get_logger(__name__)
@@ -97,7 +102,6 @@ class _Pending:
 class GroupCommit:
     def __init__(
         self,
-        groups: GroupService,
         group_repo: GroupRepository,
         messages: MessageRepository,
         read_state: ReadStateRepository,
@@ -108,7 +112,6 @@ class GroupCommit:
     ) -> None:
         """`prepare(sender_ids)` runs after a batch is stored and before any of its sends
         resumes, so that they can go on to their announcement without waiting again."""
-        self._groups = groups
         self._group_repo = group_repo
         self._messages = messages
         self._read_state = read_state
@@ -229,11 +232,10 @@ class GroupCommit:
                     return fresh, last
             elif await self._group_repo.has_members(group_id, senders):
                 return [], 0
-            try:
-                group = await self._groups.get_active(str(group_id))
-            except ChatError as exc:  # the group is gone
+            group = await self._group_repo.get(group_id)
+            if group is None:  # the group is gone
                 for p in live:
-                    p.fail(exc)
+                    p.fail(GroupNotFound())
                 return [], 0
             for p in live:
                 if group.member(p.draft.sender_id) is None:

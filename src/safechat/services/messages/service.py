@@ -71,9 +71,7 @@ class MessageService:
         self._max_reactions = max_reactions
         self._hooks = hooks  # AI: moderation before writes, embeddings after (services/ai)
         self._media = media
-        self._commit = GroupCommit(
-            groups, group_repo, messages, read_state, clock, prepare=users.warm
-        )
+        self._commit = GroupCommit(group_repo, messages, read_state, clock, prepare=users.warm)
 
     def _check_text(self, content: str, *, required: bool) -> str:
         text = content.strip()
