@@ -35,13 +35,18 @@ class FakeGroupRepository(Faults):
         self,
         owner: str,
         *members: str,
+        admins: Sequence[str] = (),
         name: str = "room",
         is_private: bool = False,
         now: datetime = START,
         **fields: Any,
     ) -> Group:
-        """A group as GroupService.create stores it, without the service."""
-        doc = new_group_doc(name, None, is_private, owner, list(members), now)
+        """A group as GroupService.create stores it (`admins` among the members), without
+        the service; `fields` are stored fields to set (camelCase)."""
+        doc = new_group_doc(name, None, is_private, owner, [*members, *admins], now)
+        for m in doc["members"]:
+            if m["userId"] in admins:
+                m["role"] = Role.ADMIN.value
         doc.update(fields)
         self.docs[doc["_id"]] = doc
         return Group.from_doc(copy.deepcopy(doc))
