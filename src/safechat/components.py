@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import time
 import uuid
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -127,17 +126,18 @@ class SharedState:
 
 
 @contextlib.asynccontextmanager
-async def shared_state(settings: Settings) -> AsyncIterator[SharedState]:
+async def shared_state(settings: Settings, clock: Clock) -> AsyncIterator[SharedState]:
     ttl = float(settings.presence_ttl_seconds)
     if not settings.redis_url:
-        yield SharedState(MemoryPresence(ttl), MemoryTyping(), MemoryRateLimiter(), None)
+        yield SharedState(MemoryPresence(ttl), MemoryTyping(), MemoryRateLimiter(clock), None)
         return
     link = RedisLink(redis_client(settings.redis_url), settings.redis_channel)
     if not await link.ping():
         log.error("redis_unreachable_at_start", effect="starting anyway; retrying in background")
     link.start_watch()
     try:
-        yield SharedState(RedisPresence(link, ttl), RedisTyping(link), RedisRateLimiter(link), link)
+        limiter = RedisRateLimiter(link, clock)
+        yield SharedState(RedisPresence(link, ttl), RedisTyping(link), limiter, link)
     finally:
         await link.close()
 
@@ -161,14 +161,16 @@ def limits_from(settings: Settings) -> Limits:
 
 @contextlib.asynccontextmanager
 async def open_signing_keys(
-    settings: Settings,
+    settings: Settings, clock: Clock
 ) -> AsyncIterator[tuple[SigningKeys, DevIssuer | None]]:
     """The identity provider's JWKS (CLERK_JWKS_URL), else the dev issuer of the data dir."""
     if not settings.clerk_jwks_url:
         dev_issuer = DevIssuer.load_or_create(settings.data_dir, settings.issuer)
         yield dev_issuer, dev_issuer
         return
-    jwks = HttpJwks(settings.clerk_jwks_url, min_refresh=settings.clerk_jwks_cooldown_seconds)
+    jwks = HttpJwks(
+        settings.clerk_jwks_url, clock, min_refresh=settings.clerk_jwks_cooldown_seconds
+    )
     try:
         yield jwks, None
     finally:
@@ -235,12 +237,7 @@ async def open_cpu_pool(settings: Settings) -> AsyncIterator[ProcessPool]:
         await pool.close()
 
 
-def build_ai_guard(
-    settings: Settings,
-    monotonic: Callable[[], float] = time.monotonic,
-    *,
-    pool: CpuPool | None = None,
-) -> GuardedAI:
+def build_ai_guard(settings: Settings, clock: Clock, *, pool: CpuPool | None = None) -> GuardedAI:
     """The configured AI provider behind timeouts, the breaker and the offline fallback."""
     offline = OfflineProvider(pool)
     primary: OfflineProvider | OpenAIProvider = offline
@@ -254,9 +251,7 @@ def build_ai_guard(
             timeout=settings.ai_timeout_seconds,
             dimensions=settings.embedding_dimensions,
         )
-    breaker = CircuitBreaker(
-        settings.ai_breaker_failures, settings.ai_breaker_open_seconds, monotonic
-    )
+    breaker = CircuitBreaker(clock, settings.ai_breaker_failures, settings.ai_breaker_open_seconds)
     return GuardedAI(
         primary,
         offline,

@@ -50,9 +50,9 @@ def lifetime(settings: Settings, clock: Clock) -> Callable[[web.Application], As
             open_image_workers(settings) as workers,
             open_media_store(settings, clock) as store,
             open_database(settings) as (database, embedded),
-            shared_state(settings) as state,
+            shared_state(settings, clock) as state,
             open_cpu_pool(settings) as cpu,
-            open_signing_keys(settings) as (keys, dev_issuer),
+            open_signing_keys(settings, clock) as (keys, dev_issuer),
         ):
             app[IMAGE_WORKERS] = workers
             app[MEDIA_STORE] = store

@@ -95,7 +95,7 @@ def build_services(
         max_lifetime_seconds=settings.auth_max_token_lifetime_seconds,
     )
     users = UserService(UserRepository(database), clock)
-    guard = build_ai_guard(settings, pool=cpu)
+    guard = build_ai_guard(settings, clock, pool=cpu)
     ai_content = ContentAI(
         guard,
         EmbeddingRepository(
@@ -217,7 +217,7 @@ def register_handlers(
         sio,
         services.connections,
         limiter=services.limiter,
-        socket_limiter=MemoryRateLimiter(),
+        socket_limiter=MemoryRateLimiter(clock),
         limits=services.limits,
         metrics=metrics,
         clock=clock,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 import pytest
 
@@ -21,10 +22,22 @@ TTL = 30.0
 
 @dataclass
 class Clock:
+    """Epoch seconds the tests set; the stores take them as arguments."""
+
     now: float = 1_800_000_000.0
 
-    def __call__(self) -> float:
-        return self.now
+
+class ClockPort:
+    """The same time as the Clock port, for the rate limiters (which take a Clock)."""
+
+    def __init__(self, clock: Clock) -> None:
+        self._clock = clock
+
+    def now(self) -> datetime:
+        return datetime.fromtimestamp(self._clock.now, UTC)
+
+    def monotonic(self) -> float:
+        return self._clock.now
 
 
 @dataclass
@@ -44,7 +57,8 @@ async def stores(request: pytest.FixtureRequest) -> AsyncIterator[Stores]:
     clock = Clock()
     if request.param == "memory":
         presence, typing = MemoryPresence(TTL), MemoryTyping()
-        yield Stores("memory", presence, typing, MemoryRateLimiter(clock), clock, presence, typing)
+        limiter = MemoryRateLimiter(ClockPort(clock))
+        yield Stores("memory", presence, typing, limiter, clock, presence, typing)
         return
     redis: RedisServer = request.getfixturevalue("redis_server")
     prefix = f"t{uuid.uuid4().hex[:8]}"
@@ -54,7 +68,7 @@ async def stores(request: pytest.FixtureRequest) -> AsyncIterator[Stores]:
             "redis",
             RedisPresence(links[0], TTL),
             RedisTyping(links[0]),
-            RedisRateLimiter(links[0], clock),
+            RedisRateLimiter(links[0], ClockPort(clock)),
             clock,
             RedisPresence(links[1], TTL),
             RedisTyping(links[1]),

@@ -11,6 +11,7 @@ from safechat.adapters.ratelimit.redis import RedisRateLimiter
 from safechat.adapters.redis_link import RedisLink, redis_client
 from safechat.services.ports import PresenceFull
 from safechat.services.ratelimit import Limit
+from tests.fakes import FakeClock
 from tests.redis_server import RedisServer
 
 
@@ -19,7 +20,7 @@ async def test_outage_falls_back_and_heartbeat_restores(tmp_path: Path) -> None:
     redis.start()
     link = RedisLink(redis_client(redis.url), "outage")
     presence, typing = RedisPresence(link, 30), RedisTyping(link)
-    limiter = RedisRateLimiter(link, lambda: 1000.0)
+    limiter = RedisRateLimiter(link, FakeClock())
     now = 1000.0
     try:
         assert await presence.add("alice", "s1", {"node": "n"}, now) is True

@@ -22,6 +22,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from safechat.adapters.embedded_mongo import free_port
 from safechat.adapters.jwks import HttpJwks
 from safechat.container import SERVICES
+from safechat.services.ports import SystemClock
 from tests.support import ChatServer, EventClient, start_server
 
 CLERK_ISSUER = "https://clerk.example.test"
@@ -309,7 +310,7 @@ async def test_concurrent_first_logins_fetch_the_jwks_once(
 async def test_http_jwks_refetches_once_when_the_cache_expires(
     jwks: JwksFixture, key1: SigningKey
 ) -> None:
-    source = HttpJwks(jwks.url, ttl=0.3, min_refresh=0.1)
+    source = HttpJwks(jwks.url, SystemClock(), ttl=0.3, min_refresh=0.1)
     try:
         assert await source.key_for(key1.kid) is not None
         assert jwks.fetches == 1
@@ -324,7 +325,7 @@ async def test_http_jwks_refetches_once_when_the_cache_expires(
 async def test_http_jwks_outage_keeps_old_keys_and_throttles_retries(
     jwks: JwksFixture, key1: SigningKey
 ) -> None:
-    source = HttpJwks(jwks.url, ttl=60, min_refresh=0.3)
+    source = HttpJwks(jwks.url, SystemClock(), ttl=60, min_refresh=0.3)
     try:
         assert await source.key_for(key1.kid) is not None
         jwks.status = 503
@@ -348,7 +349,7 @@ async def test_http_jwks_first_fetch_failure_is_retried_after_cool_down(
     jwks: JwksFixture, key1: SigningKey
 ) -> None:
     jwks.status = 500
-    source = HttpJwks(jwks.url, ttl=60, min_refresh=0.2)
+    source = HttpJwks(jwks.url, SystemClock(), ttl=60, min_refresh=0.2)
     try:
         assert await source.key_for(key1.kid) is None
         assert await source.key_for(key1.kid) is None

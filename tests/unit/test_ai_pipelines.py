@@ -19,6 +19,7 @@ from safechat.repositories.embeddings import (
 from safechat.services.ai.graphs import Pipelines, distinct
 from safechat.services.ai.guard import CircuitBreaker, GuardedAI
 from safechat.services.ai.schemas import Turn
+from tests.fakes import FakeClock
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
 GROUP = Group(ObjectId(), "g", None, False, True, "ann", [], 0, NOW, NOW)
@@ -46,7 +47,12 @@ class Conversation:
 def pipelines(source: Conversation) -> Pipelines:
     offline = OfflineProvider()
     guard = GuardedAI(
-        offline, offline, CircuitBreaker(), timeout=1, moderation_timeout=1, fallback=True
+        offline,
+        offline,
+        CircuitBreaker(FakeClock()),
+        timeout=1,
+        moderation_timeout=1,
+        fallback=True,
     )
     return Pipelines(source, guard, context_messages=5)
 

@@ -13,16 +13,9 @@ from safechat.errors import AIUnavailable
 from safechat.services.ai.guard import CircuitBreaker, GuardedAI
 from safechat.services.ai.schemas import ChatRequest, Completion, ReplySuggestions, Summary, Turn
 from tests.ai_server import REPLIES, FakeOpenAI, fake_openai
+from tests.fakes import FakeClock
 
 LUNCH = ChatRequest("smart_replies", [Turn("Ann", "Are we still on for lunch tomorrow?")])
-
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 @pytest.fixture
@@ -46,7 +39,7 @@ def guard(url: str, clock: FakeClock, *, fallback: bool = True, timeout: float =
     return GuardedAI(
         provider(url, timeout),
         OfflineProvider(),
-        CircuitBreaker(5, 300.0, clock),
+        CircuitBreaker(clock, 5, 300.0),
         timeout=timeout,
         moderation_timeout=0.3,
         fallback=fallback,
@@ -115,10 +108,10 @@ async def test_breaker_opens_after_five_failures_and_half_opens(remote: FakeOpen
     with pytest.raises(AIUnavailable, match="paused"):
         await g.complete(LUNCH, ReplySuggestions)
     assert len(remote.requests) == calls  # open: nothing reaches the provider
-    clock.now += 299
+    clock.advance(299)
     with pytest.raises(AIUnavailable):
         await g.embed(["x"], [b"k"])
-    clock.now += 2
+    clock.advance(2)
     assert g.breaker.state == "half-open"
     # The half-open trial fails: open again for another 5 minutes.
     remote.mode = "fail"
@@ -126,7 +119,7 @@ async def test_breaker_opens_after_five_failures_and_half_opens(remote: FakeOpen
         await g.complete(LUNCH, ReplySuggestions)
     assert g.breaker.state == "open"
     assert len(remote.requests) == calls + 1
-    clock.now += 301
+    clock.advance(301)
     remote.mode = "ok"
     answer = await g.complete(LUNCH, ReplySuggestions)
     assert answer.provider == "openai"
@@ -148,12 +141,12 @@ async def test_open_breaker_still_answers_from_offline_when_allowed(remote: Fake
 
 def test_breaker_half_open_allows_one_trial_at_a_time() -> None:
     clock = FakeClock()
-    breaker = CircuitBreaker(2, 10.0, clock)
+    breaker = CircuitBreaker(clock, 2, 10.0)
     breaker.failure()
     assert breaker.allow()
     breaker.failure()
     assert not breaker.allow()
-    clock.now += 10
+    clock.advance(10)
     assert breaker.allow()
     assert not breaker.allow()  # the trial is out
     breaker.release()  # cancelled: another trial may go

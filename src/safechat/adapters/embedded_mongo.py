@@ -113,6 +113,8 @@ class EmbeddedMongo:
 
     async def _wait_ready(self) -> None:
         loop = asyncio.get_running_loop()
+        # The loop's own time, not the Clock port: this waits (really sleeping) for a real
+        # child process to start, so only real time makes sense here.
         deadline = loop.time() + self.start_timeout
         while loop.time() < deadline:
             assert self._proc is not None

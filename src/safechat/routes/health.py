@@ -31,6 +31,7 @@ async def health(request: web.Request) -> web.Response:
             "status": "ok" if db_ok and redis_ok else "degraded",
             "database": "ok" if db_ok else "unreachable",
             "redis": "off" if redis_up is None else ("ok" if redis_ok else "unreachable"),
+            # Uptime is reported, never acted on: process time, not the Clock port.
             "uptime": round(time.monotonic() - request.app[STARTED_AT], 3),
             "version": __version__,
         }

@@ -118,6 +118,8 @@ class TokenVerifier:
     def _check_times(self, payload: dict[str, Any]) -> None:
         """PyJWT puts no bound on how long a token lives: refused past the maximum."""
         times = _time_claims(payload)
+        # The system clock, not the Clock port: PyJWT has just checked exp and nbf against
+        # it (it takes no clock), and the lifetime must be judged on the same time.
         start = times.get("iat", time.time())
         if times["exp"] - start > self._max_lifetime:
             raise InvalidToken(f"Token lifetime exceeds {self._max_lifetime} seconds")
@@ -182,6 +184,7 @@ class DevIssuer:
         now: float | None = None,
         extra: dict[str, Any] | None = None,
     ) -> str:
+        # The system clock by default: what PyJWT checks these claims against.
         issued = int(now if now is not None else time.time())
         claims: dict[str, Any] = {
             "sub": sub,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -21,7 +22,19 @@ R = TypeVar("R")
 
 
 class Clock(Protocol):
-    def now(self) -> datetime: ...
+    """The one source of time for whatever depends on it: stored timestamps, deadlines,
+    TTLs, expiry, rate limits, the AI breaker, typing and presence. Injected everywhere,
+    so tests drive time with a fake instead of sleeping."""
+
+    def now(self) -> datetime:
+        """Wall-clock time, UTC, whole milliseconds. For what is stored or shared between
+        nodes: timestamps, and deadlines as epoch seconds (`now().timestamp()`)."""
+        ...
+
+    def monotonic(self) -> float:
+        """Seconds from an arbitrary origin, never going back. For intervals measured
+        within this process only: caches, cool-downs, the breaker, per-node buckets."""
+        ...
 
 
 class SystemClock:
@@ -29,6 +42,9 @@ class SystemClock:
         # MongoDB stores milliseconds; truncate so what we return equals what we read back.
         current = datetime.now(UTC)
         return current.replace(microsecond=current.microsecond // 1000 * 1000)
+
+    def monotonic(self) -> float:
+        return time.monotonic()
 
 
 class Notifier(Protocol):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterable
 from typing import Any
 
@@ -45,14 +44,14 @@ class UserService:
             # Another account holds that username; keep the rest of the profile.
             fields.pop("username", None)
             user = await self._users.upsert(claims.sub, fields, now)
-        self._recent[claims.sub] = time.monotonic()
+        self._recent[claims.sub] = self._clock.monotonic()
         self._summaries.pop(claims.sub, None)
         return user
 
     async def ensure(self, claims: Claims) -> None:
         """Cheap per-request upsert: only when this node has not done it lately."""
         seen = self._recent.get(claims.sub)
-        if seen is None or time.monotonic() - seen > UPSERT_EVERY_SECONDS:
+        if seen is None or self._clock.monotonic() - seen > UPSERT_EVERY_SECONDS:
             if len(self._recent) > MAX_CACHED:
                 self._recent.clear()
             await self.upsert_from_claims(claims)
@@ -87,14 +86,14 @@ class UserService:
         expire, and is still served (for up to another TTL) rather than waited for.
         """
         hit = self._summaries.get(user_id)
-        if hit is None or time.monotonic() - hit[0] >= 2 * SUMMARY_TTL_SECONDS:
+        if hit is None or self._clock.monotonic() - hit[0] >= 2 * SUMMARY_TTL_SECONDS:
             await self.warm([user_id])
             hit = self._summaries[user_id]
         return dict(hit[1])
 
     async def warm(self, user_ids: Iterable[str]) -> None:
         """Loads the summaries `summary` would miss, in one query."""
-        now = time.monotonic()
+        now = self._clock.monotonic()
         missing = [
             u
             for u in dict.fromkeys(user_ids)

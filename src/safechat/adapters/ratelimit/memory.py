@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
-
+from safechat.services.ports import Clock
 from safechat.services.ratelimit import Bucket, Limit, take
 
 # Buckets idle this long are full again and can be forgotten.
@@ -12,8 +10,8 @@ _PRUNE_EVERY = 1024
 
 
 class MemoryRateLimiter:
-    def __init__(self, monotonic: Callable[[], float] = time.monotonic) -> None:
-        self._now = monotonic
+    def __init__(self, clock: Clock) -> None:
+        self._now = clock.monotonic  # buckets of this node only: process time will do
         self._buckets: dict[str, tuple[Bucket, Limit]] = {}
         self._ops = 0
 

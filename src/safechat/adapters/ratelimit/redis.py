@@ -1,17 +1,16 @@
 """Token buckets shared by every node through Redis.
 
 The script is services.ratelimit.take in Lua: one round trip per check, atomic
-across nodes. Times are the caller's epoch seconds (nodes keep NTP time).
+across nodes. Times are epoch seconds of the Clock's wall time (nodes keep NTP time).
 """
 
 from __future__ import annotations
 
 import math
-import time
-from collections.abc import Callable
 
 from safechat.adapters.ratelimit.memory import MemoryRateLimiter
 from safechat.adapters.redis_link import RedisLink, script
+from safechat.services.ports import Clock
 from safechat.services.ratelimit import Limit
 
 # KEYS: bucket. ARGV: rate, burst, now, cost, ttl_ms. Returns seconds to wait, as a string.
@@ -32,18 +31,19 @@ return tostring(wait)
 
 
 class RedisRateLimiter:
-    def __init__(self, link: RedisLink, wall: Callable[[], float] = time.time) -> None:
+    def __init__(self, link: RedisLink, clock: Clock) -> None:
         self._link = link
-        self._wall = wall
+        self._clock = clock
         self._take = script(link, _TAKE)
         # While Redis is away, limits hold per node rather than not at all.
-        self._local = MemoryRateLimiter()
+        self._local = MemoryRateLimiter(clock)
 
     async def acquire(self, key: str, limit: Limit) -> float:
         refill_ms = math.ceil(limit.burst / limit.rate * 1000) + 1000
 
         async def op() -> float:
-            args = [repr(limit.rate), str(limit.burst), repr(self._wall()), "1", str(refill_ms)]
+            now = self._clock.now().timestamp()  # shared buckets: wall time, as every node
+            args = [repr(limit.rate), str(limit.burst), repr(now), "1", str(refill_ms)]
             return float(await self._take(keys=[self._link.key("rate", key)], args=args))
 
         return await self._link.run(op, lambda: self._local.acquire(key, limit))

@@ -14,7 +14,7 @@ from pydantic import BaseModel
 
 from safechat.errors import AIUnavailable
 from safechat.services.ai.schemas import ChatRequest, Verdict
-from safechat.services.ports import AIProvider
+from safechat.services.ports import AIProvider, Clock
 
 log = structlog.get_logger("safechat.ai")
 
@@ -27,15 +27,10 @@ class CircuitBreaker:
     """Closed -> (N consecutive failures) -> open for `open_seconds` -> half-open:
     one trial call; success closes, failure opens again."""
 
-    def __init__(
-        self,
-        failures: int = 5,
-        open_seconds: float = 300.0,
-        monotonic: Callable[[], float] = time.monotonic,
-    ) -> None:
+    def __init__(self, clock: Clock, failures: int = 5, open_seconds: float = 300.0) -> None:
         self._threshold = failures
         self._open_seconds = open_seconds
-        self._now = monotonic
+        self._now = clock.monotonic
         self._failures = 0
         self._opened_at: float | None = None
         self._trial = False
@@ -118,7 +113,7 @@ class GuardedAI:
     async def _call(self, what: str, call: Callable[[], Awaitable[R]], limit: float) -> R:
         if not self.breaker.allow():
             raise AIUnavailable("AI provider is paused after repeated failures")
-        started = time.perf_counter()
+        started = time.perf_counter()  # measurement only (the debug log), not a rule
         try:
             result = await asyncio.wait_for(call(), limit)
         except asyncio.CancelledError:

@@ -87,7 +87,7 @@ class AIService:
 
     def issue(self, user_id: str, group: Group, kind: str) -> str:
         request_id = uuid.uuid4().hex
-        now = time.monotonic()
+        now = self._clock.monotonic()
         self._issued[request_id] = Issued(user_id, group.id, kind, now)
         while self._issued:
             oldest = next(iter(self._issued.values()))
@@ -130,7 +130,7 @@ class AIService:
         message_id: str | None = None,
         message_content: str | None = None,
     ) -> dict[str, Any]:
-        started = time.perf_counter()
+        started = time.perf_counter()  # measurement only (processingTime), not a rule
         if message_id is not None:
             message = await self._messages.get(ObjectId(message_id))
             if message is None or message.group_id != group.id or message.is_deleted:

@@ -1,0 +1,51 @@
+"""A Notifier that records what would have been sent, and to whom."""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True, slots=True)
+class Sent:
+    """One call of the Notifier: `to` is "group", "user", "join", "leave" or "close"."""
+
+    to: str
+    target: str
+    event: str | None = None
+    data: Any = None
+    skip_sid: str | None = None
+    user_id: str | None = None  # join/leave: whose sockets move
+
+
+class RecordingNotifier:
+    def __init__(self) -> None:
+        self.sent: list[Sent] = []
+
+    async def to_group(
+        self, group_id: str, event: str, data: Any, *, skip_sid: str | None = None
+    ) -> None:
+        self.sent.append(Sent("group", group_id, event, copy.deepcopy(data), skip_sid))
+
+    async def to_user(self, user_id: str, event: str, data: Any) -> None:
+        self.sent.append(Sent("user", user_id, event, copy.deepcopy(data)))
+
+    async def add_user_to_group(self, user_id: str, group_id: str) -> None:
+        self.sent.append(Sent("join", group_id, user_id=user_id))
+
+    async def remove_user_from_group(self, user_id: str, group_id: str) -> None:
+        self.sent.append(Sent("leave", group_id, user_id=user_id))
+
+    async def close_group(self, group_id: str) -> None:
+        self.sent.append(Sent("close", group_id))
+
+    def events(self, name: str) -> list[Sent]:
+        return [s for s in self.sent if s.event == name]
+
+    def names(self) -> list[str]:
+        """Event names in the order they were sent (room changes left out)."""
+        return [s.event for s in self.sent if s.event is not None]
+
+    def clear(self) -> None:
+        self.sent.clear()

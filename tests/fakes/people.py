@@ -1,0 +1,132 @@
+"""In-memory users, read state and audit log."""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+
+from bson import ObjectId
+
+from safechat.errors import Conflict
+from safechat.models.user import User
+from safechat.repositories.db import DuplicateKey
+from tests.fakes.clock import START
+from tests.fakes.faults import Faults, faulty
+
+Doc = dict[str, Any]
+
+
+class FakeUserRepository(Faults):
+    """Users by clerkId, with the unique username of the real collection."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.docs: dict[str, Doc] = {}
+
+    def seed(self, user_id: str, now: datetime = START, **fields: Any) -> User:
+        """A user who has signed in once (camelCase fields, as stored)."""
+        self.docs[user_id] = {"clerkId": user_id, "createdAt": now, "isActive": True, **fields}
+        return User.from_doc(self.docs[user_id])
+
+    def _username_taken(self, user_id: str, fields: Doc) -> bool:
+        name = fields.get("username")
+        return isinstance(name, str) and any(
+            d.get("username") == name for uid, d in self.docs.items() if uid != user_id
+        )
+
+    @faulty
+    async def upsert(self, user_id: str, fields: Doc, now: datetime) -> User:
+        if self._username_taken(user_id, fields):
+            raise DuplicateKey("username")
+        doc = self.docs.setdefault(user_id, {"clerkId": user_id, "createdAt": now})
+        doc.update({**copy.deepcopy(fields), "isActive": True, "lastSeen": now, "updatedAt": now})
+        return User.from_doc(doc)
+
+    @faulty
+    async def get(self, user_id: str) -> User | None:
+        doc = self.docs.get(user_id)
+        return User.from_doc(doc) if doc else None
+
+    @faulty
+    async def get_many(self, user_ids: Iterable[str]) -> dict[str, User]:
+        return {u: User.from_doc(self.docs[u]) for u in set(user_ids) if u in self.docs}
+
+    @faulty
+    async def existing_ids(self, user_ids: Iterable[str]) -> set[str]:
+        return {u for u in set(user_ids) if u in self.docs}
+
+    @faulty
+    async def update_profile(self, user_id: str, fields: Doc, now: datetime) -> User | None:
+        if self._username_taken(user_id, fields):
+            raise Conflict("That username is taken")
+        doc = self.docs.get(user_id)
+        if doc is None:
+            return None
+        doc.update({**copy.deepcopy(fields), "updatedAt": now})
+        return User.from_doc(doc)
+
+    @faulty
+    async def touch_last_seen(self, user_id: str, now: datetime) -> None:
+        if user_id in self.docs:
+            self.docs[user_id]["lastSeen"] = now
+
+
+class FakeReadStateRepository(Faults):
+    """(groupId, userId) -> lastReadSeq; marks only move forward, as with `$max`."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.marks: dict[tuple[ObjectId, str], int] = {}
+
+    @faulty
+    async def advance(self, group_id: ObjectId, user_id: str, seq: int, now: datetime) -> None:
+        key = (group_id, user_id)
+        self.marks[key] = max(self.marks.get(key, seq), seq)
+
+    @faulty
+    async def advance_many(self, group_id: ObjectId, marks: dict[str, int], now: datetime) -> None:
+        for user_id, seq in marks.items():
+            key = (group_id, user_id)
+            self.marks[key] = max(self.marks.get(key, seq), seq)
+
+    @faulty
+    async def for_user(self, user_id: str, group_ids: list[ObjectId]) -> dict[str, int]:
+        return {str(g): self.marks[(g, user_id)] for g in group_ids if (g, user_id) in self.marks}
+
+
+class FakeAuditRepository(Faults):
+    def __init__(self) -> None:
+        super().__init__()
+        self.events: list[Doc] = []
+
+    @faulty
+    async def record(
+        self,
+        action: str,
+        actor_id: str | None,
+        now: datetime,
+        *,
+        group_id: ObjectId | None = None,
+        target_id: str | None = None,
+        details: dict[str, Any] | None = None,
+    ) -> None:
+        self.events.append(
+            {
+                "action": action,
+                "actorId": actor_id,
+                "groupId": group_id,
+                "targetId": target_id,
+                "details": details or {},
+                "at": now,
+            }
+        )
+
+    @faulty
+    async def for_group(self, group_id: ObjectId, limit: int = 100) -> list[Doc]:
+        found = [e for e in reversed(self.events) if e["groupId"] == group_id]
+        return found[:limit]
+
+    def actions(self) -> list[str]:
+        return [e["action"] for e in self.events]

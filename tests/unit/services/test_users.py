@@ -1,0 +1,41 @@
+"""UserService's per-node caches run on the clock's monotonic time: moved by the test."""
+
+from __future__ import annotations
+
+from safechat.services.auth import Claims
+from safechat.services.users import SUMMARY_TTL_SECONDS, UPSERT_EVERY_SECONDS
+from tests.unit.services.conftest import World
+
+
+async def test_a_rest_caller_is_upserted_at_most_every_few_minutes(world: World) -> None:
+    claims = Claims(sub="alice", exp=None, first_name="Alice")
+    await world.users.ensure(claims)
+    await world.users.ensure(claims)
+    assert world.user_repo.count("upsert") == 1
+    world.clock.advance(UPSERT_EVERY_SECONDS)
+    await world.users.ensure(claims)
+    assert world.user_repo.count("upsert") == 1
+    world.clock.advance(1)
+    await world.users.ensure(claims)
+    assert world.user_repo.count("upsert") == 2
+    assert world.user_repo.docs["alice"]["lastSeen"] == world.clock.now()
+
+
+async def test_sender_summaries_are_cached_for_a_short_while(world: World) -> None:
+    world.user_repo.seed("alice", firstName="Alice")
+    assert (await world.users.summary("alice"))["firstName"] == "Alice"
+    # Changed through another node: this node's entry is stale for up to its TTL.
+    world.user_repo.docs["alice"]["firstName"] = "Alicia"
+    world.clock.advance(SUMMARY_TTL_SECONDS - 1)
+    await world.users.warm(["alice"])
+    assert (await world.users.summary("alice"))["firstName"] == "Alice"
+    world.clock.advance(1)
+    # Expired: `warm` (the send path, before the emit) refreshes it...
+    await world.users.warm(["alice"])
+    assert (await world.users.summary("alice"))["firstName"] == "Alicia"
+    # ...and without a warm an entry is still served until twice the TTL.
+    world.user_repo.docs["alice"]["firstName"] = "Al"
+    world.clock.advance(2 * SUMMARY_TTL_SECONDS - 1)
+    assert (await world.users.summary("alice"))["firstName"] == "Alicia"
+    world.clock.advance(1)
+    assert (await world.users.summary("alice"))["firstName"] == "Al"
