@@ -169,12 +169,11 @@ async def test_concurrent_connects_respect_the_socket_cap(
         await server.stop()
 
 
-async def test_binary_and_malformed_packets_end_only_that_session(server: ChatServer) -> None:
-    """Binary packets would let a client park unbounded attachments in memory; packets
-    that do not parse used to log a traceback each. Both end the sender's session."""
+async def test_binary_packets_end_only_that_session(server: ChatServer) -> None:
+    """Binary packets would let a client park unbounded attachments in memory."""
     bob = await server.client("user_bob")
     sio = server.app[SIO]
-    for raw in ['51-["send_message",{"_placeholder":true,"num":0}]', "2[", "9", b"\x00\x01"]:
+    for raw in ['51-["send_message",{"_placeholder":true,"num":0}]', b"\x00\x01"]:
         eve = await server.client("user_eve")
         await eve.sio.eio.send(raw)
         for _ in range(100):

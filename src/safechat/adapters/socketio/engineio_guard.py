@@ -17,9 +17,9 @@
 6. (Socket.IO) Binary packets are refused and the session ended: SafeChat's events are
    JSON, and python-socketio keeps a binary packet's attachments in memory until as many
    as its header announced have arrived, however many that is. A packet that does not
-   parse ends the session with one log line (upstream logs a traceback per packet), and
-   an EVENT whose name is not a string becomes the unknown event "?", answered and
-   rate limited like any other.
+   parse is dropped with one log line (upstream logs a traceback per packet), and an
+   EVENT whose name is not a string becomes the unknown event "?", answered and rate
+   limited like any other.
 """
 
 from __future__ import annotations
@@ -225,8 +225,8 @@ class SafeChatSocketServer(socketio.AsyncServer):  # type: ignore[misc]
             return
         try:
             await super()._handle_eio_message(eio_sid, data)
-        except ValueError:  # bad JSON, unknown or unexpected packet types
-            await self._refuse_packet(eio_sid, "malformed packet")
+        except (ValueError, TypeError, RecursionError):  # bad JSON, unknown packet types
+            log.info("socket_packet_dropped", reason="malformed packet")
 
     async def _handle_event(self, eio_sid: str, namespace: str | None, id: Any, data: Any) -> None:
         if not (isinstance(data, list) and data and isinstance(data[0], str)):
