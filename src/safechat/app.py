@@ -92,6 +92,7 @@ from safechat.services.messages.service import MessageService
 from safechat.services.ports import (
     Clock,
     CpuPool,
+    Limit,
     MediaStore,
     PresenceStore,
     RateLimiter,
@@ -99,7 +100,7 @@ from safechat.services.ports import (
     TypingStore,
 )
 from safechat.services.presence import PresenceService
-from safechat.services.ratelimit import Limit, Limits
+from safechat.services.ratelimit import Limits
 from safechat.services.tasks import TaskTracker
 from safechat.services.users import UserService
 

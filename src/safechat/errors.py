@@ -1,7 +1,10 @@
-"""Errors that carry a protocol code.
+"""Every error class of SafeChat.
 
-Services raise these; the two edges (Socket.IO handlers and the REST error
-middleware) turn them into acks, error events and HTTP responses in one place.
+`ChatError` and its subclasses carry a protocol code: services (and the media
+store) raise them; the two edges turn them into acks, error events and HTTP
+responses, each in one place (handlers/boundary.py, routes/common.py). The plain
+exceptions at the end never reach a client: one layer raises them, another
+catches them and decides.
 """
 
 from __future__ import annotations
@@ -150,3 +153,58 @@ class ContentRejected(ChatError):
 class AIUnavailable(ChatError):
     code = ErrorCode.AI_UNAVAILABLE
     default_message = "AI features are unavailable right now"
+
+
+class RateLimited(ChatError):
+    code = ErrorCode.RATE_LIMITED
+    default_message = "Too many requests"
+
+    def __init__(self, limit: str, retry_after: float, message: str | None = None) -> None:
+        """`limit` names the bucket (details.limit); `retry_after` is in seconds."""
+        retry_ms = max(1, int(retry_after * 1000 + 0.999))
+        super().__init__(
+            message or f"Rate limit '{limit}' exceeded; retry in {retry_ms} ms",
+            details={"retryAfterMs": retry_ms, "limit": limit},
+        )
+        self.retry_after_ms = retry_ms
+
+
+class ProcessingBusy(ChatError):
+    """Too many of the user's images wait for the image workers."""
+
+    code = ErrorCode.RATE_LIMITED
+    default_message = "Too many images of yours are being processed; retry shortly"
+
+
+class MediaNotFound(ChatError):
+    code = ErrorCode.NOT_FOUND
+    default_message = "Media not found"
+
+
+class BadSignature(AccessDenied):
+    """A local media URL that is not exactly what we signed, or has expired."""
+
+    default_message = "The media URL is invalid or has expired"
+
+
+class UploadClosed(BadSignature):
+    default_message = "This upload URL was already used (completed or refused); presign again"
+
+
+# --- never sent to a client ----------------------------------------------------
+
+
+class PresenceFull(Exception):
+    """`PresenceStore.add` refused a socket: the user already has `limit` live ones."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(f"at most {limit} live sockets")
+        self.limit = limit
+
+
+class DuplicateKey(Exception):
+    """A unique index refused a write (pymongo's error stays inside repositories)."""
+
+
+class DecryptionError(Exception):
+    """Stored content could not be decrypted (wrong key, tampered, moved)."""

@@ -8,10 +8,10 @@ from typing import Any, cast
 import pytest
 
 from safechat.adapters.presence.memory import MemoryPresence
+from safechat.errors import RateLimited
 from safechat.models.user import User
 from safechat.services.auth import Claims
 from safechat.services.connections import ConnectionService, LiveSocket, device_type, expired
-from safechat.services.ratelimit import RateLimited
 
 
 @pytest.mark.parametrize(

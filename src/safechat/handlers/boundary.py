@@ -14,8 +14,8 @@ from safechat.errors import AuthError, ChatError, ErrorCode, ValidationFailed
 from safechat.metrics import Metrics
 from safechat.models.common import iso, validate
 from safechat.services.connections import ConnectionService, LiveSocket
-from safechat.services.ports import Clock, RateLimiter
-from safechat.services.ratelimit import Limit, Limits, enforce
+from safechat.services.ports import Clock, Limit, RateLimiter
+from safechat.services.ratelimit import Limits, enforce
 
 log = structlog.get_logger("safechat.socket")
 

@@ -13,10 +13,17 @@ from aiohttp import web
 from pydantic import BaseModel
 
 from safechat.container import METRICS, SERVICES, SETTINGS
-from safechat.errors import AuthError, ChatError, ErrorCode, PayloadTooLarge, ValidationFailed
+from safechat.errors import (
+    AuthError,
+    ChatError,
+    ErrorCode,
+    PayloadTooLarge,
+    RateLimited,
+    ValidationFailed,
+)
 from safechat.models.common import OBJECT_ID_PATTERN, validate
 from safechat.services.auth import Claims
-from safechat.services.ratelimit import RateLimited, enforce
+from safechat.services.ratelimit import enforce
 
 log = structlog.get_logger("safechat.http")
 

@@ -9,14 +9,13 @@ from typing import Any
 
 import structlog
 
-from safechat.errors import AccessDenied, AuthError
+from safechat.errors import AccessDenied, AuthError, PresenceFull, RateLimited
 from safechat.models.common import iso
 from safechat.models.user import User
 from safechat.repositories.sessions import SessionRepository
 from safechat.services.auth import Claims, TokenVerifier
 from safechat.services.groups import GroupService
-from safechat.services.ports import Clock, PresenceFull, PresenceStore
-from safechat.services.ratelimit import Limit, RateLimited
+from safechat.services.ports import Clock, PresenceStore
 from safechat.services.users import UserService
 
 log = structlog.get_logger("safechat.connections")
@@ -119,9 +118,10 @@ class ConnectionService:
                 claims.sub, sid, live.presence_info(), now.timestamp(), self._max_sockets
             )
         except PresenceFull:
-            limit = Limit("connections", rate=0.0, burst=self._max_sockets)
             raise RateLimited(
-                limit, 1.0, f"Too many connections for this user (at most {self._max_sockets})"
+                "connections",
+                1.0,
+                f"Too many connections for this user (at most {self._max_sockets})",
             ) from None
         started = False
         try:

@@ -20,8 +20,15 @@ from safechat.repositories.groups import GroupRepository, new_group_doc
 from safechat.repositories.messages import MessageRepository
 from safechat.repositories.read_state import ReadStateRepository
 from safechat.services.messages.rendering import MessageRenderer
-from safechat.services.ports import Clock, MessageHooks, Notifier, PresenceStore, RateLimiter
-from safechat.services.ratelimit import Limit, enforce
+from safechat.services.ports import (
+    Clock,
+    Limit,
+    MessageHooks,
+    Notifier,
+    PresenceStore,
+    RateLimiter,
+)
+from safechat.services.ratelimit import enforce
 from safechat.services.users import UserService
 
 

@@ -14,7 +14,6 @@ if TYPE_CHECKING:
 
     from safechat.models.message import StoredMessage
     from safechat.services.ai.schemas import ChatRequest, Verdict
-    from safechat.services.ratelimit import Limit
 
 T = TypeVar("T", bound=BaseModel)
 R = TypeVar("R")
@@ -50,14 +49,6 @@ class Notifier(Protocol):
         """Empties the group's room (the group was deleted)."""
 
 
-class PresenceFull(Exception):
-    """`PresenceStore.add` refused a socket: the user already has `limit` live ones."""
-
-    def __init__(self, limit: int) -> None:
-        super().__init__(f"at most {limit} live sockets")
-        self.limit = limit
-
-
 class PresenceStore(Protocol):
     """Live sockets per user, with expiry so a dead node's sockets drop out.
 
@@ -71,7 +62,7 @@ class PresenceStore(Protocol):
     ) -> bool:
         """Records a socket; True when it is the user's first live one. With `limit`,
         the count and the insert are one atomic step (across nodes where shared):
-        raises PresenceFull, recording nothing, when `limit` sockets are live."""
+        raises errors.PresenceFull, recording nothing, when `limit` sockets are live."""
 
     async def remove(self, user_id: str, sid: str, now: float) -> bool:
         """Forgets a socket; True when it was the user's last one."""
@@ -114,6 +105,19 @@ class TypingStore(Protocol):
 
     async def typing(self, group_id: str, now: float) -> list[str]:
         """Users typing in the group now."""
+
+
+@dataclass(frozen=True, slots=True)
+class Limit:
+    """`rate` tokens per second refill a bucket holding at most `burst` tokens."""
+
+    name: str
+    rate: float
+    burst: int
+
+    @classmethod
+    def per_minute(cls, name: str, count: int, burst: int | None = None) -> Limit:
+        return cls(name, count / 60.0, burst if burst is not None else count)
 
 
 class RateLimiter(Protocol):

@@ -22,7 +22,14 @@ from urllib.parse import urlencode
 
 from aiohttp import web
 
-from safechat.errors import AccessDenied, ChatError, ErrorCode, PayloadTooLarge
+from safechat.errors import (
+    BadSignature,
+    ChatError,
+    ErrorCode,
+    MediaNotFound,
+    PayloadTooLarge,
+    UploadClosed,
+)
 from safechat.services.media.files import content_disposition
 from safechat.services.ports import Clock, SignedUrl, StoredObject
 
@@ -30,14 +37,6 @@ KEY_PATTERN = re.compile(r"^[A-Za-z0-9_-]{1,64}(/[A-Za-z0-9_-]{1,64}){0,4}$")
 PREFIX = "/media/local/"
 CHUNK = 64 * 1024
 SCAN_PAGE = 500
-
-
-class BadSignature(AccessDenied):
-    default_message = "The media URL is invalid or has expired"
-
-
-class UploadClosed(BadSignature):
-    default_message = "This upload URL was already used (completed or refused); presign again"
 
 
 class LocalMediaStore:
@@ -202,7 +201,7 @@ async def serve(request: web.Request) -> web.StreamResponse:
     store.verify("GET", key, query, ("ct", "fn", "d"))
     path = store.path(key)
     if not await asyncio.to_thread(path.is_file):
-        raise ChatError("Media not found", code=ErrorCode.NOT_FOUND)
+        raise MediaNotFound()
     response = web.FileResponse(path)
     response.content_type = query["ct"]
     response.headers["Content-Disposition"] = content_disposition(

@@ -5,7 +5,8 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-from safechat.services.ratelimit import Bucket, Limit, take
+from safechat.services.ports import Limit
+from safechat.services.ratelimit import Bucket, take
 
 # Buckets idle this long are full again and can be forgotten.
 _PRUNE_EVERY = 1024

@@ -12,7 +12,7 @@ from collections.abc import Callable
 
 from safechat.adapters.ratelimit.memory import MemoryRateLimiter
 from safechat.adapters.redis_link import RedisLink, script
-from safechat.services.ratelimit import Limit
+from safechat.services.ports import Limit
 
 # KEYS: bucket. ARGV: rate, burst, now, cost, ttl_ms. Returns seconds to wait, as a string.
 _TAKE = """
