@@ -30,6 +30,7 @@ from safechat.adapters.media.s3 import S3MediaStore
 from safechat.adapters.presence.memory import MemoryPresence, MemoryTyping
 from safechat.adapters.presence.redis import RedisPresence, RedisTyping
 from safechat.adapters.ratelimit.memory import MemoryRateLimiter
+from safechat.adapters.ratelimit.metered import MeteredLimiter
 from safechat.adapters.ratelimit.redis import RedisRateLimiter
 from safechat.adapters.redis_link import RedisLink, redis_client
 from safechat.adapters.socketio.engineio_guard import (
@@ -393,6 +394,7 @@ def build_services(
     )
     presence = state.presence
     notifier = SocketIONotifier(sio, presence, clock)
+    limiter = MeteredLimiter(state.limiter, app[METRICS])
     group_repo = GroupRepository(database)
     message_repo = MessageRepository(database)
     read_state = ReadStateRepository(database)
@@ -432,7 +434,7 @@ def build_services(
         renderer,
         notifier,
         clock,
-        state.limiter,
+        limiter,
         limits_from(settings).group_create,
         hooks=ai_content,
     )
@@ -469,7 +471,7 @@ def build_services(
         guard,
         ai_content,
         FeedbackRepository(database),
-        state.limiter,
+        limiter,
         limits_from(settings).ai,
         ai_tasks,
         clock,
@@ -483,6 +485,7 @@ def build_services(
         SessionRepository(database),
         clock,
         node_id(settings.data_dir),
+        notifier=notifier,
         max_sockets_per_user=settings.max_sockets_per_user,
     )
     presence_service = PresenceService(
@@ -502,11 +505,12 @@ def build_services(
         messages,
         connections,
         presence_service,
-        state.limiter,
+        limiter,
         limits_from(settings),
         dev_issuer,
         ai,
         media,
+        notifier,
         redis_status(state.link),
     )
 
@@ -553,8 +557,9 @@ def register_handlers(
     boundary = Boundary(
         sio,
         services.connections,
+        services.notifier,
         limiter=services.limiter,
-        socket_limiter=MemoryRateLimiter(),
+        socket_limiter=MeteredLimiter(MemoryRateLimiter(), metrics),
         limits=services.limits,
         metrics=metrics,
         clock=clock,
@@ -569,7 +574,7 @@ def register_handlers(
         heartbeat_seconds=settings.presence_ttl_seconds / 3,
     )
     connection.register()
-    GroupHandlers(boundary, services.groups).register()
+    GroupHandlers(boundary, services.groups, services.connections).register()
     MessageHandlers(boundary, services.messages).register()
     PresenceHandlers(boundary, services.presence).register()
     AIHandlers(boundary, services.ai).register()

@@ -10,7 +10,9 @@ catches them and decides.
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Any
+from typing import Any, NotRequired
+
+from typing_extensions import TypedDict
 
 
 class ErrorCode(StrEnum):
@@ -55,6 +57,15 @@ HTTP_STATUS: dict[ErrorCode, int] = {
 }
 
 
+class ErrorBody(TypedDict):
+    """What every error answer carries: an ack's `error`, a REST error body, and
+    (with a timestamp, events.error_payload) the error channels."""
+
+    code: str
+    message: str
+    details: NotRequired[dict[str, Any]]
+
+
 class ChatError(Exception):
     """An error with a protocol code, a human message and optional details."""
 
@@ -78,8 +89,8 @@ class ChatError(Exception):
     def http_status(self) -> int:
         return HTTP_STATUS.get(self.code, 500)
 
-    def to_dict(self) -> dict[str, Any]:
-        body: dict[str, Any] = {"code": self.code.value, "message": self.message}
+    def to_dict(self) -> ErrorBody:
+        body: ErrorBody = {"code": self.code.value, "message": self.message}
         if self.details:
             body["details"] = self.details
         return body

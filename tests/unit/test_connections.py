@@ -120,6 +120,11 @@ class _Sessions:
         self.open.discard(session_id)
 
 
+class _Notifier:
+    async def enter_rooms(self, sid: str, user_id: str, group_ids: list[str]) -> None:
+        pass
+
+
 def service(users: _Users, presence: MemoryPresence, sessions: _Sessions) -> ConnectionService:
     return ConnectionService(
         cast(Any, None),
@@ -129,6 +134,7 @@ def service(users: _Users, presence: MemoryPresence, sessions: _Sessions) -> Con
         cast(Any, sessions),
         _Clock(),
         "node-1",
+        notifier=cast(Any, _Notifier()),
         max_sockets_per_user=2,
     )
 

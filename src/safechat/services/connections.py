@@ -1,4 +1,4 @@
-"""Socket lifecycle rules: who is connected, sessions, token expiry."""
+"""Socket lifecycle rules: who is connected, sessions, rooms, token expiry."""
 
 from __future__ import annotations
 
@@ -9,13 +9,14 @@ from typing import Any
 
 import structlog
 
-from safechat.errors import AccessDenied, AuthError, PresenceFull, RateLimited
+from safechat.errors import AccessDenied, AuthError, PresenceFull, RateLimited, TokenExpired
+from safechat.events import AuthenticationSuccess, Event, GroupJoined, GroupLeft
 from safechat.models.common import iso
 from safechat.models.user import User
 from safechat.repositories.sessions import SessionRepository
 from safechat.services.auth import Claims, TokenVerifier
 from safechat.services.groups import GroupService
-from safechat.services.ports import Clock, PresenceStore
+from safechat.services.ports import Clock, Notifier, PresenceStore
 from safechat.services.users import UserService
 
 log = structlog.get_logger("safechat.connections")
@@ -83,6 +84,7 @@ class ConnectionService:
         clock: Clock,
         node_id: str,
         *,
+        notifier: Notifier,
         max_sockets_per_user: int = 20,
     ) -> None:
         self._verifier = verifier
@@ -91,6 +93,7 @@ class ConnectionService:
         self._presence = presence
         self._sessions = sessions
         self._clock = clock
+        self._notify = notifier
         self.node_id = node_id
         self._max_sockets = max_sockets_per_user
         self._live: dict[str, LiveSocket] = {}
@@ -138,6 +141,7 @@ class ConnectionService:
             )
             started = True
             group_ids = await self._groups.room_ids_for(claims.sub)
+            await self._notify.enter_rooms(sid, claims.sub, group_ids)
         except BaseException:
             await self._release(live, session_started=started)
             raise
@@ -154,8 +158,35 @@ class ConnectionService:
         except Exception:
             log.exception("connect_release_failed", sid=live.sid)
 
-    async def user_profile(self, user_id: str) -> dict[str, Any]:
-        return (await self._users.me(user_id)).profile()
+    async def send_identity(self, live: LiveSocket) -> AuthenticationSuccess:
+        """`authentication_success` and `user_groups` to the socket (after connect,
+        and again on `authenticate`)."""
+        profile = (await self._users.me(live.user_id)).profile()
+        body: AuthenticationSuccess = {"user": profile, "sessionId": live.session_id}
+        await self._notify.to_socket(live.sid, Event.AUTHENTICATION_SUCCESS, body)
+        groups = await self._groups.mine(live.user_id)
+        await self._notify.to_socket(live.sid, Event.USER_GROUPS, groups)
+        return body
+
+    async def join_room(self, live: LiveSocket, group_id: str) -> GroupJoined:
+        """The socket joins a group's live room again (members only)."""
+        group = await self._groups.require_member(group_id, live.user_id)
+        await self._notify.join(live.sid, group.gid)
+        return {
+            "groupId": group.gid,
+            "group": await self._groups.summary(live.user_id, group),
+            "onlineMembers": await self._groups.online_members(group),
+        }
+
+    async def leave_room(self, live: LiveSocket, group_id: str) -> GroupLeft:
+        """Leaves the live room only; membership stays (REST /leave ends membership)."""
+        await self._notify.leave(live.sid, group_id)
+        return {"groupId": group_id}
+
+    async def announce_expired(self, live: LiveSocket) -> None:
+        """`auth_expired` to a socket about to be disconnected for its stale token."""
+        error = TokenExpired("Session token expired; reconnect with a fresh token")
+        await self._notify.to_socket(live.sid, Event.AUTH_EXPIRED, error.to_dict())
 
     def get(self, sid: str) -> LiveSocket | None:
         return self._live.get(sid)

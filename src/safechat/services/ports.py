@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
@@ -12,11 +12,14 @@ from pydantic import BaseModel
 if TYPE_CHECKING:
     from bson import ObjectId
 
+    from safechat.events import Event
     from safechat.models.message import StoredMessage
     from safechat.services.ai.schemas import ChatRequest, Verdict
 
 T = TypeVar("T", bound=BaseModel)
 R = TypeVar("R")
+# An event's payload: one of the TypedDicts of events.py (user_groups: a list of them).
+Payload = Mapping[str, Any] | Sequence[Mapping[str, Any]]
 
 
 class Clock(Protocol):
@@ -31,13 +34,32 @@ class SystemClock:
 
 
 class Notifier(Protocol):
-    """Delivers events to connected clients. Called only after the write it announces."""
+    """Delivers events (events.Event) to connected clients and keeps sockets in their
+    rooms (events.group_room, events.user_room). Announcements of a change are made
+    only after the write they announce has returned."""
 
     async def to_group(
-        self, group_id: str, event: str, data: Any, *, skip_sid: str | None = None
+        self, group_id: str, event: Event, data: Payload, *, skip_sid: str | None = None
     ) -> None: ...
 
-    async def to_user(self, user_id: str, event: str, data: Any) -> None: ...
+    async def to_user(self, user_id: str, event: Event, data: Payload) -> None:
+        """To every live socket of the user, on every node."""
+
+    async def to_socket(self, sid: str, event: Event, data: Payload) -> None:
+        """To one socket (a sid: never a room name, never None)."""
+
+    async def enter_rooms(self, sid: str, user_id: str, group_ids: list[str]) -> None:
+        """A new socket joins its user's room and the rooms of the user's groups."""
+
+    async def join(self, sid: str, group_id: str) -> None:
+        """One socket joins the group's room."""
+
+    async def leave(self, sid: str, group_id: str) -> None:
+        """One socket leaves the group's room."""
+
+    def in_group_room(self, sid: str, group_id: str) -> bool:
+        """Whether the socket (one of this node's) is in the group's room: local
+        state, no I/O."""
 
     async def add_user_to_group(self, user_id: str, group_id: str) -> None:
         """Moves every live socket of the user into the group's room."""
