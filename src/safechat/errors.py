@@ -219,3 +219,7 @@ class DuplicateKey(Exception):
 
 class DecryptionError(Exception):
     """Stored content could not be decrypted (wrong key, tampered, moved)."""
+
+
+class EmbeddedMongoError(RuntimeError):
+    """The embedded database server could not be started (the node does not start)."""
