@@ -45,12 +45,13 @@ from safechat.services.media.work import ImageWorkers
 from safechat.services.ports import (
     Clock,
     CpuPool,
+    Limit,
     MediaStore,
     PresenceStore,
     RateLimiter,
     TypingStore,
 )
-from safechat.services.ratelimit import Limit, Limits
+from safechat.services.ratelimit import Limits
 
 log = structlog.get_logger("safechat")
 

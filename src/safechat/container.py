@@ -25,7 +25,7 @@ from safechat.services.groups import GroupService
 from safechat.services.media.service import MediaService
 from safechat.services.media.work import ImageWorkers
 from safechat.services.messages.service import MessageService
-from safechat.services.ports import MediaStore, RateLimiter
+from safechat.services.ports import MediaStore, Notifier, RateLimiter
 from safechat.services.presence import PresenceService
 from safechat.services.ratelimit import Limits
 from safechat.services.tasks import Background
@@ -46,6 +46,7 @@ class Services:
     dev_issuer: DevIssuer | None
     ai: AIService
     media: MediaService
+    notifier: Notifier
     # None on a single node; otherwise whether Redis answers right now.
     redis_available: Callable[[], bool] | None = None
 

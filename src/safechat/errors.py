@@ -1,13 +1,18 @@
-"""Errors that carry a protocol code.
+"""Every error class of SafeChat.
 
-Services raise these; the two edges (Socket.IO handlers and the REST error
-middleware) turn them into acks, error events and HTTP responses in one place.
+`ChatError` and its subclasses carry a protocol code: services (and the media
+store) raise them; the two edges turn them into acks, error events and HTTP
+responses, each in one place (handlers/boundary.py, routes/common.py). The plain
+exceptions at the end never reach a client: one layer raises them, another
+catches them and decides.
 """
 
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Any
+from typing import Any, NotRequired
+
+from typing_extensions import TypedDict
 
 
 class ErrorCode(StrEnum):
@@ -52,6 +57,15 @@ HTTP_STATUS: dict[ErrorCode, int] = {
 }
 
 
+class ErrorBody(TypedDict):
+    """What every error answer carries: an ack's `error`, a REST error body, and
+    (with a timestamp, events.error_payload) the error channels."""
+
+    code: str
+    message: str
+    details: NotRequired[dict[str, Any]]
+
+
 class ChatError(Exception):
     """An error with a protocol code, a human message and optional details."""
 
@@ -75,8 +89,8 @@ class ChatError(Exception):
     def http_status(self) -> int:
         return HTTP_STATUS.get(self.code, 500)
 
-    def to_dict(self) -> dict[str, Any]:
-        body: dict[str, Any] = {"code": self.code.value, "message": self.message}
+    def to_dict(self) -> ErrorBody:
+        body: ErrorBody = {"code": self.code.value, "message": self.message}
         if self.details:
             body["details"] = self.details
         return body
@@ -150,3 +164,62 @@ class ContentRejected(ChatError):
 class AIUnavailable(ChatError):
     code = ErrorCode.AI_UNAVAILABLE
     default_message = "AI features are unavailable right now"
+
+
+class RateLimited(ChatError):
+    code = ErrorCode.RATE_LIMITED
+    default_message = "Too many requests"
+
+    def __init__(self, limit: str, retry_after: float, message: str | None = None) -> None:
+        """`limit` names the bucket (details.limit); `retry_after` is in seconds."""
+        retry_ms = max(1, int(retry_after * 1000 + 0.999))
+        super().__init__(
+            message or f"Rate limit '{limit}' exceeded; retry in {retry_ms} ms",
+            details={"retryAfterMs": retry_ms, "limit": limit},
+        )
+        self.retry_after_ms = retry_ms
+
+
+class ProcessingBusy(ChatError):
+    """Too many of the user's images wait for the image workers."""
+
+    code = ErrorCode.RATE_LIMITED
+    default_message = "Too many images of yours are being processed; retry shortly"
+
+
+class MediaNotFound(ChatError):
+    code = ErrorCode.NOT_FOUND
+    default_message = "Media not found"
+
+
+class BadSignature(AccessDenied):
+    """A local media URL that is not exactly what we signed, or has expired."""
+
+    default_message = "The media URL is invalid or has expired"
+
+
+class UploadClosed(BadSignature):
+    default_message = "This upload URL was already used (completed or refused); presign again"
+
+
+# --- never sent to a client ----------------------------------------------------
+
+
+class PresenceFull(Exception):
+    """`PresenceStore.add` refused a socket: the user already has `limit` live ones."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(f"at most {limit} live sockets")
+        self.limit = limit
+
+
+class DuplicateKey(Exception):
+    """A unique index refused a write (pymongo's error stays inside repositories)."""
+
+
+class DecryptionError(Exception):
+    """Stored content could not be decrypted (wrong key, tampered, moved)."""
+
+
+class EmbeddedMongoError(RuntimeError):
+    """The embedded database server could not be started (the node does not start)."""

@@ -71,6 +71,7 @@ def lifetime(settings: Settings, clock: Clock) -> Callable[[web.Application], As
                 store=store,
                 workers=workers,
                 background=background,
+                metrics=metrics,
                 cpu=cpu,
             )
             try:

@@ -12,6 +12,7 @@ import socketio
 import structlog
 
 from safechat.adapters.ratelimit.memory import MemoryRateLimiter
+from safechat.adapters.ratelimit.metered import MeteredLimiter
 from safechat.adapters.socketio.notifier import SocketIONotifier
 from safechat.components import (
     SharedState,
@@ -75,6 +76,7 @@ def build_services(
     store: MediaStore,
     workers: ImageWorkers,
     background: Background,
+    metrics: Metrics,
     cpu: CpuPool | None = None,
 ) -> Services:
     limits = limits_from(settings)
@@ -84,6 +86,8 @@ def build_services(
     )
     presence = state.presence
     notifier = SocketIONotifier(sio, presence, clock)
+    # Refusals are counted here, once, whichever edge asked.
+    limiter = MeteredLimiter(state.limiter, metrics)
     group_repo = GroupRepository(database)
     message_repo = MessageRepository(database)
     read_state = ReadStateRepository(database)
@@ -122,7 +126,7 @@ def build_services(
         renderer,
         notifier,
         clock,
-        state.limiter,
+        limiter,
         limits.group_create,
         hooks=ai_content,
     )
@@ -162,7 +166,7 @@ def build_services(
         guard,
         ai_content,
         FeedbackRepository(database),
-        state.limiter,
+        limiter,
         limits.ai,
         background,
         clock,
@@ -176,6 +180,7 @@ def build_services(
         SessionRepository(database),
         clock,
         node_id(settings.data_dir),
+        notifier=notifier,
         max_sockets_per_user=settings.max_sockets_per_user,
         reauth_grace_seconds=settings.auth_reauth_grace_seconds,
     )
@@ -197,11 +202,12 @@ def build_services(
         messages,
         connections,
         presence_service,
-        state.limiter,
+        limiter,
         limits,
         dev_issuer,
         ai,
         media,
+        notifier,
         state.redis_status(),
     )
 
@@ -216,8 +222,9 @@ def register_handlers(
     boundary = Boundary(
         sio,
         services.connections,
+        services.notifier,
         limiter=services.limiter,
-        socket_limiter=MemoryRateLimiter(clock),
+        socket_limiter=MeteredLimiter(MemoryRateLimiter(clock), metrics),
         limits=services.limits,
         metrics=metrics,
         clock=clock,
@@ -231,7 +238,7 @@ def register_handlers(
         background,
     )
     connection.register()
-    GroupHandlers(boundary, services.groups).register()
+    GroupHandlers(boundary, services.groups, services.connections).register()
     MessageHandlers(boundary, services.messages).register()
     PresenceHandlers(boundary, services.presence).register()
     AIHandlers(boundary, services.ai).register()

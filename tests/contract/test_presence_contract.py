@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from safechat.services.ports import PresenceFull
+from safechat.errors import PresenceFull
 from tests.contract.conftest import TTL, Stores
 
 

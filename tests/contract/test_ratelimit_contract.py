@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from safechat.services.ratelimit import Bucket, Limit, take
+from safechat.services.ports import Limit
+from safechat.services.ratelimit import Bucket, take
 from tests.contract.conftest import Stores
 
 SEND = Limit("send", rate=10.0, burst=20)

@@ -9,8 +9,8 @@ import pytest
 from safechat.adapters.presence.redis import RedisPresence, RedisTyping
 from safechat.adapters.ratelimit.redis import RedisRateLimiter
 from safechat.adapters.redis_link import RedisLink, redis_client
-from safechat.services.ports import PresenceFull
-from safechat.services.ratelimit import Limit
+from safechat.errors import PresenceFull
+from safechat.services.ports import Limit
 from tests.fakes import FakeClock
 from tests.redis_server import RedisServer
 

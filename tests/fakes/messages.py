@@ -9,8 +9,8 @@ from typing import Any
 
 from bson import ObjectId
 
+from safechat.errors import DuplicateKey
 from safechat.models.message import StoredMessage
-from safechat.repositories.db import DuplicateKey
 from tests.fakes.faults import Faults, faulty
 
 Doc = dict[str, Any]

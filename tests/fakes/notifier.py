@@ -9,7 +9,8 @@ from typing import Any
 
 @dataclass(frozen=True, slots=True)
 class Sent:
-    """One call of the Notifier: `to` is "group", "user", "join", "leave" or "close"."""
+    """One call of the Notifier: `to` is "group", "user", "socket", "join", "leave",
+    "enter", "sid-join", "sid-leave" or "close"."""
 
     to: str
     target: str
@@ -22,6 +23,8 @@ class Sent:
 class RecordingNotifier:
     def __init__(self) -> None:
         self.sent: list[Sent] = []
+        # sid -> the group rooms it is in, as the socket adapter's rooms would be.
+        self.rooms: dict[str, set[str]] = {}
 
     async def to_group(
         self, group_id: str, event: str, data: Any, *, skip_sid: str | None = None
@@ -30,6 +33,24 @@ class RecordingNotifier:
 
     async def to_user(self, user_id: str, event: str, data: Any) -> None:
         self.sent.append(Sent("user", user_id, event, copy.deepcopy(data)))
+
+    async def to_socket(self, sid: str, event: str, data: Any) -> None:
+        self.sent.append(Sent("socket", sid, event, copy.deepcopy(data)))
+
+    async def enter_rooms(self, sid: str, user_id: str, group_ids: list[str]) -> None:
+        self.rooms.setdefault(sid, set()).update(group_ids)
+        self.sent.append(Sent("enter", sid, user_id=user_id))
+
+    async def join(self, sid: str, group_id: str) -> None:
+        self.rooms.setdefault(sid, set()).add(group_id)
+        self.sent.append(Sent("sid-join", group_id, user_id=sid))
+
+    async def leave(self, sid: str, group_id: str) -> None:
+        self.rooms.get(sid, set()).discard(group_id)
+        self.sent.append(Sent("sid-leave", group_id, user_id=sid))
+
+    def in_group_room(self, sid: str, group_id: str) -> bool:
+        return group_id in self.rooms.get(sid, set())
 
     async def add_user_to_group(self, user_id: str, group_id: str) -> None:
         self.sent.append(Sent("join", group_id, user_id=user_id))

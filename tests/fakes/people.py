@@ -9,9 +9,8 @@ from typing import Any
 
 from bson import ObjectId
 
-from safechat.errors import Conflict
+from safechat.errors import Conflict, DuplicateKey
 from safechat.models.user import User
-from safechat.repositories.db import DuplicateKey
 from tests.fakes.clock import START
 from tests.fakes.faults import Faults, faulty
 

@@ -267,7 +267,10 @@ async def test_post_message_is_stored_encrypted_and_broadcast_like_a_socket_send
         assert "tempId" not in event["message"]
         assert event["sender"]["userId"] == "user_alice"
         assert event["sender"]["firstName"] == "Alice"
-    await a.expect_none("message_sent", within=0.1)
+    # The sender's sockets also get message_sent, as after a socket send.
+    sent = await a.wait_for("message_sent")
+    assert sent == {"message": msg, "tempId": "rest-1"}
+    await b.expect_none("message_sent", within=0.1)
 
     raw = await server.app[SERVICES].database.db.messages.find_one({"_id": ObjectId(msg["id"])})
     assert raw is not None

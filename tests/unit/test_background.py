@@ -148,7 +148,13 @@ def _live(sid: str, expires_at: float | None) -> LiveSocket:
 
 
 async def test_enforce_expiry_ends_only_sockets_past_the_grace() -> None:
-    conns = ConnectionService(*(cast(Any, None),) * 5, _Clock(), "node-1", reauth_grace_seconds=60)
+    conns = ConnectionService(
+        *(cast(Any, None),) * 5,
+        _Clock(),
+        "node-1",
+        notifier=cast(Any, None),
+        reauth_grace_seconds=60,
+    )
     sockets = {s.sid: s for s in (_live("a", 100.0), _live("b", 1_000.0), _live("c", None))}
     conns._live = sockets
     ended: list[str] = []

@@ -8,10 +8,10 @@ from typing import Any, cast
 import pytest
 
 from safechat.adapters.presence.memory import MemoryPresence
+from safechat.errors import RateLimited
 from safechat.models.user import User
 from safechat.services.auth import Claims
 from safechat.services.connections import ConnectionService, LiveSocket, device_type, expired
-from safechat.services.ratelimit import RateLimited
 
 
 @pytest.mark.parametrize(
@@ -120,6 +120,11 @@ class _Sessions:
         self.open.discard(session_id)
 
 
+class _Notifier:
+    async def enter_rooms(self, sid: str, user_id: str, group_ids: list[str]) -> None:
+        pass
+
+
 def service(users: _Users, presence: MemoryPresence, sessions: _Sessions) -> ConnectionService:
     return ConnectionService(
         cast(Any, None),
@@ -129,6 +134,7 @@ def service(users: _Users, presence: MemoryPresence, sessions: _Sessions) -> Con
         cast(Any, sessions),
         _Clock(),
         "node-1",
+        notifier=cast(Any, _Notifier()),
         max_sockets_per_user=2,
     )
 

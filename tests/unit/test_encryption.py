@@ -16,10 +16,10 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from safechat.errors import DecryptionError
 from safechat.services.encryption import (
     DEV_KEY_FILE,
     HKDF_INFO,
-    DecryptionError,
     Encryptor,
     legacy_encrypt,
     load_or_create_dev_keyring,

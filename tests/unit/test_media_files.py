@@ -12,8 +12,8 @@ from urllib.parse import parse_qsl, urlsplit
 import pytest
 from PIL import GifImagePlugin, Image, ImageFile, UnidentifiedImageError
 
-from safechat.adapters.media.local import BadSignature, LocalMediaStore
-from safechat.errors import PayloadTooLarge, ValidationFailed
+from safechat.adapters.media.local import LocalMediaStore
+from safechat.errors import BadSignature, PayloadTooLarge, ValidationFailed
 from safechat.services.media.files import (
     THUMBNAIL_PX,
     content_disposition,

@@ -9,8 +9,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from safechat.errors import ErrorCode
-from safechat.services.media.work import ImageWorkers, ProcessingBusy
+from safechat.errors import ErrorCode, ProcessingBusy
+from safechat.services.media.work import ImageWorkers
 
 
 @pytest.fixture

@@ -17,6 +17,8 @@ from pathlib import Path
 
 import structlog
 
+from safechat.errors import EmbeddedMongoError
+
 log = structlog.get_logger(__name__)
 
 
@@ -28,10 +30,6 @@ def _die_with_parent() -> None:  # pragma: no cover - runs in the child
         pr_set_pdeathsig = 1
         with contextlib.suppress(OSError, AttributeError):
             ctypes.CDLL("libc.so.6", use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM)
-
-
-class EmbeddedMongoError(RuntimeError):
-    pass
 
 
 def free_port(host: str = "127.0.0.1") -> int:

@@ -1,21 +1,26 @@
-"""The one place where Socket.IO payloads become service calls and errors become acks."""
+"""The one place where Socket.IO payloads become service calls and errors become acks.
+
+Also the socket's one error path out: error channels, connect refusals and the
+late answers of AI requests all leave from here, through the Notifier.
+"""
 
 from __future__ import annotations
 
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, TypeVar
 
 import socketio
 import structlog
 from pydantic import BaseModel
 
-from safechat.errors import AuthError, ChatError, ErrorCode, ValidationFailed
+from safechat.errors import AIUnavailable, AuthError, ChatError, ErrorCode, ValidationFailed
+from safechat.events import Event, error_payload
 from safechat.metrics import Metrics
-from safechat.models.common import iso, validate
+from safechat.models.common import validate
 from safechat.services.connections import ConnectionService, LiveSocket
-from safechat.services.ports import Clock, RateLimiter
-from safechat.services.ratelimit import Limit, Limits, enforce
+from safechat.services.ports import Clock, Limit, Notifier, RateLimiter
+from safechat.services.ratelimit import Limits, enforce
 
 log = structlog.get_logger("safechat.socket")
 
@@ -36,6 +41,7 @@ class Boundary:
         self,
         sio: socketio.AsyncServer,
         connections: ConnectionService,
+        notifier: Notifier,
         *,
         limiter: RateLimiter,
         socket_limiter: RateLimiter,
@@ -45,6 +51,7 @@ class Boundary:
     ) -> None:
         self.sio = sio
         self.connections = connections
+        self._notify = notifier
         self.limits = limits
         self.metrics = metrics
         # Per-user buckets are shared by nodes; a socket lives on one node, so its
@@ -53,32 +60,60 @@ class Boundary:
         self._socket_limiter = socket_limiter
         self._clock = clock
 
-    async def fail(self, sid: str, exc: ChatError, channel: str) -> Result:
-        body = exc.to_dict()
-        # Only ever to the caller's own live socket: `to` also takes room names and
-        # lists of them, and a None broadcasts to everyone.
+    async def fail(self, sid: str, exc: ChatError, channel: Event) -> Result:
+        # Only ever to the caller's own live socket.
         if isinstance(sid, str) and self.connections.get(sid) is not None:
-            await self.sio.emit(channel, {**body, "timestamp": iso(self._clock.now())}, to=sid)
-        return {"ok": False, "error": body}
+            await self._notify.to_socket(sid, channel, error_payload(exc, self._clock.now()))
+        return {"ok": False, "error": exc.to_dict()}
+
+    def connect_refused(self, exc: ChatError) -> socketio.exceptions.ConnectionRefusedError:
+        """A refused handshake: `connect_error` with `err.data` = the error payload."""
+        data = error_payload(exc, self._clock.now())
+        return socketio.exceptions.ConnectionRefusedError(exc.message, data)
+
+    async def answer_later(
+        self,
+        sid: str,
+        request_id: str,
+        event: Event,
+        work: Awaitable[Mapping[str, Any]],
+        channel: Event,
+    ) -> None:
+        """For a request acked at once (AI): runs in a background task and sends the
+        result `event` with the request's id, or the error on `channel`."""
+        try:
+            result = await work
+        except ChatError as exc:
+            error = exc
+        except Exception:
+            log.exception("ai_request_failed", answer=event.value)
+            error = AIUnavailable()
+        else:
+            await self._notify.to_socket(sid, event, {"requestId": request_id, **result})
+            return
+        payload = error_payload(error, self._clock.now(), request_id=request_id)
+        await self._notify.to_socket(sid, channel, payload)
 
     def event(
         self,
         name: str,
-        channel: str = "error",
+        channel: Event = Event.ERROR,
         *,
         per_user: Limit | None = None,
         timed: bool = False,
+        echo: Event | None = None,
     ) -> Callable[[Handler], Handler]:
         """Decorator: `handler(live_socket, payload) -> ack fields or None`.
 
         Each event takes a token from the socket's bucket, or from the user's
-        `per_user` bucket when given (send_message); `timed` feeds the send histogram.
+        `per_user` bucket when given (send_message); `timed` feeds the send histogram;
+        `echo` also sends the ack's fields to the socket as that event (join_group).
         """
 
         def register(handler: Handler) -> Handler:
             async def on_event(sid: str, *args: Any) -> Result:
                 return await self.dispatch(
-                    sid, name, args, handler, channel, per_user=per_user, timed=timed
+                    sid, name, args, handler, channel, per_user=per_user, timed=timed, echo=echo
                 )
 
             self.sio.on(name, on_event)
@@ -92,10 +127,11 @@ class Boundary:
         name: str,
         args: tuple[Any, ...],
         handler: Handler,
-        channel: str = "error",
+        channel: Event = Event.ERROR,
         *,
         per_user: Limit | None = None,
         timed: bool = False,
+        echo: Event | None = None,
     ) -> Result:
         """Runs one event: auth, rate limit, one payload, handler, ack; `name` is
         ours (a metrics label), never the client's."""
@@ -114,8 +150,10 @@ class Boundary:
                 await enforce(self._socket_limiter, sid, self.limits.events)
             if len(args) > 1:
                 raise ValidationFailed("Send one payload object per event")
-            result = await handler(live, args[0] if args else None)
-            return {"ok": True, **(result or {})}
+            result = await handler(live, args[0] if args else None) or {}
+            if echo is not None:
+                await self._notify.to_socket(sid, echo, result)
+            return {"ok": True, **result}
         except ChatError as exc:
             outcome = self.refused(exc)
             return await self.fail(sid, exc, channel)
@@ -145,10 +183,9 @@ class Boundary:
         return await self.dispatch(sid, "unknown", (), unknown)
 
     def refused(self, exc: ChatError) -> str:
-        """Logs and counts a refusal; returns its code as the metrics outcome."""
+        """Logs a refusal; returns its code as the metrics outcome (rate-limit
+        refusals are counted by the limiter, adapters/ratelimit/metered.py)."""
         log.info("event_refused", code=exc.code.value)
-        if exc.code is ErrorCode.RATE_LIMITED:
-            self.metrics.rate_limited.labels(str((exc.details or {}).get("limit", "?"))).inc()
         return exc.code.value
 
     def catch_unknown(self) -> None:

@@ -6,7 +6,6 @@ bodies are ConnectionService.enforce_expiry and PresenceService.tick.
 
 from __future__ import annotations
 
-import asyncio
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qs
@@ -14,7 +13,7 @@ from urllib.parse import parse_qs
 import socketio
 import structlog
 
-from safechat.errors import ChatError
+from safechat.errors import ChatError, ErrorCode
 from safechat.handlers.boundary import Boundary, parse
 from safechat.models.common import iso
 from safechat.models.user import Reauth
@@ -94,45 +93,27 @@ class ConnectionHandlers:
             opened = await self._connections.open(sid, claims, user_agent=ua, ip=client_ip(environ))
         except ChatError as exc:
             log.info("connect_refused", code=exc.code.value)
-            data = {**exc.to_dict(), "timestamp": iso(self._clock.now())}
-            raise socketio.exceptions.ConnectionRefusedError(exc.message, data) from None
+            raise self._b.connect_refused(exc) from None
         except Exception:
             log.exception("connect_failed")
-            data = {
-                "code": "INTERNAL_ERROR",
-                "message": "Server error",
-                "timestamp": iso(self._clock.now()),
-            }
-            raise socketio.exceptions.ConnectionRefusedError("Server error", data) from None
+            error = ChatError("Server error", code=ErrorCode.INTERNAL_ERROR)
+            raise self._b.connect_refused(error) from None
         finally:
             structlog.contextvars.clear_contextvars()
-        await self._sio.enter_room(sid, f"user:{claims.sub}")
-        for gid in opened.group_ids:
-            await self._sio.enter_room(sid, f"group:{gid}")
         self._spawn(self._welcome(sid, opened))
         return True
 
     async def _welcome(self, sid: str, opened: Opened) -> None:
-        # Emit only once the CONNECT packet is out, so clients see events after connect.
-        for _ in range(500):
-            if self._sio.manager.is_connected(sid, "/"):
-                break
-            await asyncio.sleep(0.01)
-        else:
+        # Emit only once the CONNECT packet is out, so clients see events after connect:
+        # python-socketio sends it after this handler returns (SafeChatSocketServer).
+        if not await self._sio.established(sid):
             return
         try:
-            await self._send_identity(sid, opened.socket)
+            await self._connections.send_identity(opened.socket)
             if opened.first_session:
                 await self._presence.announce_online(opened.socket, opened.group_ids)
         except Exception:
             log.exception("welcome_failed", sid=sid)
-
-    async def _send_identity(self, sid: str, live: LiveSocket) -> dict[str, Any]:
-        user = await self._connections.user_profile(live.user_id)
-        body = {"user": user, "sessionId": live.session_id}
-        await self._sio.emit("authentication_success", body, to=sid)
-        await self._sio.emit("user_groups", await self._groups.mine(live.user_id), to=sid)
-        return body
 
     async def on_disconnect_event(self, sid: str, *args: Any) -> dict[str, Any] | None:
         if self._forged(sid):
@@ -160,7 +141,7 @@ class ConnectionHandlers:
 
     async def authenticate(self, live: LiveSocket, _payload: Any) -> dict[str, Any]:
         # Payload ignored on purpose: identity only ever comes from the handshake token.
-        return await self._send_identity(live.sid, live)
+        return dict(await self._connections.send_identity(live))
 
     async def reauth(self, live: LiveSocket, payload: Any) -> dict[str, Any]:
         body = parse(Reauth, payload)
@@ -169,14 +150,7 @@ class ConnectionHandlers:
 
     async def disconnect_expired(self, live: LiveSocket) -> None:
         """Tells the socket its token expired, then ends it (ConnectionService.enforce_expiry)."""
-        await self._sio.emit(
-            "auth_expired",
-            {
-                "code": "TOKEN_EXPIRED",
-                "message": "Session token expired; reconnect with a fresh token",
-            },
-            to=live.sid,
-        )
+        await self._connections.announce_expired(live)
         await self._sio.disconnect(live.sid)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from safechat.events import Event
 from safechat.handlers.boundary import Boundary, parse
 from safechat.models.message import (
     DeleteMessage,
@@ -17,7 +18,7 @@ from safechat.models.message import (
 from safechat.services.connections import LiveSocket
 from safechat.services.messages.service import MessageService
 
-CHANNEL = "message_error"
+CHANNEL = Event.MESSAGE_ERROR
 
 
 class MessageHandlers:
@@ -37,11 +38,8 @@ class MessageHandlers:
 
     async def send_message(self, live: LiveSocket, payload: Any) -> dict[str, Any]:
         body = parse(SendMessage, payload)
+        # The service sends message_sent to this socket (old clients resolve tempIds with it).
         result = await self._messages.send(live.user_id, body, origin_sid=live.sid)
-        # message_sent goes to the sending socket only (old clients resolve tempIds with it).
-        await self._b.sio.emit(
-            "message_sent", {"message": result.message, "tempId": body.tempId}, to=live.sid
-        )
         return {"message": result.message, "duplicate": result.duplicate}
 
     async def edit_message(self, live: LiveSocket, payload: Any) -> dict[str, Any]:

@@ -78,10 +78,6 @@ INDEXES: dict[str, list[IndexModel]] = {
 }
 
 
-class DuplicateKey(Exception):
-    """A unique index refused a write (pymongo's error stays inside repositories)."""
-
-
 class Database:
     """Owns the client; repositories take collections from it."""
 

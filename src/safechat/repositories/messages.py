@@ -10,8 +10,9 @@ from bson import ObjectId
 from pymongo import ASCENDING, DESCENDING, ReturnDocument
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
+from safechat.errors import DuplicateKey
 from safechat.models.message import StoredMessage
-from safechat.repositories.db import Database, Doc, DuplicateKey
+from safechat.repositories.db import Database, Doc
 
 DUPLICATE_KEY_CODE = 11000
 

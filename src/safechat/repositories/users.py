@@ -8,9 +8,9 @@ from datetime import datetime
 from pymongo import ReturnDocument
 from pymongo.errors import DuplicateKeyError
 
-from safechat.errors import Conflict
+from safechat.errors import Conflict, DuplicateKey
 from safechat.models.user import User
-from safechat.repositories.db import Database, Doc, DuplicateKey
+from safechat.repositories.db import Database, Doc
 
 
 class UserRepository:

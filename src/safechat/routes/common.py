@@ -13,10 +13,17 @@ from aiohttp import web
 from pydantic import BaseModel
 
 from safechat.container import METRICS, SERVICES, SETTINGS
-from safechat.errors import AuthError, ChatError, ErrorCode, PayloadTooLarge, ValidationFailed
+from safechat.errors import (
+    AuthError,
+    ChatError,
+    ErrorCode,
+    PayloadTooLarge,
+    RateLimited,
+    ValidationFailed,
+)
 from safechat.models.common import OBJECT_ID_PATTERN, validate
 from safechat.services.auth import Claims
-from safechat.services.ratelimit import RateLimited, enforce
+from safechat.services.ratelimit import enforce
 
 log = structlog.get_logger("safechat.http")
 
@@ -29,8 +36,10 @@ def ok(body: dict[str, Any] | None = None, status: int = 200) -> web.Response:
     return web.json_response({"success": True, **(body or {})}, status=status)
 
 
-def error_response(exc: ChatError) -> web.Response:
-    return web.json_response({"success": False, "error": exc.to_dict()}, status=exc.http_status)
+def error_response(exc: ChatError, status: int | None = None) -> web.Response:
+    """The one REST error body: `{success: false, error: {code, message, details?}}`."""
+    body = {"success": False, "error": exc.to_dict()}
+    return web.json_response(body, status=status or exc.http_status)
 
 
 @web.middleware
@@ -45,10 +54,8 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
     except ChatError as exc:
         status = exc.http_status
         response = error_response(exc)
-        if isinstance(exc, RateLimited):
+        if isinstance(exc, RateLimited):  # counted by the limiter (adapters/ratelimit/metered.py)
             response.headers["Retry-After"] = str(max(1, -(-exc.retry_after_ms // 1000)))
-            limit = str((exc.details or {}).get("limit", "?"))
-            request.app[METRICS].rate_limited.labels(limit).inc()
     except web.HTTPException as exc:
         if exc.status == 413:
             response = error_response(PayloadTooLarge("Request body too large"))
@@ -56,10 +63,7 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
             raise
         else:
             code = ErrorCode.NOT_FOUND if exc.status in (404, 405) else ErrorCode.VALIDATION_ERROR
-            response = web.json_response(
-                {"success": False, "error": {"code": code.value, "message": exc.reason}},
-                status=exc.status,
-            )
+            response = error_response(ChatError(exc.reason, code=code), status=exc.status)
         status = response.status
     except Exception:
         log.exception("request_failed", method=request.method)

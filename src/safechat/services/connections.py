@@ -1,4 +1,4 @@
-"""Socket lifecycle rules: who is connected, sessions, token expiry.
+"""Socket lifecycle rules: who is connected, sessions, rooms, token expiry.
 
 `enforce_expiry(now, disconnect)` is the body of the token-expiry loop (scheduled by
 services/tasks.py Background); the socket itself is ended by the edge's `disconnect`.
@@ -14,14 +14,14 @@ from typing import Any
 
 import structlog
 
-from safechat.errors import AccessDenied, AuthError
+from safechat.errors import AccessDenied, AuthError, PresenceFull, RateLimited, TokenExpired
+from safechat.events import AuthenticationSuccess, Event, GroupJoined, GroupLeft
 from safechat.models.common import iso
 from safechat.models.user import User
 from safechat.repositories.sessions import SessionRepository
 from safechat.services.auth import Claims, TokenVerifier
 from safechat.services.groups import GroupService
-from safechat.services.ports import Clock, PresenceFull, PresenceStore
-from safechat.services.ratelimit import Limit, RateLimited
+from safechat.services.ports import Clock, Notifier, PresenceStore
 from safechat.services.users import UserService
 
 log = structlog.get_logger("safechat.connections")
@@ -93,6 +93,7 @@ class ConnectionService:
         clock: Clock,
         node_id: str,
         *,
+        notifier: Notifier,
         max_sockets_per_user: int = 20,
         reauth_grace_seconds: float = 1800.0,
     ) -> None:
@@ -102,6 +103,7 @@ class ConnectionService:
         self._presence = presence
         self._sessions = sessions
         self._clock = clock
+        self._notify = notifier
         self.node_id = node_id
         self._max_sockets = max_sockets_per_user
         self._grace = reauth_grace_seconds
@@ -130,9 +132,10 @@ class ConnectionService:
                 claims.sub, sid, live.presence_info(), now.timestamp(), self._max_sockets
             )
         except PresenceFull:
-            limit = Limit("connections", rate=0.0, burst=self._max_sockets)
             raise RateLimited(
-                limit, 1.0, f"Too many connections for this user (at most {self._max_sockets})"
+                "connections",
+                1.0,
+                f"Too many connections for this user (at most {self._max_sockets})",
             ) from None
         started = False
         try:
@@ -149,6 +152,7 @@ class ConnectionService:
             )
             started = True
             group_ids = await self._groups.room_ids_for(claims.sub)
+            await self._notify.enter_rooms(sid, claims.sub, group_ids)
         except BaseException:
             await self._release(live, session_started=started)
             raise
@@ -165,8 +169,35 @@ class ConnectionService:
         except Exception:
             log.exception("connect_release_failed", sid=live.sid)
 
-    async def user_profile(self, user_id: str) -> dict[str, Any]:
-        return (await self._users.me(user_id)).profile()
+    async def send_identity(self, live: LiveSocket) -> AuthenticationSuccess:
+        """`authentication_success` and `user_groups` to the socket (after connect,
+        and again on `authenticate`)."""
+        profile = (await self._users.me(live.user_id)).profile()
+        body: AuthenticationSuccess = {"user": profile, "sessionId": live.session_id}
+        await self._notify.to_socket(live.sid, Event.AUTHENTICATION_SUCCESS, body)
+        groups = await self._groups.mine(live.user_id)
+        await self._notify.to_socket(live.sid, Event.USER_GROUPS, groups)
+        return body
+
+    async def join_room(self, live: LiveSocket, group_id: str) -> GroupJoined:
+        """The socket joins a group's live room again (members only)."""
+        group = await self._groups.require_member(group_id, live.user_id)
+        await self._notify.join(live.sid, group.gid)
+        return {
+            "groupId": group.gid,
+            "group": await self._groups.summary(live.user_id, group),
+            "onlineMembers": await self._groups.online_members(group),
+        }
+
+    async def leave_room(self, live: LiveSocket, group_id: str) -> GroupLeft:
+        """Leaves the live room only; membership stays (REST /leave ends membership)."""
+        await self._notify.leave(live.sid, group_id)
+        return {"groupId": group_id}
+
+    async def announce_expired(self, live: LiveSocket) -> None:
+        """`auth_expired` to a socket about to be disconnected for its stale token."""
+        error = TokenExpired("Session token expired; reconnect with a fresh token")
+        await self._notify.to_socket(live.sid, Event.AUTH_EXPIRED, error.to_dict())
 
     def get(self, sid: str) -> LiveSocket | None:
         return self._live.get(sid)

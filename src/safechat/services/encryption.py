@@ -29,6 +29,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from safechat.datadir import read_or_create
+from safechat.errors import DecryptionError
 
 HKDF_INFO = b"safechat/group-key/v1"
 # Keys the offline embedding hashing per group (docs/ai.md): a different info string, so
@@ -36,10 +37,6 @@ HKDF_INFO = b"safechat/group-key/v1"
 EMBEDDING_INFO = b"safechat/embedding-key/v1"
 ENVELOPE_VERSION = 1
 DEV_KEY_FILE = "encryption.key"
-
-
-class DecryptionError(Exception):
-    """Stored content could not be decrypted (wrong key, tampered, moved)."""
 
 
 def parse_keyring(spec: str) -> tuple[str, dict[str, bytes]]:

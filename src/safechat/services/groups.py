@@ -7,6 +7,7 @@ from typing import Any
 from bson import ObjectId
 
 from safechat.errors import AccessDenied, Conflict, GroupNotFound, ValidationFailed
+from safechat.events import Event, GroupAdded, GroupRemoved, GroupUpdated
 from safechat.models.group import (
     AddMember,
     CreateGroup,
@@ -20,8 +21,15 @@ from safechat.repositories.groups import GroupRepository, new_group_doc
 from safechat.repositories.messages import MessageRepository
 from safechat.repositories.read_state import ReadStateRepository
 from safechat.services.messages.rendering import MessageRenderer
-from safechat.services.ports import Clock, MessageHooks, Notifier, PresenceStore, RateLimiter
-from safechat.services.ratelimit import Limit, enforce
+from safechat.services.ports import (
+    Clock,
+    Limit,
+    MessageHooks,
+    Notifier,
+    PresenceStore,
+    RateLimiter,
+)
+from safechat.services.ratelimit import enforce
 from safechat.services.users import UserService
 
 
@@ -178,7 +186,7 @@ class GroupService:
         group = await self._groups.update_fields(ObjectId(group_id), fields)
         if group is None:
             raise GroupNotFound()
-        await self._notify.to_group(group.gid, "group_updated", {"group": group.shared_view()})
+        await self._updated(group)
         return await self.summary(user_id, group)
 
     async def delete(self, user_id: str, group_id: str) -> None:
@@ -190,7 +198,8 @@ class GroupService:
         if self._hooks is not None:
             await self._hooks.on_group_deleted(group.id)
         await self._audit.record("group.deleted", user_id, now, group_id=group.id)
-        await self._notify.to_group(group.gid, "group_removed", {"groupId": group.gid})
+        removed: GroupRemoved = {"groupId": group.gid}
+        await self._notify.to_group(group.gid, Event.GROUP_REMOVED, removed)
         await self._notify.close_group(group.gid)
 
     async def join(self, user_id: str, group_id: str) -> dict[str, Any]:
@@ -231,15 +240,18 @@ class GroupService:
             target_id=target,
             details={"role": role.value},
         )
-        await self._notify.to_group(updated.gid, "group_updated", {"group": updated.shared_view()})
+        await self._updated(updated)
         await self._announce_added(updated, target)
         return await self.summary(target, updated)
 
+    async def _updated(self, group: Group) -> None:
+        event: GroupUpdated = {"group": group.shared_view()}
+        await self._notify.to_group(group.gid, Event.GROUP_UPDATED, event)
+
     async def _announce_added(self, group: Group, user_id: str) -> None:
         await self._notify.add_user_to_group(user_id, group.gid)
-        await self._notify.to_user(
-            user_id, "group_added", {"group": await self.summary(user_id, group)}
-        )
+        added: GroupAdded = {"group": await self.summary(user_id, group)}
+        await self._notify.to_user(user_id, Event.GROUP_ADDED, added)
 
     async def leave(self, user_id: str, group_id: str) -> None:
         group = await self.require_member(group_id, user_id)
@@ -268,8 +280,9 @@ class GroupService:
             raise Conflict("Membership changed meanwhile; try again")
         await self._audit.record(action, actor, now, group_id=group.id, target_id=target)
         await self._notify.remove_user_from_group(target, group.gid)
-        await self._notify.to_user(target, "group_removed", {"groupId": group.gid})
-        await self._notify.to_group(updated.gid, "group_updated", {"group": updated.shared_view()})
+        removed: GroupRemoved = {"groupId": group.gid}
+        await self._notify.to_user(target, Event.GROUP_REMOVED, removed)
+        await self._updated(updated)
 
     async def change_role(
         self, actor: str, group_id: str, target: str, role_name: str
@@ -291,7 +304,7 @@ class GroupService:
             target_id=target,
             details={"role": role_name},
         )
-        await self._notify.to_group(updated.gid, "group_updated", {"group": updated.shared_view()})
+        await self._updated(updated)
         return await self.members(actor, group_id)
 
     async def transfer(self, actor: str, group_id: str, target: str) -> dict[str, Any]:
@@ -307,5 +320,5 @@ class GroupService:
         await self._audit.record(
             "group.ownership_transferred", actor, now, group_id=group.id, target_id=target
         )
-        await self._notify.to_group(updated.gid, "group_updated", {"group": updated.shared_view()})
+        await self._updated(updated)
         return await self.summary(actor, updated)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
@@ -13,12 +13,14 @@ from pydantic import BaseModel
 if TYPE_CHECKING:
     from bson import ObjectId
 
+    from safechat.events import Event
     from safechat.models.message import StoredMessage
     from safechat.services.ai.schemas import ChatRequest, Verdict
-    from safechat.services.ratelimit import Limit
 
 T = TypeVar("T", bound=BaseModel)
 R = TypeVar("R")
+# An event's payload: one of the TypedDicts of events.py (user_groups: a list of them).
+Payload = Mapping[str, Any] | Sequence[Mapping[str, Any]]
 
 
 class Clock(Protocol):
@@ -48,13 +50,32 @@ class SystemClock:
 
 
 class Notifier(Protocol):
-    """Delivers events to connected clients. Called only after the write it announces."""
+    """Delivers events (events.Event) to connected clients and keeps sockets in their
+    rooms (events.group_room, events.user_room). Announcements of a change are made
+    only after the write they announce has returned."""
 
     async def to_group(
-        self, group_id: str, event: str, data: Any, *, skip_sid: str | None = None
+        self, group_id: str, event: Event, data: Payload, *, skip_sid: str | None = None
     ) -> None: ...
 
-    async def to_user(self, user_id: str, event: str, data: Any) -> None: ...
+    async def to_user(self, user_id: str, event: Event, data: Payload) -> None:
+        """To every live socket of the user, on every node."""
+
+    async def to_socket(self, sid: str, event: Event, data: Payload) -> None:
+        """To one socket (a sid: never a room name, never None)."""
+
+    async def enter_rooms(self, sid: str, user_id: str, group_ids: list[str]) -> None:
+        """A new socket joins its user's room and the rooms of the user's groups."""
+
+    async def join(self, sid: str, group_id: str) -> None:
+        """One socket joins the group's room."""
+
+    async def leave(self, sid: str, group_id: str) -> None:
+        """One socket leaves the group's room."""
+
+    def in_group_room(self, sid: str, group_id: str) -> bool:
+        """Whether the socket (one of this node's) is in the group's room: local
+        state, no I/O."""
 
     async def add_user_to_group(self, user_id: str, group_id: str) -> None:
         """Moves every live socket of the user into the group's room."""
@@ -64,14 +85,6 @@ class Notifier(Protocol):
 
     async def close_group(self, group_id: str) -> None:
         """Empties the group's room (the group was deleted)."""
-
-
-class PresenceFull(Exception):
-    """`PresenceStore.add` refused a socket: the user already has `limit` live ones."""
-
-    def __init__(self, limit: int) -> None:
-        super().__init__(f"at most {limit} live sockets")
-        self.limit = limit
 
 
 class PresenceStore(Protocol):
@@ -87,7 +100,7 @@ class PresenceStore(Protocol):
     ) -> bool:
         """Records a socket; True when it is the user's first live one. With `limit`,
         the count and the insert are one atomic step (across nodes where shared):
-        raises PresenceFull, recording nothing, when `limit` sockets are live."""
+        raises errors.PresenceFull, recording nothing, when `limit` sockets are live."""
 
     async def remove(self, user_id: str, sid: str, now: float) -> bool:
         """Forgets a socket; True when it was the user's last one."""
@@ -130,6 +143,19 @@ class TypingStore(Protocol):
 
     async def typing(self, group_id: str, now: float) -> list[str]:
         """Users typing in the group now."""
+
+
+@dataclass(frozen=True, slots=True)
+class Limit:
+    """`rate` tokens per second refill a bucket holding at most `burst` tokens."""
+
+    name: str
+    rate: float
+    burst: int
+
+    @classmethod
+    def per_minute(cls, name: str, count: int, burst: int | None = None) -> Limit:
+        return cls(name, count / 60.0, burst if burst is not None else count)
 
 
 class RateLimiter(Protocol):

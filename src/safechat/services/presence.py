@@ -1,7 +1,7 @@
 """Presence and typing rules: who is online, with which status, and who is typing.
 
 Typing is answered from memory and the shared TypingStore: the socket's room
-membership stands in for a database membership check (see handlers/presence.py).
+membership stands in for a database membership check (see typing_start).
 Timing logic takes `now` so tests drive it without sleeping: `tick(now, local)` is the
 body of the presence loop (scheduled by services/tasks.py Background).
 """
@@ -12,6 +12,14 @@ from typing import Any
 
 import structlog
 
+from safechat.events import (
+    Event,
+    UserOffline,
+    UserOnline,
+    UserStatusChanged,
+    UserStoppedTyping,
+    UserTyping,
+)
 from safechat.models.common import iso
 from safechat.services.connections import LiveSocket
 from safechat.services.groups import GroupService
@@ -53,14 +61,14 @@ class PresenceService:
     # --- online / offline ---------------------------------------------------
 
     async def announce_online(self, live: LiveSocket, group_ids: list[str]) -> None:
-        event = {"userId": live.user_id, "user": live.summary, "status": "online"}
+        event: UserOnline = {"userId": live.user_id, "user": live.summary, "status": "online"}
         for gid in group_ids:
-            await self._notify.to_group(gid, "user_online", event, skip_sid=live.sid)
+            await self._notify.to_group(gid, Event.USER_ONLINE, event, skip_sid=live.sid)
 
     async def announce_offline(self, user_id: str, group_ids: list[str]) -> None:
-        event = {"userId": user_id, "lastSeen": iso(self._clock.now())}
+        event: UserOffline = {"userId": user_id, "lastSeen": iso(self._clock.now())}
         for gid in group_ids:
-            await self._notify.to_group(gid, "user_offline", event)
+            await self._notify.to_group(gid, Event.USER_OFFLINE, event)
 
     async def socket_closed(self, live: LiveSocket) -> None:
         """Every typing state of the socket ends with it (never a stuck indicator)."""
@@ -71,11 +79,11 @@ class PresenceService:
     async def change_status(self, live: LiveSocket, status: str) -> dict[str, Any]:
         await self._store.set_status(live.user_id, status)
         now = self._clock.now()
-        event = {"userId": live.user_id, "status": status, "lastSeen": iso(now)}
+        event: UserStatusChanged = {"userId": live.user_id, "status": status, "lastSeen": iso(now)}
         for gid in await self._groups.room_ids_for(live.user_id):
-            await self._notify.to_group(gid, "user_status_changed", event)
-        await self._notify.to_user(live.user_id, "user_status_changed", event)
-        return event
+            await self._notify.to_group(gid, Event.USER_STATUS_CHANGED, event)
+        await self._notify.to_user(live.user_id, Event.USER_STATUS_CHANGED, event)
+        return dict(event)
 
     async def online_users(self, user_id: str, group_id: str | None) -> list[dict[str, Any]]:
         """Online users of one group, or of every group the caller shares (never all)."""
@@ -105,25 +113,37 @@ class PresenceService:
 
     # --- typing -------------------------------------------------------------
 
-    async def typing_start(self, live: LiveSocket, group_id: str, *, in_room: bool) -> None:
-        if not in_room:
+    def _in_room(self, live: LiveSocket, group_id: str, in_room: bool | None) -> bool:
+        # Sockets are in a group's room exactly while their user is a member (rooms
+        # follow membership changes), so typing needs no database read per event.
+        return self._notify.in_group_room(live.sid, group_id) if in_room is None else in_room
+
+    async def typing_start(
+        self, live: LiveSocket, group_id: str, *, in_room: bool | None = None
+    ) -> None:
+        """`in_room` None: asks the Notifier whether the socket is in the group's room."""
+        if not self._in_room(live, group_id, in_room):
             await self._groups.require_member(group_id, live.user_id)
         live.typing.add(group_id)
         deadline = self._now() + self._typing_seconds
         if await self._typing.start(group_id, live.user_id, deadline):
-            event = {"groupId": group_id, "userId": live.user_id, "user": live.summary}
-            await self._notify.to_group(group_id, "user_typing", event, skip_sid=live.sid)
+            event: UserTyping = {"groupId": group_id, "userId": live.user_id, "user": live.summary}
+            await self._notify.to_group(group_id, Event.USER_TYPING, event, skip_sid=live.sid)
 
-    async def typing_stop(self, live: LiveSocket, group_id: str, *, in_room: bool) -> None:
-        if not in_room and group_id not in live.typing:
+    async def typing_stop(
+        self, live: LiveSocket, group_id: str, *, in_room: bool | None = None
+    ) -> None:
+        if group_id not in live.typing and not self._in_room(live, group_id, in_room):
             await self._groups.require_member(group_id, live.user_id)
         live.typing.discard(group_id)
         await self._stop_typing(group_id, live.user_id, skip_sid=live.sid)
 
     async def _stop_typing(self, group_id: str, user_id: str, *, skip_sid: str | None) -> None:
         if await self._typing.stop(group_id, user_id):
-            event = {"groupId": group_id, "userId": user_id}
-            await self._notify.to_group(group_id, "user_stopped_typing", event, skip_sid=skip_sid)
+            event: UserStoppedTyping = {"groupId": group_id, "userId": user_id}
+            await self._notify.to_group(
+                group_id, Event.USER_STOPPED_TYPING, event, skip_sid=skip_sid
+            )
 
     async def typing_due(self, now: float, local: list[LiveSocket]) -> int:
         """Auto-stops typing past its deadline; each stop is announced by one node."""
@@ -132,7 +152,8 @@ class PresenceService:
             for live in local:
                 if live.user_id == uid:
                     live.typing.discard(gid)
-            await self._notify.to_group(gid, "user_stopped_typing", {"groupId": gid, "userId": uid})
+            stopped: UserStoppedTyping = {"groupId": gid, "userId": uid}
+            await self._notify.to_group(gid, Event.USER_STOPPED_TYPING, stopped)
         return len(due)
 
     # --- heartbeat ----------------------------------------------------------

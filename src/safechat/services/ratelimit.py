@@ -8,21 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from safechat.errors import ChatError, ErrorCode
-from safechat.services.ports import RateLimiter
-
-
-@dataclass(frozen=True, slots=True)
-class Limit:
-    """`rate` tokens per second refill a bucket holding at most `burst` tokens."""
-
-    name: str
-    rate: float
-    burst: int
-
-    @classmethod
-    def per_minute(cls, name: str, count: int, burst: int | None = None) -> Limit:
-        return cls(name, count / 60.0, burst if burst is not None else count)
+from safechat.errors import RateLimited
+from safechat.services.ports import Limit, RateLimiter
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,24 +33,11 @@ def take(
     return Bucket(tokens, now), wait
 
 
-class RateLimited(ChatError):
-    code = ErrorCode.RATE_LIMITED
-    default_message = "Too many requests"
-
-    def __init__(self, limit: Limit, retry_after: float, message: str | None = None) -> None:
-        retry_ms = max(1, int(retry_after * 1000 + 0.999))
-        super().__init__(
-            message or f"Rate limit '{limit.name}' exceeded; retry in {retry_ms} ms",
-            details={"retryAfterMs": retry_ms, "limit": limit.name},
-        )
-        self.retry_after_ms = retry_ms
-
-
 async def enforce(limiter: RateLimiter, key: str, limit: Limit) -> None:
     """Raises RateLimited (with retryAfterMs) when `key` has no token left."""
     wait = await limiter.acquire(f"{limit.name}:{key}", limit)
     if wait > 0:
-        raise RateLimited(limit, wait)
+        raise RateLimited(limit.name, wait)
 
 
 @dataclass(frozen=True, slots=True)

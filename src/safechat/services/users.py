@@ -5,9 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from safechat.errors import UserNotFound, ValidationFailed
+from safechat.errors import DuplicateKey, UserNotFound, ValidationFailed
 from safechat.models.user import UpdateMe, User, unknown_user
-from safechat.repositories.db import DuplicateKey
 from safechat.repositories.users import UserRepository
 from safechat.services.auth import Claims
 from safechat.services.ports import Clock

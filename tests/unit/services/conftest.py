@@ -19,8 +19,8 @@ from safechat.services.groups import GroupService
 from safechat.services.messages.group_commit import GroupCommit
 from safechat.services.messages.rendering import MessageRenderer
 from safechat.services.messages.service import MessageService
+from safechat.services.ports import Limit
 from safechat.services.presence import PresenceService
-from safechat.services.ratelimit import Limit
 from safechat.services.users import UserService
 from tests.fakes import (
     FakeAuditRepository,

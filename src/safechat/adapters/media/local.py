@@ -20,21 +20,13 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from urllib.parse import urlencode
 
-from safechat.errors import AccessDenied
+from safechat.errors import BadSignature
 from safechat.services.ports import Clock, SignedUrl, StoredObject
 
 KEY_PATTERN = re.compile(r"^[A-Za-z0-9_-]{1,64}(/[A-Za-z0-9_-]{1,64}){0,4}$")
 PREFIX = "/media/local/"
 CHUNK = 64 * 1024
 SCAN_PAGE = 500
-
-
-class BadSignature(AccessDenied):
-    default_message = "The media URL is invalid or has expired"
-
-
-class UploadClosed(BadSignature):
-    default_message = "This upload URL was already used (completed or refused); presign again"
 
 
 class LocalMediaStore:

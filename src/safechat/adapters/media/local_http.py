@@ -7,15 +7,16 @@ import asyncio
 
 from aiohttp import web
 
-from safechat.adapters.media.local import (
-    CHUNK,
-    PREFIX,
+from safechat.adapters.media.local import CHUNK, PREFIX, LocalMediaStore
+from safechat.container import LOCAL_MEDIA, UPLOAD_GATE
+from safechat.errors import (
     BadSignature,
-    LocalMediaStore,
+    ChatError,
+    ErrorCode,
+    MediaNotFound,
+    PayloadTooLarge,
     UploadClosed,
 )
-from safechat.container import LOCAL_MEDIA, UPLOAD_GATE
-from safechat.errors import ChatError, ErrorCode, PayloadTooLarge
 from safechat.services.media.files import content_disposition
 
 
@@ -37,7 +38,7 @@ async def serve(request: web.Request) -> web.StreamResponse:
     store.verify("GET", key, query, ("ct", "fn", "d"))
     path = store.path(key)
     if not await asyncio.to_thread(path.is_file):
-        raise ChatError("Media not found", code=ErrorCode.NOT_FOUND)
+        raise MediaNotFound()
     response = web.FileResponse(path)
     response.content_type = query["ct"]
     response.headers["Content-Disposition"] = content_disposition(

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from safechat.services.ports import PresenceFull
+from safechat.errors import PresenceFull
 
 
 @dataclass(slots=True)

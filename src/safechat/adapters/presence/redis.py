@@ -19,7 +19,7 @@ from typing import Any, TypeVar
 
 from safechat.adapters.presence.memory import MemoryPresence, MemoryTyping
 from safechat.adapters.redis_link import RedisLink, script
-from safechat.services.ports import PresenceFull
+from safechat.errors import PresenceFull
 
 T = TypeVar("T")
 

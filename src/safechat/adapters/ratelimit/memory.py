@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from safechat.services.ports import Clock
-from safechat.services.ratelimit import Bucket, Limit, take
+from safechat.services.ports import Clock, Limit
+from safechat.services.ratelimit import Bucket, take
 
 # Buckets idle this long are full again and can be forgotten.
 _PRUNE_EVERY = 1024

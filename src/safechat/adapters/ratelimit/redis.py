@@ -10,8 +10,7 @@ import math
 
 from safechat.adapters.ratelimit.memory import MemoryRateLimiter
 from safechat.adapters.redis_link import RedisLink, script
-from safechat.services.ports import Clock
-from safechat.services.ratelimit import Limit
+from safechat.services.ports import Clock, Limit
 
 # KEYS: bucket. ARGV: rate, burst, now, cost, ttl_ms. Returns seconds to wait, as a string.
 _TAKE = """

@@ -205,18 +205,40 @@ class GuardedEngineIO(engineio.AsyncServer):  # type: ignore[misc]
 
 
 class SafeChatSocketServer(socketio.AsyncServer):  # type: ignore[misc]
-    """python-socketio on GuardedEngineIO; a namespace CONNECT that succeeds authenticates."""
+    """python-socketio on GuardedEngineIO; a namespace CONNECT that succeeds
+    authenticates, and `established` tells work a connect handler started when the
+    client has been told it is connected."""
 
     eio: GuardedEngineIO
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # Handshakes in progress: (eio_sid, namespace) -> accepted or not.
+        self._connecting: dict[tuple[str, str], asyncio.Future[bool]] = {}
 
     def _engineio_server_class(self) -> type[GuardedEngineIO]:
         return GuardedEngineIO
 
     async def _handle_connect(self, eio_sid: str, namespace: str | None, data: Any) -> None:
-        await super()._handle_connect(eio_sid, namespace, data)
+        # python-socketio sends the CONNECT packet (and marks the socket connected) only
+        # after the connect handler returned, in this call, with no hook of its own for
+        # that moment. (always_connect=True would send it first, but turns a refusal into
+        # CONNECT + DISCONNECT: the client's connect_error and its data would be lost.)
         namespace = namespace or "/"
-        sid = self.manager.sid_from_eio_sid(eio_sid, namespace)
-        if sid is not None and self.manager.is_connected(sid, namespace):
+        key = (eio_sid, namespace)
+        future: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        self._connecting[key] = future
+        connected = False
+        try:
+            await super()._handle_connect(eio_sid, namespace, data)
+            sid = self.manager.sid_from_eio_sid(eio_sid, namespace)
+            connected = sid is not None and bool(self.manager.is_connected(sid, namespace))
+        finally:
+            if self._connecting.get(key) is future:
+                del self._connecting[key]
+            if not future.done():
+                future.set_result(connected)
+        if connected:
             self.eio.authenticated(eio_sid)
 
     async def _handle_eio_message(self, eio_sid: str, data: str | bytes) -> None:
@@ -236,6 +258,17 @@ class SafeChatSocketServer(socketio.AsyncServer):  # type: ignore[misc]
     async def _refuse_packet(self, eio_sid: str, why: str) -> None:
         log.info("socket_packet_refused", reason=why)
         await self.eio.disconnect(eio_sid)
+
+    async def established(self, sid: str, namespace: str = "/") -> bool:
+        """True once the CONNECT packet for `sid` is queued, so whatever is emitted from
+        now on reaches the client after it; False when the handshake was refused or
+        the socket is gone. For work started by the connect handler (which runs before
+        the CONNECT is sent): waits for the handshake to end, never polls."""
+        eio_sid = self.manager.eio_sid_from_sid(sid, namespace)
+        future = self._connecting.get((eio_sid, namespace)) if eio_sid is not None else None
+        if future is not None:
+            return await asyncio.shield(future)
+        return bool(self.manager.is_connected(sid, namespace))
 
 
 async def close_sessions(sio: socketio.AsyncServer) -> None:

@@ -1,20 +1,11 @@
-"""The Notifier port over python-socketio rooms (`group:<id>`, `user:<sub>`)."""
+"""The Notifier port over python-socketio rooms (events.group_room, events.user_room)."""
 
 from __future__ import annotations
 
-from typing import Any
-
 import socketio
 
-from safechat.services.ports import Clock, PresenceStore
-
-
-def group_room(group_id: str) -> str:
-    return f"group:{group_id}"
-
-
-def user_room(user_id: str) -> str:
-    return f"user:{user_id}"
+from safechat.events import Event, group_room, user_room
+from safechat.services.ports import Clock, Payload, PresenceStore
 
 
 class SocketIONotifier:
@@ -24,12 +15,35 @@ class SocketIONotifier:
         self._clock = clock
 
     async def to_group(
-        self, group_id: str, event: str, data: Any, *, skip_sid: str | None = None
+        self, group_id: str, event: Event, data: Payload, *, skip_sid: str | None = None
     ) -> None:
-        await self._sio.emit(event, data, room=group_room(group_id), skip_sid=skip_sid)
+        await self._sio.emit(event.value, data, room=group_room(group_id), skip_sid=skip_sid)
 
-    async def to_user(self, user_id: str, event: str, data: Any) -> None:
-        await self._sio.emit(event, data, room=user_room(user_id))
+    async def to_user(self, user_id: str, event: Event, data: Payload) -> None:
+        await self._sio.emit(event.value, data, room=user_room(user_id))
+
+    async def to_socket(self, sid: str, event: Event, data: Payload) -> None:
+        # `to` also takes room names and lists of them, and None broadcasts to everyone.
+        if not isinstance(sid, str):
+            raise TypeError("to_socket needs one sid")
+        await self._sio.emit(event.value, data, to=sid)
+
+    async def enter_rooms(self, sid: str, user_id: str, group_ids: list[str]) -> None:
+        await self._sio.enter_room(sid, user_room(user_id))
+        for gid in group_ids:
+            await self._sio.enter_room(sid, group_room(gid))
+
+    async def join(self, sid: str, group_id: str) -> None:
+        await self._sio.enter_room(sid, group_room(group_id))
+
+    async def leave(self, sid: str, group_id: str) -> None:
+        await self._sio.leave_room(sid, group_room(group_id))
+
+    def in_group_room(self, sid: str, group_id: str) -> bool:
+        # A direct lookup in the manager's table: sio.rooms(sid) scans every room of
+        # the node, and get_participants copies the room, on every typing event.
+        members = self._sio.manager.rooms.get("/", {}).get(group_room(group_id))
+        return members is not None and sid in members
 
     async def _user_sids(self, user_id: str) -> list[str]:
         """The user's sockets on every node: local ones from the manager, the others

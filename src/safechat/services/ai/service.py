@@ -25,8 +25,8 @@ from safechat.services.ai.guard import GuardedAI
 from safechat.services.ai.schemas import Turn
 from safechat.services.groups import GroupService
 from safechat.services.messages.rendering import MessageRenderer
-from safechat.services.ports import Clock, RateLimiter
-from safechat.services.ratelimit import Limit, enforce
+from safechat.services.ports import Clock, Limit, RateLimiter
+from safechat.services.ratelimit import enforce
 from safechat.services.tasks import TaskTracker
 from safechat.services.users import UserService
 

@@ -20,8 +20,9 @@ from safechat.errors import (
     AccessDenied,
     ChatError,
     Conflict,
-    ErrorCode,
+    MediaNotFound,
     PayloadTooLarge,
+    ProcessingBusy,
     ValidationFailed,
 )
 from safechat.models.common import iso
@@ -39,7 +40,7 @@ from safechat.services.media.files import (
     sniff,
 )
 from safechat.services.media.sweep import SWEEP_GRACE, sweep_files, upload_id
-from safechat.services.media.work import ImageWorkers, ProcessingBusy
+from safechat.services.media.work import ImageWorkers
 from safechat.services.ports import Clock, MediaStore, SignedUrl
 
 log = structlog.get_logger(__name__)
@@ -48,11 +49,6 @@ SWEEP_BATCH = 200
 # `complete` must come within upload_ttl plus this of the presign; the file sweep deletes
 # upload objects older than upload_ttl plus SWEEP_GRACE, so the two never race.
 COMPLETE_GRACE = SWEEP_GRACE / 2
-
-
-class MediaNotFound(ChatError):
-    code = ErrorCode.NOT_FOUND
-    default_message = "Media not found"
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,17 +17,12 @@ from concurrent.futures import Executor, Future
 from dataclasses import dataclass
 from typing import TypeVar
 
-from safechat.errors import ChatError, ErrorCode
+from safechat.errors import ProcessingBusy
 
 T = TypeVar("T")
 
 USER_QUEUE = 4
 RETRY_AFTER_MS = 1000
-
-
-class ProcessingBusy(ChatError):
-    code = ErrorCode.RATE_LIMITED
-    default_message = "Too many images of yours are being processed; retry shortly"
 
 
 @dataclass

@@ -7,8 +7,9 @@ from typing import Any
 
 import structlog
 
+from safechat.errors import DecryptionError
 from safechat.models.message import StoredMessage
-from safechat.services.encryption import DecryptionError, Encryptor
+from safechat.services.encryption import Encryptor
 
 log = structlog.get_logger(__name__)
 

@@ -14,6 +14,16 @@ from safechat.errors import (
     MessageTooLong,
     ValidationFailed,
 )
+from safechat.events import (
+    Event,
+    MessageDeleted,
+    MessageEdited,
+    MessageReaction,
+    MessageRead,
+    MessageSent,
+    MessagesRead,
+    NewMessage,
+)
 from safechat.models.common import iso
 from safechat.models.group import Group, Role
 from safechat.models.message import (
@@ -128,7 +138,11 @@ class MessageService:
     async def send(
         self, user_id: str, body: SendMessage, *, origin_sid: str | None = None
     ) -> SendResult:
-        """validate -> durable write (batched per group) -> announce."""
+        """validate -> durable write (batched per group) -> announce.
+
+        The sender gets `message_sent {message, tempId}` (repeats too, so a client
+        resolves its tempId either way): the sending socket (`origin_sid`), or for a
+        REST send, which no socket made, every socket of the sender."""
         # No waiting between the event's arrival and its place in the group's queue (for
         # plain messages, with local moderation), so a sender's concurrent sends keep their
         # order; and none between the write and the emit (the batch warmed the sender's
@@ -136,20 +150,30 @@ class MessageService:
         draft, group = await self._draft(user_id, body)
         stored = await self._commit.store(draft)
         if stored.duplicate:
-            return self._duplicate(stored.message, body)
+            result = self._duplicate(stored.message, body)
+            await self._sent(user_id, origin_sid, result.message, body.tempId)
+            return result
         message = stored.message
         if draft.media is not None and self._media is not None:
             await self._media.attached(draft.media["mediaId"], message.id)
         wire = self._renderer.render_known(message, draft.text)
-        sender = await self._users.summary(user_id)
-        await self._notify.to_group(
-            wire["groupId"], "new_message", {"message": wire, "sender": sender}, skip_sid=origin_sid
-        )
+        event: NewMessage = {"message": wire, "sender": await self._users.summary(user_id)}
+        await self._notify.to_group(wire["groupId"], Event.NEW_MESSAGE, event, skip_sid=origin_sid)
         self._stored(group, message, draft.text)
         own = dict(wire)
         if body.tempId is not None:
             own["tempId"] = body.tempId
+        await self._sent(user_id, origin_sid, own, body.tempId)
         return SendResult(own, duplicate=False)
+
+    async def _sent(
+        self, user_id: str, origin_sid: str | None, own: dict[str, Any], temp_id: str | None
+    ) -> None:
+        event: MessageSent = {"message": own, "tempId": temp_id}
+        if origin_sid is not None:
+            await self._notify.to_socket(origin_sid, Event.MESSAGE_SENT, event)
+        else:
+            await self._notify.to_user(user_id, Event.MESSAGE_SENT, event)
 
     async def _draft(self, user_id: str, body: SendMessage) -> tuple[Draft, Group | None]:
         """Everything checked before the write, and the group when a check needed it.
@@ -229,7 +253,8 @@ class MessageService:
         elif self._hooks is not None:  # a caption removed: its vector goes too
             await self._hooks.on_deleted(message.id)
         wire = self._renderer.render(updated)
-        await self._notify.to_group(group.gid, "message_edited", {"message": wire})
+        edited: MessageEdited = {"message": wire}
+        await self._notify.to_group(group.gid, Event.MESSAGE_EDITED, edited)
         return wire
 
     async def history_of(self, user_id: str, message_id: str) -> list[dict[str, Any]]:
@@ -254,9 +279,13 @@ class MessageService:
             raise MessageNotFound("The message was already deleted")
         if self._hooks is not None:
             await self._hooks.on_deleted(message.id)
-        event = {"messageId": message_id, "groupId": group.gid, "deletedBy": user_id}
-        await self._notify.to_group(group.gid, "message_deleted", event)
-        return event
+        event: MessageDeleted = {
+            "messageId": message_id,
+            "groupId": group.gid,
+            "deletedBy": user_id,
+        }
+        await self._notify.to_group(group.gid, Event.MESSAGE_DELETED, event)
+        return dict(event)
 
     async def react(self, user_id: str, message_id: str, emoji: str) -> dict[str, Any]:
         group, message = await self._member_message(user_id, message_id)
@@ -270,7 +299,7 @@ class MessageService:
             )
         if updated is None:
             raise MessageNotFound("The message was deleted")
-        event = {
+        event: MessageReaction = {
             "messageId": message_id,
             "groupId": group.gid,
             "emoji": emoji,
@@ -278,8 +307,8 @@ class MessageService:
             "action": action,
             "reactions": updated.reactions,
         }
-        await self._notify.to_group(group.gid, "message_reaction", event)
-        return event
+        await self._notify.to_group(group.gid, Event.MESSAGE_REACTION, event)
+        return dict(event)
 
     # --- reads --------------------------------------------------------------
 
@@ -290,14 +319,14 @@ class MessageService:
         if newly:
             await self._messages.add_reads([message.id], user_id, now)
         await self._read_state.advance(group.id, user_id, message.seq, now)
-        event = {
+        event: MessageRead = {
             "messageId": message_id,
             "groupId": group.gid,
             "readBy": user_id,
             "readAt": iso(now),
         }
         if newly:
-            await self._notify.to_group(group.gid, "message_read", event)
+            await self._notify.to_group(group.gid, Event.MESSAGE_READ, event)
         return {**event, "newlyRead": bool(newly)}
 
     async def mark_many_read(self, user_id: str, body: MarkMessagesRead) -> dict[str, Any]:
@@ -313,14 +342,14 @@ class MessageService:
             if ids:
                 up_to = max(up_to, await self._messages.max_seq(group.id, ids))
         await self._read_state.advance(group.id, user_id, up_to, now)
-        event = {
+        event: MessagesRead = {
             "groupId": group.gid,
             "messageIds": [str(i) for i, _ in sorted(newly, key=lambda x: x[1])],
             "readBy": user_id,
             "readAt": iso(now),
         }
         if newly:
-            await self._notify.to_group(group.gid, "messages_read", event)
+            await self._notify.to_group(group.gid, Event.MESSAGES_READ, event)
         return {**event, "lastReadSeq": up_to}
 
     # --- history and sync ---------------------------------------------------

@@ -56,7 +56,7 @@ async def test_send_stores_encrypted_and_announces_to_the_others(chat: Chat) -> 
     (stored,) = chat.w.message_repo.in_group(chat.group.id)
     assert "hello there" not in repr(stored.content)  # encryption at rest
     assert chat.w.encryptor.decrypt(stored.content, chat.gid) == "hello there"
-    (sent,) = chat.w.notifier.sent
+    sent, echo = chat.w.notifier.sent
     assert (sent.to, sent.target, sent.event, sent.skip_sid) == (
         "group",
         chat.gid,
@@ -66,6 +66,9 @@ async def test_send_stores_encrypted_and_announces_to_the_others(chat: Chat) -> 
     assert sent.data["message"]["id"] == own["id"]
     assert "tempId" not in sent.data["message"]  # the sender's own id stays the sender's
     assert sent.data["sender"] == {"userId": "alice", "firstName": "Alice"}
+    # The sending socket gets its own copy (with its tempId) as message_sent.
+    assert (echo.to, echo.target, echo.event) == ("socket", "sid-alice", "message_sent")
+    assert echo.data == {"message": own, "tempId": "t-1"}
 
 
 async def test_new_message_leaves_only_after_the_message_is_stored(
@@ -95,7 +98,8 @@ async def test_a_retried_tempid_gives_the_same_message_and_no_second_event(chat:
     assert again.message["id"] == first["id"]
     assert again.message["tempId"] == "t-1"
     assert again.message["content"] == "hi"
-    assert chat.w.notifier.names() == ["new_message"]
+    # The room hears of it once; the sender gets its copy back each time.
+    assert chat.w.notifier.names() == ["new_message", "message_sent", "message_sent"]
 
 
 async def test_a_tempid_reused_for_another_group_is_refused(chat: Chat) -> None:
