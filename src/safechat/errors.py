@@ -9,6 +9,8 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Any
 
+from pymongo.errors import ConnectionFailure, PyMongoError
+
 
 class ErrorCode(StrEnum):
     VALIDATION_ERROR = "VALIDATION_ERROR"
@@ -150,3 +152,14 @@ class ContentRejected(ChatError):
 class AIUnavailable(ChatError):
     code = ErrorCode.AI_UNAVAILABLE
     default_message = "AI features are unavailable right now"
+
+
+def unavailable(exc: BaseException) -> ServiceUnavailable | None:
+    """The database could not be reached or did not answer in time: a 503, not a 500.
+
+    Every database call has a deadline (DB_TIMEOUT_MS), so a stopped or hung database
+    surfaces here as a timeout or connection failure; the edges answer SERVICE_UNAVAILABLE.
+    """
+    if isinstance(exc, ConnectionFailure) or (isinstance(exc, PyMongoError) and exc.timeout):
+        return ServiceUnavailable("The database is unavailable; please retry")
+    return None

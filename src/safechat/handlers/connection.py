@@ -11,7 +11,7 @@ from urllib.parse import parse_qs
 import socketio
 import structlog
 
-from safechat.errors import ChatError, ValidationFailed
+from safechat.errors import ChatError, ValidationFailed, unavailable
 from safechat.handlers.boundary import Boundary, parse
 from safechat.models.common import iso
 from safechat.models.user import Reauth
@@ -101,11 +101,12 @@ class ConnectionHandlers:
             claims = await self._connections.verify(token_from(environ, auth))
             ua = environ.get("HTTP_USER_AGENT")
             opened = await self._connections.open(sid, claims, user_agent=ua, ip=client_ip(environ))
-        except ChatError as exc:
-            log.info("connect_refused", code=exc.code.value)
-            data = {**exc.to_dict(), "timestamp": iso(self._clock.now())}
-            raise socketio.exceptions.ConnectionRefusedError(exc.message, data) from None
-        except Exception:
+        except Exception as exc:
+            refusal = exc if isinstance(exc, ChatError) else unavailable(exc)
+            if refusal is not None:
+                log.info("connect_refused", code=refusal.code.value)
+                data = {**refusal.to_dict(), "timestamp": iso(self._clock.now())}
+                raise socketio.exceptions.ConnectionRefusedError(refusal.message, data) from None
             log.exception("connect_failed")
             data = {
                 "code": "INTERNAL_ERROR",

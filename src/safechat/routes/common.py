@@ -13,7 +13,14 @@ from aiohttp import web
 from pydantic import BaseModel
 
 from safechat.container import METRICS, SERVICES, SETTINGS
-from safechat.errors import AuthError, ChatError, ErrorCode, PayloadTooLarge, ValidationFailed
+from safechat.errors import (
+    AuthError,
+    ChatError,
+    ErrorCode,
+    PayloadTooLarge,
+    ValidationFailed,
+    unavailable,
+)
 from safechat.models.common import OBJECT_ID_PATTERN, validate
 from safechat.services.auth import Claims
 from safechat.services.ratelimit import RateLimited, enforce
@@ -61,9 +68,14 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
                 status=exc.status,
             )
         status = response.status
-    except Exception:
-        log.exception("request_failed", method=request.method)
-        response = error_response(ChatError("Internal error"))
+    except Exception as exc:
+        if (down := unavailable(exc)) is not None:
+            log.warning("request_failed_database_unavailable", error=repr(exc))
+            response = error_response(down)
+        else:
+            log.exception("request_failed", method=request.method)
+            response = error_response(ChatError("Internal error"))
+        status = response.status
     finally:
         if not request.path.startswith("/socket.io"):
             request.app[METRICS].http_requests.labels(str(status)).inc()

@@ -141,6 +141,12 @@ class GroupCommit:
                 except BaseException as exc:
                     log.exception("send_batch_failed", group_id=str(group_id), size=len(batch))
                     failure = exc if isinstance(exc, ChatError) else ServiceUnavailable()
+                    if not isinstance(exc, ChatError):
+                        # The database just failed (or timed out): the sends queued behind
+                        # this batch would only wait for the same, so they fail now too and
+                        # every send is answered within one database deadline.
+                        batch.extend(queue)
+                        queue.clear()
                     for p in batch:
                         p.fail(failure)
                     if not isinstance(exc, Exception):
