@@ -50,7 +50,7 @@ class Sender:
             ack = await self.client.call("send_message", body, timeout=ACK_TIMEOUT)
         except TimeoutError:
             code = "ACK_TIMEOUT"
-        except Exception:  # noqa: BLE001 - socketio.exceptions.BadNamespaceError, ...
+        except Exception:  # socketio BadNamespaceError and the like: the socket is gone
             code = "DISCONNECTED"
         else:
             if ack.get("ok") is True:
