@@ -32,11 +32,13 @@ class Sender:
     gid: str
     name: str = field(default_factory=lambda: uuid.uuid4().hex[:8])
     interval: float = 0.05
+    ack_timeout: float = ACK_TIMEOUT
     acked: dict[str, str] = field(default_factory=dict)  # tempId -> message id
     unacked: list[str] = field(default_factory=list)
     codes: Counter[str] = field(default_factory=Counter)
     slowest: float = 0.0
     sent: int = 0
+    duplicates: int = 0  # retries answered with the message stored the first time
 
     def content(self, temp_id: str) -> str:
         return f"load {temp_id}"
@@ -47,7 +49,7 @@ class Sender:
         body = {"groupId": self.gid, "content": self.content(temp_id), "tempId": temp_id}
         started = time.monotonic()
         try:
-            ack = await self.client.call("send_message", body, timeout=ACK_TIMEOUT)
+            ack = await self.client.call("send_message", body, timeout=self.ack_timeout)
         except TimeoutError:
             code = "ACK_TIMEOUT"
         except Exception:  # socketio BadNamespaceError and the like: the socket is gone
@@ -58,6 +60,8 @@ class Sender:
                 code = None
             else:
                 code = str(ack["error"]["code"])
+            if ack.get("duplicate"):
+                self.duplicates += 1
         self.slowest = max(self.slowest, time.monotonic() - started)
         if code is not None:
             self.codes[code] += 1
