@@ -14,6 +14,7 @@ from pathlib import Path
 from tests.fault.load import Sender, check_nothing_lost_or_doubled, history
 from tests.multinode.test_two_nodes import start_cluster
 
+
 async def test_kill_9_of_a_node_under_load(
     mongo_uri: str, safechat_bin: str, tmp_path: Path
 ) -> None:
@@ -58,7 +59,7 @@ async def test_kill_9_of_a_node_under_load(
         assert ack["ok"] is True
         got = await bob_client.wait_for("new_message")
         assert got["message"]["content"] == "after"
-        print(  # noqa: T201 - the numbers behind the README's fault section
+        print(  # the numbers behind the README fault section (pytest -s)
             f"acked {checked}, retried {sum(s.duplicates for s in victims)} found stored, "
             f"seqs {messages[-1]['seq']} for {len(messages)} stored"
         )
