@@ -313,6 +313,15 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> web.Applica
                 if jwks is not None:
                     await jwks.close()
 
+    async def close_sockets(app: web.Application) -> None:
+        # Runs before aiohttp waits for open handlers: without it a SIGTERM waits until
+        # every client's websocket times out (ping interval + timeout, ~45 s). An
+        # Engine.IO close lets clients reconnect at once (to another node), and the
+        # disconnect handlers still find the database open.
+        if sio.eio.sockets:
+            await sio.eio.disconnect()
+
+    app.on_shutdown.append(close_sockets)
     app.cleanup_ctx.append(media_resources)  # before resources: services need the store
     app.cleanup_ctx.append(resources)
     return app

@@ -22,6 +22,11 @@ from safechat.services.presence import PresenceService
 
 log = structlog.get_logger("safechat.socket")
 
+# Handshakes whose database work (sign-in, session, groups, presence) runs at once; the
+# rest wait their turn. A reconnect storm (every client of a restarted node at once)
+# would otherwise flood the database and time out everyone else's requests.
+CONNECT_CONCURRENCY = 16
+
 
 def token_from(environ: dict[str, Any], auth: Any) -> str | None:
     """auth.token > query.token > Authorization: Bearer (protocol section 1)."""
@@ -55,6 +60,7 @@ class ConnectionHandlers:
         heartbeat_seconds: float,
         expiry_check_seconds: float = 15.0,
         typing_check_seconds: float = 0.5,
+        connect_concurrency: int = CONNECT_CONCURRENCY,
     ) -> None:
         self._b = boundary
         self._sio: socketio.AsyncServer = boundary.sio
@@ -67,6 +73,7 @@ class ConnectionHandlers:
         self._typing_every = typing_check_seconds
         self._clock = clock
         self._tasks: set[asyncio.Task[None]] = set()
+        self._admission = asyncio.Semaphore(connect_concurrency)
 
     def register(self) -> None:
         self._sio.on("connect", self.on_connect)
@@ -100,7 +107,10 @@ class ConnectionHandlers:
         try:
             claims = await self._connections.verify(token_from(environ, auth))
             ua = environ.get("HTTP_USER_AGENT")
-            opened = await self._connections.open(sid, claims, user_agent=ua, ip=client_ip(environ))
+            async with self._admission:
+                opened = await self._connections.open(
+                    sid, claims, user_agent=ua, ip=client_ip(environ)
+                )
         except Exception as exc:
             refusal = exc if isinstance(exc, ChatError) else unavailable(exc)
             if refusal is not None:
@@ -131,9 +141,10 @@ class ConnectionHandlers:
         else:
             return
         try:
-            await self._send_identity(sid, opened.socket)
-            if opened.first_session:
-                await self._presence.announce_online(opened.socket, opened.group_ids)
+            async with self._admission:
+                await self._send_identity(sid, opened.socket)
+                if opened.first_session:
+                    await self._presence.announce_online(opened.socket, opened.group_ids)
         except Exception:
             log.exception("welcome_failed", sid=sid)
 
