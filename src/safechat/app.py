@@ -317,9 +317,15 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> web.Applica
         # Runs before aiohttp waits for open handlers: without it a SIGTERM waits until
         # every client's websocket times out (ping interval + timeout, ~45 s). An
         # Engine.IO close lets clients reconnect at once (to another node), and the
-        # disconnect handlers still find the database open.
-        if sio.eio.sockets:
-            await sio.eio.disconnect()
+        # disconnect handlers still find the database open. wait=False: a socket whose
+        # client is already gone has no writer left to drain its queue (eio.disconnect()
+        # would wait on it forever).
+        eio = sio.eio
+        closing = [
+            s.close(wait=False, reason=eio.reason.SERVER_DISCONNECT)
+            for s in list(eio.sockets.values())
+        ]
+        await asyncio.gather(*closing, return_exceptions=True)
 
     app.on_shutdown.append(close_sockets)
     app.cleanup_ctx.append(media_resources)  # before resources: services need the store
