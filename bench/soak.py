@@ -299,7 +299,9 @@ async def run(args: argparse.Namespace) -> int:
         started = time.monotonic()
         until = started + args.seconds
         drivers = [
-            asyncio.create_task(soak.drive(n, r * args.scale, until)) for n, r in RATES.items()
+            asyncio.create_task(soak.drive(n, r * args.scale, until))
+            for n, r in RATES.items()
+            if n not in args.skip
         ]
         samples: list[dict[str, Any]] = []
         print(f"soak: {args.seconds} s, {args.users} clients, every {args.interval} s")
@@ -365,6 +367,7 @@ def main() -> int:
     parser.add_argument("--users", type=int, default=40)
     parser.add_argument("--group-size", type=int, default=10)
     parser.add_argument("--scale", type=float, default=1.0, help="multiplies every rate")
+    parser.add_argument("--skip", nargs="*", default=[], choices=sorted(RATES), help="ops left out")
     parser.add_argument("--results", type=Path, default=ROOT / "bench" / "results")
     parser.add_argument("--safechat", help="the safechat executable (default: beside this python)")
     return asyncio.run(run(parser.parse_args()))
