@@ -405,6 +405,8 @@ def build_services(
         max_chars=settings.max_message_chars,
         hooks=ai_content,
         media=media,
+        # One database deadline per step, 1.5 for the whole send: under a client's 10 s.
+        send_deadline_seconds=1.5 * settings.db_timeout_ms / 1000,
     )
     ai = AIService(
         groups,

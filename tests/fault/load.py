@@ -13,6 +13,8 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
+import socketio
+
 from tests.support import EventClient
 
 # What a client waits for an ack before it gives up on it (socket.io-client apps use
@@ -50,7 +52,7 @@ class Sender:
         started = time.monotonic()
         try:
             ack = await self.client.call("send_message", body, timeout=self.ack_timeout)
-        except TimeoutError:
+        except (TimeoutError, socketio.exceptions.TimeoutError):
             code = "ACK_TIMEOUT"
         except Exception:  # socketio BadNamespaceError and the like: the socket is gone
             code = "DISCONNECTED"

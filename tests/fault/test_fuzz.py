@@ -148,11 +148,12 @@ ROUTES: list[tuple[str, str, type[BaseModel]]] = [
 
 # --- strategies -------------------------------------------------------------------
 
-# Known, fixed on branch h9-input/h9-events: lone surrogates in message content, NUL in
+# known, fixed on branch h9-input/h9-events: lone surrogates in message content, NUL in
 # a reaction emoji, 1e20-sized seqs (beforeSeq/afterSeq/upToSeq/sync), reaction key
-# abuse (arbitrary emoji strings), the '*' event name. Excluded here until those
-# branches are merged; the lead removes the exclusions (search for KNOWN_).
-KNOWN_CONTENT_FIELDS = {"content"}  # no lone surrogates
+# abuse (arbitrary emoji strings), the '*' event name (only registered names are sent).
+# Excluded until those branches are merged; then remove every KNOWN_ exclusion below
+# (and safe_garbage's filters).
+KNOWN_CONTENT_FIELDS = {"content"}  # known, fixed on branch h9-input/h9-events
 KNOWN_SEQ_BOUND = 2**53  # integers without a maximum (Seq) stay below this
 KNOWN_EMOJI = ["👍", "❤️", "😂", "🎉", "a", "🙂" * 8]  # emoji only from this set
 

@@ -55,6 +55,7 @@ class MessageService:
         max_chars: int = 4000,
         hooks: MessageHooks | None = None,
         media: MediaService | None = None,
+        send_deadline_seconds: float = 7.5,
     ) -> None:
         self._groups = groups
         self._group_repo = group_repo
@@ -69,7 +70,13 @@ class MessageService:
         self._hooks = hooks  # AI: moderation before writes, embeddings after (services/ai)
         self._media = media
         self._commit = GroupCommit(
-            groups, group_repo, messages, read_state, clock, prepare=users.warm
+            groups,
+            group_repo,
+            messages,
+            read_state,
+            clock,
+            prepare=users.warm,
+            deadline_seconds=send_deadline_seconds,
         )
 
     def _check_text(self, content: str, *, required: bool) -> str:
