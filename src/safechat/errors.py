@@ -12,6 +12,7 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Any, NotRequired
 
+from pymongo.errors import ConnectionFailure, PyMongoError
 from typing_extensions import TypedDict
 
 
@@ -223,3 +224,14 @@ class DecryptionError(Exception):
 
 class EmbeddedMongoError(RuntimeError):
     """The embedded database server could not be started (the node does not start)."""
+
+
+def unavailable(exc: BaseException) -> ServiceUnavailable | None:
+    """The database could not be reached or did not answer in time: a 503, not a 500.
+
+    Every database call has a deadline (DB_TIMEOUT_MS), so a stopped or hung database
+    surfaces here as a timeout or connection failure; the edges answer SERVICE_UNAVAILABLE.
+    """
+    if isinstance(exc, ConnectionFailure) or (isinstance(exc, PyMongoError) and exc.timeout):
+        return ServiceUnavailable("The database is unavailable; please retry")
+    return None

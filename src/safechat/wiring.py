@@ -140,7 +140,15 @@ def build_services(
         limits=media_limits(settings),
         workers=workers,
     )
-    commit = GroupCommit(group_repo, message_repo, read_state, clock, prepare=users.warm)
+    commit = GroupCommit(
+        group_repo,
+        message_repo,
+        read_state,
+        clock,
+        prepare=users.warm,
+        # One database deadline per step, 1.5 for the whole send: under a client's 10 s.
+        deadline_seconds=1.5 * settings.db_timeout_ms / 1000,
+    )
     background.on_close(commit.close)
     messages = MessageService(
         groups,

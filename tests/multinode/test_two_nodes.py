@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import secrets
 import shutil
 import signal
@@ -86,11 +87,11 @@ class Cluster:
         self.clients.clear()
 
 
-@pytest.fixture(scope="module")
-async def cluster(
-    mongo_uri: str, safechat_bin: str, tmp_path_factory: pytest.TempPathFactory
+@contextlib.asynccontextmanager
+async def start_cluster(
+    mongo_uri: str, safechat_bin: str, root: Path, **env_overrides: str
 ) -> AsyncIterator[Cluster]:
-    root = tmp_path_factory.mktemp("cluster")
+    """Two nodes on a fresh database and redis-server; `env_overrides` for both nodes."""
     redis = RedisServer(root)
     redis.start()
     # Both nodes share what a real deployment shares: keys, issuer, database, Redis.
@@ -111,11 +112,7 @@ async def cluster(
         SAFECHAT_LOG_FORMAT="json",
         **{k.upper(): str(v) for k, v in GENEROUS_LIMITS.items()},
     )
-    env.update(
-        RATE_SEND_PER_SECOND=str(SEND_RATE),
-        RATE_SEND_BURST=str(SEND_BURST),
-        MAX_SOCKETS_PER_USER=str(SOCKET_CAP),
-    )
+    env.update(env_overrides)
     http = aiohttp.ClientSession()
     a, b = node(root, "a", env, safechat_bin), node(root, "b", env, safechat_bin)
     try:
@@ -127,6 +124,20 @@ async def cluster(
                 terminate(serve.proc)
         await http.close()
         redis.stop()
+
+
+@pytest.fixture(scope="module")
+async def cluster(
+    mongo_uri: str, safechat_bin: str, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[Cluster]:
+    root = tmp_path_factory.mktemp("cluster")
+    limits = {
+        "RATE_SEND_PER_SECOND": str(SEND_RATE),
+        "RATE_SEND_BURST": str(SEND_BURST),
+        "MAX_SOCKETS_PER_USER": str(SOCKET_CAP),
+    }
+    async with start_cluster(mongo_uri, safechat_bin, root, **limits) as cluster:
+        yield cluster
 
 
 @pytest.fixture

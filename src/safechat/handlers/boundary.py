@@ -14,7 +14,14 @@ import socketio
 import structlog
 from pydantic import BaseModel
 
-from safechat.errors import AIUnavailable, AuthError, ChatError, ErrorCode, ValidationFailed
+from safechat.errors import (
+    AIUnavailable,
+    AuthError,
+    ChatError,
+    ErrorCode,
+    ValidationFailed,
+    unavailable,
+)
 from safechat.events import Event, error_payload
 from safechat.metrics import Metrics
 from safechat.models.common import validate
@@ -157,7 +164,11 @@ class Boundary:
         except ChatError as exc:
             outcome = self.refused(exc)
             return await self.fail(sid, exc, channel)
-        except Exception:
+        except Exception as exc:
+            if (down := unavailable(exc)) is not None:
+                log.warning("event_failed_database_unavailable", error=repr(exc))
+                outcome = self.refused(down)
+                return await self.fail(sid, down, channel)
             outcome = ErrorCode.INTERNAL_ERROR.value
             log.exception("event_failed")
             return await self.fail(

@@ -6,6 +6,7 @@ bodies are ConnectionService.enforce_expiry and PresenceService.tick.
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qs
@@ -13,7 +14,7 @@ from urllib.parse import parse_qs
 import socketio
 import structlog
 
-from safechat.errors import ChatError, ErrorCode
+from safechat.errors import ChatError, ErrorCode, unavailable
 from safechat.handlers.boundary import Boundary, parse
 from safechat.models.common import iso
 from safechat.models.user import Reauth
@@ -24,6 +25,11 @@ from safechat.services.presence import PresenceService
 from safechat.services.tasks import TaskTracker
 
 log = structlog.get_logger("safechat.socket")
+
+# Handshakes whose database work (sign-in, session, groups, presence) runs at once; the
+# rest wait their turn. A reconnect storm (every client of a restarted node at once)
+# would otherwise flood the database and time out everyone else's requests.
+CONNECT_CONCURRENCY = 16
 
 
 def token_from(environ: dict[str, Any], auth: Any) -> str | None:
@@ -54,6 +60,8 @@ class ConnectionHandlers:
         presence: PresenceService,
         clock: Clock,
         tasks: TaskTracker,
+        *,
+        connect_concurrency: int = CONNECT_CONCURRENCY,
     ) -> None:
         self._b = boundary
         self._sio: socketio.AsyncServer = boundary.sio
@@ -62,6 +70,7 @@ class ConnectionHandlers:
         self._presence = presence
         self._clock = clock
         self._tasks = tasks  # the app's Background: welcomes end with the app
+        self._admission = asyncio.Semaphore(connect_concurrency)
 
     def register(self) -> None:
         self._sio.on("connect", self.on_connect)
@@ -90,11 +99,15 @@ class ConnectionHandlers:
         try:
             claims = await self._connections.verify(token_from(environ, auth))
             ua = environ.get("HTTP_USER_AGENT")
-            opened = await self._connections.open(sid, claims, user_agent=ua, ip=client_ip(environ))
-        except ChatError as exc:
-            log.info("connect_refused", code=exc.code.value)
-            raise self._b.connect_refused(exc) from None
-        except Exception:
+            async with self._admission:
+                opened = await self._connections.open(
+                    sid, claims, user_agent=ua, ip=client_ip(environ)
+                )
+        except Exception as exc:
+            refusal = exc if isinstance(exc, ChatError) else unavailable(exc)
+            if refusal is not None:
+                log.info("connect_refused", code=refusal.code.value)
+                raise self._b.connect_refused(refusal) from None
             log.exception("connect_failed")
             error = ChatError("Server error", code=ErrorCode.INTERNAL_ERROR)
             raise self._b.connect_refused(error) from None
@@ -109,9 +122,10 @@ class ConnectionHandlers:
         if not await self._sio.established(sid):
             return
         try:
-            await self._connections.send_identity(opened.socket)
-            if opened.first_session:
-                await self._presence.announce_online(opened.socket, opened.group_ids)
+            async with self._admission:
+                await self._connections.send_identity(opened.socket)
+                if opened.first_session:
+                    await self._presence.announce_online(opened.socket, opened.group_ids)
         except Exception:
             log.exception("welcome_failed", sid=sid)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import pymongo
 from pymongo import ASCENDING, DESCENDING, AsyncMongoClient, IndexModel, WriteConcern
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
@@ -90,9 +91,13 @@ class Database:
         return coll.with_options(write_concern=DURABLE) if durable else coll
 
     async def ensure_indexes(self) -> None:
-        """Idempotent: creating an existing identical index is a no-op."""
-        for name, models in INDEXES.items():
-            await self.db[name].create_indexes(models)
+        """Idempotent: creating an existing identical index is a no-op.
+
+        Without the per-operation deadline (0 = none): building a new index on a large
+        collection at startup may take longer than any request should."""
+        with pymongo.timeout(0):
+            for name, models in INDEXES.items():
+                await self.db[name].create_indexes(models)
 
     async def ping(self) -> None:
         await self.db.command("ping")

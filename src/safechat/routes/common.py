@@ -20,6 +20,7 @@ from safechat.errors import (
     PayloadTooLarge,
     RateLimited,
     ValidationFailed,
+    unavailable,
 )
 from safechat.models.common import OBJECT_ID_PATTERN, validate
 from safechat.services.auth import Claims
@@ -65,9 +66,14 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
             code = ErrorCode.NOT_FOUND if exc.status in (404, 405) else ErrorCode.VALIDATION_ERROR
             response = error_response(ChatError(exc.reason, code=code), status=exc.status)
         status = response.status
-    except Exception:
-        log.exception("request_failed", method=request.method)
-        response = error_response(ChatError("Internal error"))
+    except Exception as exc:
+        if (down := unavailable(exc)) is not None:
+            log.warning("request_failed_database_unavailable", error=repr(exc))
+            response = error_response(down)
+        else:
+            log.exception("request_failed", method=request.method)
+            response = error_response(ChatError("Internal error"))
+        status = response.status
     finally:
         if not request.path.startswith("/socket.io"):
             request.app[METRICS].http_requests.labels(str(status)).inc()

@@ -55,12 +55,16 @@ RECENT_TEMP_IDS = 50_000
 # A sender refused by the atomic check is re-checked alone; membership can change
 # again meanwhile, so the admission is retried a few times before giving up.
 ADMIT_ATTEMPTS = 3
+# Without a deadline a batch can take one database timeout per step (seq reservation,
+# insert, placeholders) when the database dies halfway: past a client's ack timeout.
+DEFAULT_DEADLINE_SECONDS = 7.5
 
 
 @dataclass(slots=True)
 class _Pending:
     draft: Draft
     future: asyncio.Future[Stored]
+    arrived: float  # the clock's monotonic time
     # Later sends of the same tempId in the same batch: they get this one's outcome.
     followers: list[_Pending] = field(default_factory=list)
 
@@ -90,15 +94,21 @@ class GroupCommit:
         *,
         prepare: Callable[[list[str]], Awaitable[None]] | None = None,
         max_batch: int = MAX_BATCH,
+        deadline_seconds: float = DEFAULT_DEADLINE_SECONDS,
     ) -> None:
         """`prepare(sender_ids)` runs after a batch is stored and before any of its sends
-        resumes, so that they can go on to their announcement without waiting again."""
+        resumes, so that they can go on to their announcement without waiting again.
+
+        Every send is answered within `deadline_seconds` of its arrival: a batch still
+        writing by then is abandoned and its sends get SERVICE_UNAVAILABLE (a retry with
+        the same tempId finds what was stored; a reserved seq may stay a gap)."""
         self._group_repo = group_repo
         self._messages = messages
         self._read_state = read_state
         self._clock = clock
         self._prepare = prepare
         self._max_batch = max_batch
+        self._deadline = deadline_seconds
         self._queues: dict[ObjectId, deque[_Pending]] = {}
         self._writers: set[asyncio.Task[None]] = set()
         self._recent: dict[tuple[str, str], ObjectId] = {}
@@ -108,7 +118,9 @@ class GroupCommit:
         """Stores the message durably (or finds its earlier copy); raises ChatError."""
         if self._closed:
             raise ServiceUnavailable("The server is shutting down")
-        pending = _Pending(draft, asyncio.get_running_loop().create_future())
+        pending = _Pending(
+            draft, asyncio.get_running_loop().create_future(), self._clock.monotonic()
+        )
         queue = self._queues.get(draft.group_id)
         if queue is None:
             # No writer for this group yet: start one; it drains the queue, then leaves.
@@ -133,11 +145,19 @@ class GroupCommit:
         try:
             while queue:
                 batch = [queue.popleft() for _ in range(min(len(queue), self._max_batch))]
+                left = batch[0].arrived + self._deadline - self._clock.monotonic()
                 try:
-                    await self._write(group_id, batch)
+                    async with asyncio.timeout(max(0.0, left)):
+                        await self._write(group_id, batch)
                 except BaseException as exc:
                     log.exception("send_batch_failed", group_id=str(group_id), size=len(batch))
                     failure = exc if isinstance(exc, ChatError) else ServiceUnavailable()
+                    if not isinstance(exc, ChatError):
+                        # The database just failed (or timed out): the sends queued behind
+                        # this batch would only wait for the same, so they fail now too and
+                        # none waits out a second database timeout.
+                        batch.extend(queue)
+                        queue.clear()
                     for p in batch:
                         p.fail(failure)
                     if not isinstance(exc, Exception):
