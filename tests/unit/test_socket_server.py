@@ -64,3 +64,27 @@ async def test_established_is_false_for_a_refused_handshake() -> None:
 async def test_established_is_false_for_an_unknown_sid() -> None:
     sio = SafeChatSocketServer(async_mode="aiohttp")
     assert await sio.established("nobody") is False
+
+
+class _Socket:
+    closing = closed = False
+
+
+async def test_a_connect_being_handled_outlives_the_handshake_deadline() -> None:
+    """Under a reconnect storm a CONNECT may wait its turn for admission past the
+    deadline for sessions that never authenticate; it must not be closed meanwhile.
+    A refused CONNECT gets no extra time."""
+    sio = SafeChatSocketServer(async_mode="aiohttp")
+    eio = sio.eio
+    eio.handshake_timeout = 0.05
+    expired: list[str] = []
+    eio._expire = expired.append  # type: ignore[method-assign]
+    eio.sockets["s1"] = _Socket()
+    eio._watch("s1")
+    eio.hold("s1")
+    await asyncio.sleep(0.1)
+    assert expired == []
+    assert eio.pending_sessions == 1  # still counted against the cap
+    eio.rearm("s1")  # refused: the original deadline, long past, applies at once
+    await asyncio.sleep(0.01)
+    assert expired == ["s1"]

@@ -192,6 +192,21 @@ class GuardedEngineIO(engineio.AsyncServer):  # type: ignore[misc]
     def authenticated(self, sid: str) -> None:
         self._forget(sid)
 
+    def hold(self, sid: str) -> None:
+        """A CONNECT is being handled (it may wait its turn for admission under a
+        reconnect storm): no deadline meanwhile; the session still counts as pending."""
+        timer = self._pending.get(sid)
+        if timer is not None:
+            timer.cancel()
+
+    def rearm(self, sid: str) -> None:
+        """The CONNECT was refused: the session's original deadline runs again (a refused
+        CONNECT never buys a session more time)."""
+        timer = self._pending.get(sid)
+        if timer is not None and timer.cancelled():
+            loop = asyncio.get_running_loop()
+            self._pending[sid] = loop.call_at(timer.when(), self._expire, sid)
+
     def _expire(self, sid: str) -> None:
         self._pending.pop(sid, None)
         socket = self.sockets.get(sid)
@@ -229,6 +244,7 @@ class SafeChatSocketServer(socketio.AsyncServer):  # type: ignore[misc]
         future: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
         self._connecting[key] = future
         connected = False
+        self.eio.hold(eio_sid)
         try:
             await super()._handle_connect(eio_sid, namespace, data)
             sid = self.manager.sid_from_eio_sid(eio_sid, namespace)
@@ -240,6 +256,8 @@ class SafeChatSocketServer(socketio.AsyncServer):  # type: ignore[misc]
                 future.set_result(connected)
         if connected:
             self.eio.authenticated(eio_sid)
+        else:
+            self.eio.rearm(eio_sid)
 
     async def _handle_eio_message(self, eio_sid: str, data: str | bytes) -> None:
         if isinstance(data, bytes) or data[:1] in _BINARY_TYPES:
