@@ -24,6 +24,9 @@ class _Clock:
     def now(self) -> datetime:
         return T0
 
+    def monotonic(self) -> float:
+        return 0.0
+
 
 async def until(predicate: Any, timeout: float = 2.0) -> None:
     async with asyncio.timeout(timeout):
