@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 
 from safechat.adapters.embedded_mongo import find_command, free_port
-from tests.redis_server import RedisServer
-from tests.support import ChatServer, start_server, terminate
+from tests.helpers.redis_server import RedisServer
+from tests.helpers.support import ChatServer, start_server, terminate
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -15,7 +15,7 @@ from safechat.adapters.ratelimit.memory import MemoryRateLimiter
 from safechat.adapters.ratelimit.redis import RedisRateLimiter
 from safechat.adapters.redis_link import RedisLink, redis_client
 from safechat.services.ports import PresenceStore, RateLimiter, TypingStore
-from tests.redis_server import RedisServer
+from tests.helpers.redis_server import RedisServer
 
 TTL = 30.0
 

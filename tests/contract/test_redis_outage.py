@@ -11,8 +11,8 @@ from safechat.adapters.ratelimit.redis import RedisRateLimiter
 from safechat.adapters.redis_link import RedisLink, redis_client
 from safechat.errors import PresenceFull
 from safechat.services.ports import Limit
-from tests.fakes import FakeClock
-from tests.redis_server import RedisServer
+from tests.helpers.fakes import FakeClock
+from tests.helpers.redis_server import RedisServer
 
 
 async def test_outage_falls_back_and_heartbeat_restores(tmp_path: Path) -> None:

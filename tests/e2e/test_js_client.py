@@ -22,7 +22,7 @@ from pydantic import AliasChoices
 
 from safechat.adapters.embedded_mongo import free_port
 from safechat.config import Settings
-from tests.support import require_node, terminate
+from tests.helpers.support import require_node, terminate
 
 E2E_DIR = Path(__file__).resolve().parent
 SCRIPT = E2E_DIR / "chat_flow.mjs"

@@ -15,9 +15,9 @@ from pathlib import Path
 import pytest
 import socketio
 
-from tests.db_server import DbServer
-from tests.fault.load import ACK_TIMEOUT, Sender, check_nothing_lost_or_doubled, history
-from tests.support import ChatServer, EventClient, pair, start_server
+from tests.helpers.db_server import DbServer
+from tests.helpers.load import ACK_TIMEOUT, Sender, check_nothing_lost_or_doubled, history
+from tests.helpers.support import ChatServer, EventClient, pair, start_server
 
 OUTAGE = 10.0
 DB_TIMEOUT_MS = 5000  # the default DB_TIMEOUT_MS

@@ -52,7 +52,7 @@ from safechat.models.message import (
 )
 from safechat.models.presence import ChangeStatus, OnlineUsersQuery, TypingEvent
 from safechat.models.user import Reauth, UpdateMe
-from tests.support import ChatServer, EventClient, start_server
+from tests.helpers.support import ChatServer, EventClient, start_server
 
 CODES = {c.value for c in ErrorCode} - {"INTERNAL_ERROR", "SERVICE_UNAVAILABLE"}
 SOCKET_CASES = 150  # per event: 19 events

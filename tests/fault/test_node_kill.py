@@ -11,7 +11,7 @@ import asyncio
 import signal
 from pathlib import Path
 
-from tests.fault.load import Sender, check_nothing_lost_or_doubled, history
+from tests.helpers.load import Sender, check_nothing_lost_or_doubled, history
 from tests.multinode.test_two_nodes import start_cluster
 
 

@@ -21,9 +21,9 @@ import aiohttp
 
 from safechat.adapters.embedded_mongo import free_port
 from safechat.services.auth import DevIssuer
-from tests.fault.load import ACK_TIMEOUT
-from tests.integration.test_cli_and_restart import Serve, clean_env
-from tests.support import GENEROUS_LIMITS, EventClient
+from tests.helpers.load import ACK_TIMEOUT
+from tests.helpers.processes import Serve, clean_env
+from tests.helpers.support import GENEROUS_LIMITS, EventClient
 
 CLIENTS = int(os.environ.get("SAFECHAT_STORM_CLIENTS", "200"))
 GROUPS = 10

@@ -25,6 +25,7 @@ import yaml
 
 from safechat.adapters.embedded_mongo import free_port
 from safechat.config import Settings
+from tests.helpers.support import terminate
 from tests.infra.tools import (
     MEDIA_AND_REDIS_ENV,
     ROOT,
@@ -32,7 +33,6 @@ from tests.infra.tools import (
     setting_env_names,
     tool,
 )
-from tests.support import terminate
 
 DOCKERFILE = ROOT / "Dockerfile"
 COMPOSE = ROOT / "docker-compose.yml"

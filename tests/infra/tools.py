@@ -15,7 +15,7 @@ import pytest
 from pydantic import AliasChoices
 
 from safechat.config import Settings
-from tests.support import require_node
+from tests.helpers.support import require_node
 
 ROOT = Path(__file__).resolve().parents[2]
 TOOLS_VENV = ROOT / ".venv-tools"

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from safechat.container import SERVICES
-from tests.support import ChatServer, EventClient, pair, start_server
+from tests.helpers.support import ChatServer, EventClient, pair, start_server
 
 
 async def settle(server: ChatServer) -> None:

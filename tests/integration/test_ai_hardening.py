@@ -15,7 +15,7 @@ from bson import ObjectId
 
 from safechat.adapters.ai import offline_text
 from safechat.container import SERVICES
-from tests.support import ChatServer, EventClient, pair, start_server
+from tests.helpers.support import ChatServer, EventClient, pair, start_server
 
 LONG = ("a b " * 1000)[:4000]
 # A behaviour bound, not a benchmark: before the fix the loop stalled for seconds.

@@ -13,8 +13,8 @@ import pytest
 
 from safechat.container import BACKGROUND, SERVICES
 from safechat.repositories.embeddings import decode_vector
-from tests.ai_server import REPLIES, FakeOpenAI, fake_openai
-from tests.support import ChatServer, pair, start_server
+from tests.helpers.ai_server import REPLIES, FakeOpenAI, fake_openai
+from tests.helpers.support import ChatServer, pair, start_server
 
 Factory = Callable[..., Awaitable[ChatServer]]
 

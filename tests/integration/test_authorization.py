@@ -23,7 +23,7 @@ from bson import ObjectId
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from safechat.container import SERVICES
-from tests.support import ChatServer, EventClient, fill_template, module_server
+from tests.helpers.support import ChatServer, EventClient, fill_template, module_server
 
 # Everything a member could hear about a change to a group or its messages.
 BROADCASTS = (

@@ -22,7 +22,7 @@ from hypothesis import strategies as st
 
 from safechat.container import SERVICES
 from safechat.errors import ErrorCode
-from tests.support import ChatServer, EventClient, fill_template, module_server
+from tests.helpers.support import ChatServer, EventClient, fill_template, module_server
 
 # A value that must never come back in an error (it could be someone's message text).
 MARK = "SECRET-MARKER-9f2c"

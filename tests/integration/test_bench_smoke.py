@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support import ChatServer
+from tests.helpers.support import ChatServer
 
 BENCH = Path(__file__).resolve().parents[2] / "bench"
 

@@ -23,7 +23,7 @@ from safechat.adapters.embedded_mongo import free_port
 from safechat.adapters.jwks import HttpJwks
 from safechat.container import SERVICES
 from safechat.services.ports import SystemClock
-from tests.support import ChatServer, EventClient, start_server
+from tests.helpers.support import ChatServer, EventClient, start_server
 
 CLERK_ISSUER = "https://clerk.example.test"
 COOLDOWN = 1.0  # seconds between JWKS refetches for unknown kids, shortened for tests

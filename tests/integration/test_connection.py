@@ -10,39 +10,14 @@ from pathlib import Path
 from typing import Any
 
 import jwt
-import socketio
 from aiohttp import web
 
 from safechat.container import CONNECTION_HANDLERS, SERVICES
 from safechat.handlers.connection import ConnectionHandlers
 from safechat.services.auth import DevIssuer
-from tests.support import ChatServer, EventClient, start_server
+from tests.helpers.support import ChatServer, EventClient, refusal, start_server
 
 ISO_Z = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
-
-
-async def refusal(server: ChatServer, url: str | None = None, **kwargs: Any) -> dict[str, Any]:
-    """Connects a raw client that must be refused; returns what `connect_error` carried."""
-    sio = socketio.AsyncClient(reconnection=False)
-    seen: asyncio.Queue[Any] = asyncio.Queue()
-
-    async def on_error(data: Any = None) -> None:
-        seen.put_nowait(data)
-
-    sio.on("connect_error", on_error)
-
-    kwargs.setdefault("transports", ["websocket"])
-    try:
-        await sio.connect(url or server.url, wait_timeout=10, **kwargs)
-    except socketio.exceptions.ConnectionError:
-        pass
-    else:
-        await sio.disconnect()
-        raise AssertionError("connection was accepted")
-    data = await asyncio.wait_for(seen.get(), 5)
-    assert sio.connected is False
-    assert isinstance(data, dict)
-    return data
 
 
 async def connected_as(server: ChatServer, url: str | None = None, **kwargs: Any) -> str:

@@ -16,7 +16,7 @@ import pytest
 
 from safechat.adapters.socketio.engineio_guard import GuardedEngineIO
 from safechat.container import SIO
-from tests.support import ChatServer, start_server
+from tests.helpers.support import ChatServer, start_server
 
 POLL = "/socket.io/?EIO=4&transport=polling"
 ROUNDS = 25  # oversize POSTs per test; each used to leave a request hanging forever

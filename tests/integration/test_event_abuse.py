@@ -12,7 +12,7 @@ import pytest
 import socketio
 
 from safechat.container import SERVICES, SIO
-from tests.support import ChatServer, EventClient, pair, start_server
+from tests.helpers.support import ChatServer, EventClient, pair, start_server
 
 V = "VALIDATION_ERROR"
 

@@ -19,7 +19,7 @@ from bson import ObjectId
 from pymongo import monitoring
 
 from safechat.container import SERVICES
-from tests.support import ChatServer, EventClient, start_server
+from tests.helpers.support import ChatServer, EventClient, start_server
 
 
 class _Inserts(monitoring.CommandListener):

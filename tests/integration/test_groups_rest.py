@@ -7,7 +7,7 @@ from typing import Any
 from bson import ObjectId
 
 from safechat.container import SERVICES, SIO
-from tests.support import ChatServer
+from tests.helpers.support import ChatServer
 
 UNKNOWN_ID = "0123456789abcdef01234567"
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.support import ChatServer, EventClient
+from tests.helpers.support import ChatServer, EventClient
 
 UNKNOWN_ID = "0123456789abcdef01234567"
 

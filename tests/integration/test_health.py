@@ -12,7 +12,7 @@ import jwt
 
 from safechat import __version__
 from safechat.adapters.embedded_mongo import free_port
-from tests.support import ChatServer, start_server
+from tests.helpers.support import ChatServer, start_server
 
 
 async def test_health(server: ChatServer) -> None:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support import ChatServer, start_server
+from tests.helpers.support import ChatServer, start_server
 
 HALF_OPEN = 20  # raw connections per test
 

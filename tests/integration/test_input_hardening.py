@@ -17,9 +17,8 @@ import pytest_asyncio
 
 from safechat.container import SERVICES
 from safechat.errors import AuthError
+from tests.helpers.support import ChatServer, module_server, refusal, start_server
 from tests.integration.test_bad_input import Stage, assert_error_ack, make_stage
-from tests.integration.test_connection import refusal
-from tests.support import ChatServer, module_server, start_server
 
 V = "VALIDATION_ERROR"
 MAX_SAFE_INT = 2**53 - 1  # the bound the models enforce (JavaScript's safe integers)
@@ -386,7 +385,7 @@ async def test_group_creation_is_rate_limited_per_user(
 
 
 def _multipart(gid: str, filename: bytes, caption: bytes | None = None) -> tuple[bytes, str]:
-    from tests.media_support import png_bytes
+    from tests.helpers.media import png_bytes
 
     boundary = "h9boundary"
     parts = [f'--{boundary}\r\nContent-Disposition: form-data; name="groupId"\r\n\r\n{gid}\r\n']

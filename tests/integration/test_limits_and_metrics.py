@@ -6,8 +6,7 @@ import asyncio
 import re
 from pathlib import Path
 
-from tests.integration.test_connection import refusal
-from tests.support import ChatServer, pair, start_server
+from tests.helpers.support import ChatServer, pair, refusal, start_server
 
 
 async def _server(mongo_uri: str, db_name: str, tmp_path: Path, **limits: object) -> ChatServer:

@@ -12,7 +12,7 @@ from pathlib import Path
 from bson import ObjectId
 
 from safechat.container import IMAGE_WORKERS, SERVICES
-from tests.media_support import (
+from tests.helpers.media import (
     ELF,
     follow,
     frames_gif,
@@ -21,7 +21,7 @@ from tests.media_support import (
     upload,
     ztxt_bomb,
 )
-from tests.support import ChatServer
+from tests.helpers.support import ChatServer
 
 BOMBERS = 6
 

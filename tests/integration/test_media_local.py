@@ -10,7 +10,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit
 from bson import ObjectId
 
 from safechat.container import LOCAL_MEDIA, SERVICES
-from tests.media_support import (
+from tests.helpers.media import (
     ELF,
     GPS_MARKER,
     PDF,
@@ -24,7 +24,7 @@ from tests.media_support import (
     presign,
     upload,
 )
-from tests.support import ChatServer, pair
+from tests.helpers.support import ChatServer, pair
 
 LIMIT = 10 * 1024 * 1024
 

@@ -17,7 +17,7 @@ from moto.server import ThreadedMotoServer
 
 from safechat.adapters.embedded_mongo import free_port
 from safechat.container import SERVICES
-from tests.media_support import (
+from tests.helpers.media import (
     ELF,
     GPS_MARKER,
     exif_jpeg,
@@ -27,7 +27,7 @@ from tests.media_support import (
     presign,
     upload,
 )
-from tests.support import ChatServer, pair, start_server
+from tests.helpers.support import ChatServer, pair, start_server
 
 PREFIX = "chat"
 

@@ -11,7 +11,7 @@ from safechat.components import encryption_keys
 from safechat.container import SERVICES
 from safechat.models.message import StoredMessage
 from safechat.services.encryption import Encryptor
-from tests.support import ChatServer, EventClient
+from tests.helpers.support import ChatServer, EventClient
 
 
 async def pair(server: ChatServer) -> tuple[str, str, str]:

@@ -9,7 +9,7 @@ import bson
 from bson import ObjectId
 
 from safechat.container import SERVICES
-from tests.support import ChatServer, EventClient, pair
+from tests.helpers.support import ChatServer, EventClient, pair
 
 UNICODE_TEXT = "héllo 👋🏽 👨‍👩‍👧 — مرحبا بالعالم — שלום — 你好世界 — こんにちは — 한국어 — e\u0301"
 

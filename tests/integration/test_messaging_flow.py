@@ -5,7 +5,7 @@ from __future__ import annotations
 from bson import ObjectId
 
 from safechat.container import SERVICES
-from tests.support import ChatServer
+from tests.helpers.support import ChatServer
 
 
 async def test_send_is_acked_stored_and_broadcast(server: ChatServer) -> None:

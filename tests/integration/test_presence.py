@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support import ChatServer, pair, start_server
+from tests.helpers.support import ChatServer, pair, start_server
 
 
 @pytest.fixture

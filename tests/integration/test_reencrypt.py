@@ -14,7 +14,7 @@ from safechat.commands import reencrypt
 from safechat.config import Settings
 from safechat.container import SERVICES
 from safechat.services.encryption import legacy_encrypt
-from tests.support import start_server
+from tests.helpers.support import start_server
 
 LEGACY_SECRET = "old-node-service-secret"
 

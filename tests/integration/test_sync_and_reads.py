@@ -7,7 +7,7 @@ from typing import Any
 from bson import ObjectId
 
 from safechat.container import SERVICES
-from tests.support import ChatServer, EventClient, pair
+from tests.helpers.support import ChatServer, EventClient, pair
 
 
 async def send_many(

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import aiohttp
 
-from tests.support import ChatServer, start_server
+from tests.helpers.support import ChatServer, start_server
 
 
 async def _negotiated_extensions(url: str, token: str) -> str:

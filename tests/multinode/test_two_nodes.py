@@ -27,9 +27,9 @@ from pymongo import AsyncMongoClient
 
 from safechat.adapters.embedded_mongo import free_port
 from safechat.services.auth import DEV_KEY_FILE, DevIssuer
-from tests.integration.test_cli_and_restart import Serve, clean_env
-from tests.redis_server import RedisServer
-from tests.support import GENEROUS_LIMITS, EventClient, terminate
+from tests.helpers.processes import Serve, clean_env
+from tests.helpers.redis_server import RedisServer
+from tests.helpers.support import GENEROUS_LIMITS, EventClient, terminate
 
 PUBLIC_URL = "http://chat.cluster.test"
 TTL = 5  # presence TTL: a dead node's users drop out within seconds

@@ -1,7 +1,7 @@
 """The services wired over in-memory fakes and a FakeClock: no server, no database.
 
 Presence, typing and rate limits use their memory adapters (the ports' real in-process
-implementations); repositories are the fakes of tests/fakes.
+implementations); repositories are the fakes of tests/helpers/fakes.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from safechat.services.messages.service import MessageService
 from safechat.services.ports import Limit
 from safechat.services.presence import PresenceService
 from safechat.services.users import UserService
-from tests.fakes import (
+from tests.helpers.fakes import (
     FakeAuditRepository,
     FakeClock,
     FakeGroupRepository,

@@ -14,7 +14,7 @@ from safechat.repositories.messages import MessageRepository
 from safechat.repositories.read_state import ReadStateRepository
 from safechat.repositories.users import UserRepository
 from safechat.services.ports import Clock, Notifier, SystemClock
-from tests.fakes import (
+from tests.helpers.fakes import (
     FakeAuditRepository,
     FakeClock,
     FakeGroupRepository,
@@ -23,7 +23,7 @@ from tests.fakes import (
     FakeUserRepository,
     RecordingNotifier,
 )
-from tests.fakes.faults import Faults
+from tests.helpers.fakes.faults import Faults
 
 PAIRS = [
     (FakeGroupRepository, GroupRepository),

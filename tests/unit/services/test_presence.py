@@ -14,7 +14,7 @@ from safechat.models.common import iso
 from safechat.models.group import Group
 from safechat.services.connections import LiveSocket
 from safechat.services.presence import PresenceService
-from tests.fakes import Sent
+from tests.helpers.fakes import Sent
 from tests.unit.services.conftest import PRESENCE_TTL, World
 
 TYPING = 5.0

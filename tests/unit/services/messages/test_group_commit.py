@@ -19,7 +19,7 @@ from safechat.errors import ChatError, ErrorCode
 from safechat.models.group import Group
 from safechat.models.message import StoredMessage
 from safechat.services.messages.group_commit import Draft, GroupCommit, Stored
-from tests.fakes import (
+from tests.helpers.fakes import (
     FakeClock,
     FakeGroupRepository,
     FakeMessageRepository,

@@ -22,7 +22,7 @@ from safechat.services.media.files import (
     sniff,
 )
 from safechat.services.media.service import orphan_cutoff
-from tests.media_support import (
+from tests.helpers.media import (
     ELF,
     GPS_MARKER,
     PDF,

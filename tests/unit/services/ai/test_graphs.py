@@ -19,7 +19,7 @@ from safechat.repositories.embeddings import (
 from safechat.services.ai.graphs import Pipelines, distinct
 from safechat.services.ai.guard import CircuitBreaker, GuardedAI
 from safechat.services.ai.schemas import Turn
-from tests.fakes import FakeClock
+from tests.helpers.fakes import FakeClock
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
 GROUP = Group(ObjectId(), "g", None, False, True, "ann", [], 0, NOW, NOW)

@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 
 from safechat.adapters.embedded_mongo import free_port
-from tests.support import terminate
+from tests.helpers.support import terminate
 
 
 class RedisServer:

@@ -10,7 +10,7 @@ from safechat.errors import RateLimited
 from safechat.metrics import Metrics
 from safechat.services.ports import Limit
 from safechat.services.ratelimit import enforce
-from tests.fakes import FakeClock
+from tests.helpers.fakes import FakeClock
 
 
 def refused(metrics: Metrics, limit: str) -> float:

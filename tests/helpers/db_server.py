@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 
 from safechat.adapters.embedded_mongo import find_command, free_port
-from tests.support import terminate
+from tests.helpers.support import terminate
 
 
 class DbServer:

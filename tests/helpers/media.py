@@ -10,7 +10,7 @@ from typing import Any
 import aiohttp
 from PIL import Image
 
-from tests.support import ChatServer
+from tests.helpers.support import ChatServer
 
 # ELF and PE headers: what an executable disguised as photo.jpg starts with.
 ELF = b"\x7fELF\x02\x01\x01\x00" + b"\x00" * 8 + b"\x02\x00\x3e\x00" + b"\x00" * 200

@@ -11,8 +11,8 @@ from bson import ObjectId
 
 from safechat.errors import Conflict, DuplicateKey
 from safechat.models.user import User
-from tests.fakes.clock import START
-from tests.fakes.faults import Faults, faulty
+from tests.helpers.fakes.clock import START
+from tests.helpers.fakes.faults import Faults, faulty
 
 Doc = dict[str, Any]
 

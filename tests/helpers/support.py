@@ -225,3 +225,27 @@ def require_node(package_dir: Path, make_target: str) -> str:
     if not package_dir.is_dir():
         pytest.fail(f"{package_dir} missing: run `make {make_target}` (or `make test`)")
     return exe
+
+
+async def refusal(server: ChatServer, url: str | None = None, **kwargs: Any) -> dict[str, Any]:
+    """Connects a raw client that must be refused; returns what `connect_error` carried."""
+    sio = socketio.AsyncClient(reconnection=False)
+    seen: asyncio.Queue[Any] = asyncio.Queue()
+
+    async def on_error(data: Any = None) -> None:
+        seen.put_nowait(data)
+
+    sio.on("connect_error", on_error)
+
+    kwargs.setdefault("transports", ["websocket"])
+    try:
+        await sio.connect(url or server.url, wait_timeout=10, **kwargs)
+    except socketio.exceptions.ConnectionError:
+        pass
+    else:
+        await sio.disconnect()
+        raise AssertionError("connection was accepted")
+    data = await asyncio.wait_for(seen.get(), 5)
+    assert sio.connected is False
+    assert isinstance(data, dict)
+    return data

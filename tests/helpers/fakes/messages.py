@@ -11,7 +11,7 @@ from bson import ObjectId
 
 from safechat.errors import DuplicateKey
 from safechat.models.message import StoredMessage
-from tests.fakes.faults import Faults, faulty
+from tests.helpers.fakes.faults import Faults, faulty
 
 Doc = dict[str, Any]
 

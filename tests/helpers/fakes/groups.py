@@ -11,8 +11,8 @@ from bson import ObjectId
 
 from safechat.models.group import Group, Role
 from safechat.repositories.groups import new_group_doc
-from tests.fakes.clock import START
-from tests.fakes.faults import Faults, faulty
+from tests.helpers.fakes.clock import START
+from tests.helpers.fakes.faults import Faults, faulty
 
 Doc = dict[str, Any]
 

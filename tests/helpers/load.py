@@ -15,7 +15,7 @@ from typing import Any
 
 import socketio
 
-from tests.support import EventClient
+from tests.helpers.support import EventClient
 
 # What a client waits for an ack before it gives up on it (socket.io-client apps use
 # ~10 s): a send the server cannot store must be refused before that.

@@ -12,8 +12,8 @@ from safechat.adapters.ai.openai import OpenAIProvider
 from safechat.errors import AIUnavailable
 from safechat.services.ai.guard import CircuitBreaker, GuardedAI
 from safechat.services.ai.schemas import ChatRequest, Completion, ReplySuggestions, Summary, Turn
-from tests.ai_server import REPLIES, FakeOpenAI, fake_openai
-from tests.fakes import FakeClock
+from tests.helpers.ai_server import REPLIES, FakeOpenAI, fake_openai
+from tests.helpers.fakes import FakeClock
 
 LUNCH = ChatRequest("smart_replies", [Turn("Ann", "Are we still on for lunch tomorrow?")])
 

@@ -5,12 +5,16 @@ Only what the services call is implemented; tests/unit/services/test_fakes.py ke
 fake's methods in step with the real repository's signatures.
 """
 
-from tests.fakes.clock import START, FakeClock
-from tests.fakes.faults import Gate, InjectedFailure
-from tests.fakes.groups import FakeGroupRepository
-from tests.fakes.messages import FakeMessageRepository
-from tests.fakes.notifier import RecordingNotifier, Sent
-from tests.fakes.people import FakeAuditRepository, FakeReadStateRepository, FakeUserRepository
+from tests.helpers.fakes.clock import START, FakeClock
+from tests.helpers.fakes.faults import Gate, InjectedFailure
+from tests.helpers.fakes.groups import FakeGroupRepository
+from tests.helpers.fakes.messages import FakeMessageRepository
+from tests.helpers.fakes.notifier import RecordingNotifier, Sent
+from tests.helpers.fakes.people import (
+    FakeAuditRepository,
+    FakeReadStateRepository,
+    FakeUserRepository,
+)
 
 __all__ = [
     "START",

@@ -1,0 +1,1 @@
+"""Test helpers: servers, clients, fakes and fixtures shared by the test folders."""
