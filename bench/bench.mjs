@@ -813,7 +813,7 @@ async function main() {
     target = { url: opt.url, dataDir: opt["data-dir"], pid: Number(opt["server-pid"] ?? 0) };
   } else {
     target = await startServer();
-    say(`safechat serve pid ${target.pid} on ${target.url}`);
+    say(`${cfg.target === "reference" ? "reference server" : "safechat serve"} pid ${target.pid} on ${target.url}`);
   }
   const probe = new Probe(target.pid || process.pid);
   const machine = {

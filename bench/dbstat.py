@@ -27,7 +27,7 @@ def main() -> int:
     try:
         status = client.admin.command("serverStatus")
         out["opcounters"] = {k: int(v) for k, v in status.get("opcounters", {}).items()}
-    except Exception as exc:  # noqa: BLE001 - reported, not fatal
+    except Exception as exc:
         out["error"] = f"serverStatus: {exc}"
     try:
         totals = client.admin.command("top")["totals"]
@@ -36,7 +36,7 @@ def main() -> int:
             for ns, v in totals.items()
             if isinstance(v, dict) and "writeLock" in v
         }
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:
         out["topError"] = str(exc)
     client.close()
     json.dump(out, sys.stdout)

@@ -60,7 +60,10 @@ def iso() -> str:
 
 
 sio = socketio.AsyncServer(
-    async_mode="aiohttp", logger=False, engineio_logger=False, json=OrjsonCodec() if orjson else None
+    async_mode="aiohttp",
+    logger=False,
+    engineio_logger=False,
+    json=OrjsonCodec() if orjson else None,
 )
 sio.eio._async = {**sio.eio._async, "websocket": PlainWebSocket}
 groups: dict[str, dict[str, Any]] = {}  # id -> {id, name, ownerId, members, lastSeq}
@@ -116,7 +119,9 @@ async def connect(sid: str, environ: dict[str, Any], auth: Any = None) -> bool:
     users[sid] = uid
     await sio.enter_room(sid, f"user:{uid}")
     # The groups: from the auth payload or the query when given, else those it was added to.
-    extra = auth.get("groups") or (query.get("groups", [""])[0].split(",") if "groups" in query else [])
+    extra = auth.get("groups") or (
+        query.get("groups", [""])[0].split(",") if "groups" in query else []
+    )
     mine = list(dict.fromkeys([*member_of.get(uid, []), *extra]))
     for gid in mine:
         await sio.enter_room(sid, f"group:{gid}")
@@ -145,7 +150,9 @@ async def send_message(sid: str, data: Any) -> dict[str, Any]:
     if uid is None or not isinstance(data, dict) or not isinstance(data.get("content"), str):
         return {"ok": False, "error": {"code": "VALIDATION_ERROR", "message": "bad payload"}}
     gid = str(data.get("groupId"))
-    g = groups.setdefault(gid, {"id": gid, "name": gid, "ownerId": uid, "members": [], "lastSeq": 0})
+    g = groups.setdefault(
+        gid, {"id": gid, "name": gid, "ownerId": uid, "members": [], "lastSeq": 0}
+    )
     g["lastSeq"] += 1
     now = iso()
     message = {"id": f"m{next(ids):023d}", "groupId": gid, "roomId": gid, "seq": g["lastSeq"],
