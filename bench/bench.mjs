@@ -737,7 +737,7 @@ async function scenarioStorm(target, probe) {
   let background = null;
   try {
     await Promise.all(workers.map((w) => w.ask({ cmd: "disconnect" })));
-    await sleep(cfg.pause);
+    await settle(probe); // --pause, then until the disconnects' work is done (<= 30 s)
     // The database's own background writes over 2 quiet seconds, to tell them apart.
     const q0 = dbStat(uri);
     await sleep(2000);
