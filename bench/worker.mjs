@@ -9,6 +9,8 @@ import { io } from "socket.io-client";
 const now = () => performance.timeOrigin + performance.now();
 const CONNECT_CONCURRENCY = 25;
 const ACK_TIMEOUT_MS = 15000;
+const USER_GROUPS_TIMEOUT_MS = 30000;
+let connectFailures = 0;
 
 /** @type {{idx:number, sub:string, token:string, groupId:string|null, groupSize:number, socket:any}[]} */
 let clients = [];
@@ -83,13 +85,26 @@ function connectOne(client) {
       timeout: 30000,
     });
     const lastSeq = new Map();
+    let done = false;
+    const finish = (ok, why) => {
+      if (done) return;
+      done = true;
+      clearTimeout(timer);
+      if (!ok) {
+        if (++connectFailures <= 10) process.send({ type: "log", text: `connect failed ${client.sub}: ${why}` });
+        else if (connectFailures === 11) process.send({ type: "log", text: "(further connect failures not logged)" });
+        socket.disconnect();
+      }
+      resolve(ok);
+    };
+    // A connect that never brings user_groups (the server dropped it, or never sent it)
+    // is a failure, not a hang.
+    const timer = setTimeout(() => finish(false, "no user_groups within 30 s"), USER_GROUPS_TIMEOUT_MS);
     socket.on("new_message", (payload) => onNewMessage(client, lastSeq, payload));
-    socket.once("user_groups", () => resolve(true));
-    socket.once("connect_error", (err) => {
-      process.send({ type: "log", text: `connect_error ${client.sub}: ${err.message}` });
-      resolve(false);
-    });
+    socket.once("user_groups", () => finish(true));
+    socket.once("connect_error", (err) => finish(false, `connect_error ${err.message}`));
     socket.on("disconnect", (reason) => {
+      if (!done) finish(false, `disconnected (${reason}) before user_groups`);
       if (phase && reason !== "io client disconnect") {
         phase.errors[`disconnect:${reason}`] = (phase.errors[`disconnect:${reason}`] ?? 0) + 1;
       }
