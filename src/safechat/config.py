@@ -77,7 +77,7 @@ class Settings(BaseSettings):
         None, validation_alias=_env("LEGACY_ENCRYPTION_SECRET", "legacy_encryption_secret")
     )
 
-    # Limits (protocol.md section 6).
+    # Limits (docs/protocol.md §6).
     max_message_chars: int = Field(4000, ge=1, validation_alias=_env("MAX_MESSAGE_CHARS"))
     max_frame_bytes: int = Field(64 * 1024, ge=1024, validation_alias=_env("MAX_FRAME_BYTES"))
     max_json_body_bytes: int = Field(
@@ -112,7 +112,7 @@ class Settings(BaseSettings):
         5.0, gt=0, le=60, validation_alias=_env("SAFECHAT_TYPING_TIMEOUT_SECONDS")
     )
 
-    # Rate limits (protocol.md section 6): token buckets per user, per socket, per user on REST.
+    # Rate limits (docs/protocol.md §6): token buckets per user, per socket, per user on REST.
     rate_send_per_second: float = Field(10.0, gt=0, validation_alias=_env("RATE_SEND_PER_SECOND"))
     rate_send_burst: int = Field(20, ge=1, validation_alias=_env("RATE_SEND_BURST"))
     rate_events_per_second: float = Field(

@@ -52,10 +52,10 @@ class Event(StrEnum):
     USER_TYPING = "user_typing"
     USER_STOPPED_TYPING = "user_stopped_typing"
     ONLINE_USERS = "online_users"
-    # AI answers, sent later to the requesting socket (section 7)
+    # AI answers, sent later to the requesting socket (docs/protocol.md §7)
     SMART_REPLIES_COMPLETE = "smart_replies_complete"
     TYPING_SUGGESTION = "typing_suggestion"
-    # error channels (section 2)
+    # error channels (docs/protocol.md §2)
     ERROR = "error"
     MESSAGE_ERROR = "message_error"
     GROUP_ERROR = "group_error"

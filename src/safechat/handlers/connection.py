@@ -33,7 +33,7 @@ CONNECT_CONCURRENCY = 16
 
 
 def token_from(environ: dict[str, Any], auth: Any) -> str | None:
-    """auth.token > query.token > Authorization: Bearer (protocol section 1)."""
+    """auth.token > query.token > Authorization: Bearer (docs/protocol.md §1)."""
     if isinstance(auth, dict) and isinstance(auth.get("token"), str) and auth["token"]:
         return str(auth["token"])
     query = parse_qs(environ.get("QUERY_STRING", ""))

@@ -28,7 +28,7 @@ log = structlog.get_logger("safechat.connections")
 
 
 def device_type(user_agent: str | None) -> str:
-    """mobile / desktop / web, from the User-Agent (protocol section 4)."""
+    """mobile / desktop / web, from the User-Agent (docs/protocol.md §4, presence)."""
     ua = (user_agent or "").lower()
     if any(word in ua for word in ("mobile", "android", "iphone", "ipad")):
         return "mobile"

@@ -1,4 +1,4 @@
-"""Token-bucket rate limits (protocol.md section 6).
+"""Token-bucket rate limits (docs/protocol.md §6).
 
 The bucket arithmetic is one pure function taking `now`, shared by the memory
 limiter and mirrored by the Redis limiter's Lua script, so both answer alike.

@@ -3,8 +3,8 @@
 1. Never wait on a session's packet queue when ending it. Upstream `disconnect(sid)`
    calls `socket.close(wait=True)`, which awaits `queue.join()`: only a long-poll GET
    drains that queue, so a POST that fails (oversize body, unknown packet) hangs
-   forever when no GET follows, holding the request and its body (the memory leak of
-   issue 9, and the 60 s shutdown wait). Here a session ends by queueing CLOSE plus the
+   forever when no GET follows, holding the request and its body (memory that never
+   came back, and a 60 s wait at shutdown). Here a session ends by queueing CLOSE plus the
    writer's stop marker and forgetting it; a pending GET or WebSocket writer still
    delivers what was queued.
 2. POST bodies are read here, bounded by `max_http_buffer_size` (413 and the session

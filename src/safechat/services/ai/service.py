@@ -1,5 +1,5 @@
 """AI requests: smart replies, typing suggestions, summaries, search,
-moderation on demand, and feedback on suggestions (design section 7)."""
+moderation on demand, and feedback on suggestions (docs/ai.md)."""
 
 from __future__ import annotations
 
