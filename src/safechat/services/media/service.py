@@ -29,7 +29,7 @@ from safechat.models.common import iso
 from safechat.models.media import PresignRequest, StoredMedia, Variant, upload_view
 from safechat.repositories.media import MediaRepository
 from safechat.repositories.messages import MessageRepository
-from safechat.services.groups import GroupService
+from safechat.services.groups.service import GroupService
 from safechat.services.media.files import (
     ALLOWED_TYPES,
     IMAGE_TYPES,

@@ -36,7 +36,7 @@ from safechat.repositories.groups import GroupRepository
 from safechat.repositories.messages import MessageRepository
 from safechat.repositories.read_state import ReadStateRepository
 from safechat.services.encryption import Encryptor
-from safechat.services.groups import GroupService
+from safechat.services.groups.service import GroupService
 from safechat.services.media.service import MediaService
 from safechat.services.messages.group_commit import Draft, GroupCommit
 from safechat.services.messages.rendering import MessageRenderer
