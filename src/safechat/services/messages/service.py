@@ -28,8 +28,6 @@ from safechat.services.messages.sending import MessageSending, SendResult
 from safechat.services.ports import Clock, MessageHooks, Notifier
 from safechat.services.users import UserService
 
-__all__ = ["MessageService", "SendResult"]
-
 
 class MessageService:
     def __init__(
