@@ -41,7 +41,7 @@ from safechat.repositories.db import Database, Doc
 from safechat.services.ai.guard import CircuitBreaker, GuardedAI
 from safechat.services.auth import DevIssuer, SigningKeys
 from safechat.services.encryption import Encryptor, load_or_create_dev_keyring
-from safechat.services.media.service import MediaLimits
+from safechat.services.media.limits import MediaLimits
 from safechat.services.media.work import ImageWorkers
 from safechat.services.ports import (
     Clock,

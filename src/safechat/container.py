@@ -21,7 +21,7 @@ from safechat.repositories.db import Database
 from safechat.services.ai.service import AIService
 from safechat.services.auth import DevIssuer, TokenVerifier
 from safechat.services.connections import ConnectionService
-from safechat.services.groups import GroupService
+from safechat.services.groups.service import GroupService
 from safechat.services.media.service import MediaService
 from safechat.services.media.work import ImageWorkers
 from safechat.services.messages.service import MessageService

@@ -46,7 +46,7 @@ from safechat.services.ai.content import ContentAI
 from safechat.services.ai.service import AIService
 from safechat.services.auth import DevIssuer, SigningKeys, TokenVerifier
 from safechat.services.connections import ConnectionService
-from safechat.services.groups import GroupService
+from safechat.services.groups.service import GroupService
 from safechat.services.media.service import MediaService
 from safechat.services.media.work import ImageWorkers
 from safechat.services.messages.group_commit import GroupCommit

@@ -19,7 +19,7 @@ from safechat.handlers.boundary import Boundary, parse
 from safechat.models.common import iso
 from safechat.models.user import Reauth
 from safechat.services.connections import ConnectionService, LiveSocket, Opened
-from safechat.services.groups import GroupService
+from safechat.services.groups.service import GroupService
 from safechat.services.ports import Clock
 from safechat.services.presence import PresenceService
 from safechat.services.tasks import TaskTracker

@@ -8,7 +8,7 @@ from safechat.events import Event, GroupMembers
 from safechat.handlers.boundary import Boundary, parse
 from safechat.models.group import GroupRef
 from safechat.services.connections import ConnectionService, LiveSocket
-from safechat.services.groups import GroupService
+from safechat.services.groups.service import GroupService
 
 CHANNEL = Event.GROUP_ERROR
 

@@ -14,7 +14,7 @@ from safechat.models.group import (
     UpdateGroup,
 )
 from safechat.routes.common import add_api_routes, ok, path_id, read_body, read_query, user_id
-from safechat.services.groups import GroupService
+from safechat.services.groups.service import GroupService
 
 
 def _svc(request: web.Request) -> GroupService:

@@ -20,7 +20,7 @@ from safechat.models.common import iso
 from safechat.models.user import User
 from safechat.repositories.sessions import SessionRepository
 from safechat.services.auth import Claims, TokenVerifier
-from safechat.services.groups import GroupService
+from safechat.services.groups.service import GroupService
 from safechat.services.ports import Clock, Notifier, PresenceStore
 from safechat.services.users import UserService
 

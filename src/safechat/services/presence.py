@@ -22,7 +22,7 @@ from safechat.events import (
 )
 from safechat.models.common import iso
 from safechat.services.connections import LiveSocket
-from safechat.services.groups import GroupService
+from safechat.services.groups.service import GroupService
 from safechat.services.ports import Clock, Notifier, PresenceStore, TypingStore
 from safechat.services.users import UserService
 

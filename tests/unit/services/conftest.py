@@ -15,7 +15,7 @@ import pytest
 from safechat.adapters.presence.memory import MemoryPresence, MemoryTyping
 from safechat.adapters.ratelimit.memory import MemoryRateLimiter
 from safechat.services.encryption import Encryptor
-from safechat.services.groups import GroupService
+from safechat.services.groups.service import GroupService
 from safechat.services.messages.group_commit import GroupCommit
 from safechat.services.messages.rendering import MessageRenderer
 from safechat.services.messages.service import MessageService

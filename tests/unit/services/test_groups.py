@@ -8,7 +8,7 @@ import pytest
 
 from safechat.errors import ChatError, ErrorCode
 from safechat.models.group import AddMember, CreateGroup, Group, UpdateGroup
-from safechat.services.groups import GroupService
+from safechat.services.groups.service import GroupService
 from safechat.services.ports import Limit
 from tests.unit.services.conftest import PRESENCE_TTL, World
 

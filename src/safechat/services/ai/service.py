@@ -23,7 +23,7 @@ from safechat.services.ai.content import ContentAI
 from safechat.services.ai.graphs import Pipelines
 from safechat.services.ai.guard import GuardedAI
 from safechat.services.ai.schemas import Turn
-from safechat.services.groups import GroupService
+from safechat.services.groups.service import GroupService
 from safechat.services.messages.rendering import MessageRenderer
 from safechat.services.ports import Clock, Limit, RateLimiter
 from safechat.services.ratelimit import enforce

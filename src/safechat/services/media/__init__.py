@@ -1,1 +1,2 @@
-"""Media: uploads, file checks and re-encoding, the image worker pool, the orphan sweep."""
+"""Media: uploads, signed reads and attaching, cleanup and sweeps, file checks and
+re-encoding, the image worker pool; service.py is the entry."""

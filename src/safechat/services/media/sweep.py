@@ -1,10 +1,10 @@
 """The file sweep: deletes stored objects that no `media` record accounts for.
 
-The record sweep (MediaService.cleanup_orphans) removes unsent uploads with their
-objects. This one walks the store itself, so bytes that have no record find their end
-too: a presigned S3 PUT repeated after `complete` (a presigned URL cannot be revoked),
-an upload object whose delete failed, objects written by a request that lost a race
-with a refusal or the record sweep.
+The record sweep (MediaCleanup.cleanup_orphans, cleanup.py) removes unsent uploads
+with their objects. This one walks the store itself, so bytes that have no record find
+their end too: a presigned S3 PUT repeated after `complete` (a presigned URL cannot be
+revoked), an upload object whose delete failed, objects written by a request that lost
+a race with a refusal or the record sweep.
 
 - `uploads/<id>`: kept only while its record is pending and waits on that key, and
   for at most the upload TTL plus SWEEP_GRACE (`complete` refuses before that).

@@ -1,12 +1,14 @@
 """Drafts: validated messages waiting for their seq, and the documents stored for them.
 
-MessageService makes a Draft; GroupCommit gives it a seq and stores `new_message`, or a
-`placeholder` when the message itself could not be stored (so seqs have no gaps).
+The send path makes a Draft; GroupCommit queues it as a Pending, gives it a seq and
+stores `new_message`, or a `placeholder` when the message itself could not be stored
+(so seqs have no gaps).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import asyncio
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -73,3 +75,26 @@ def placeholder(message: StoredMessage, now: datetime) -> StoredMessage:
         deleted_at=now,
         deleted_by="system",
     )
+
+
+@dataclass(slots=True)
+class Pending:
+    """A draft in its group's queue, and the send waiting for its outcome."""
+
+    draft: Draft
+    future: asyncio.Future[Stored]
+    arrived: float  # the clock's monotonic time
+    # Later sends of the same tempId in the same batch: they get this one's outcome.
+    followers: list[Pending] = field(default_factory=list)
+
+    def succeed(self, message: StoredMessage, *, duplicate: bool) -> None:
+        if not self.future.done():
+            self.future.set_result(Stored(message, duplicate))
+        for f in self.followers:
+            f.succeed(message, duplicate=True)
+
+    def fail(self, exc: BaseException) -> None:
+        if not self.future.done():
+            self.future.set_exception(exc)
+        for f in self.followers:
+            f.fail(exc)

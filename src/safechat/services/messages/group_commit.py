@@ -8,7 +8,7 @@ send is answered only after its own insert returned, so nothing is acknowledged 
 it is durable. Under light load a batch is one message and nothing waits for a timer.
 
 Reused tempIds are found without a query in the common case: this node remembers its
-recent sends, and the unique (senderId, clientMessageId) index refuses the others at
+recent sends (repeats.py), and the unique (senderId, clientMessageId) index refuses the others at
 insert, whose seq then gets a placeholder (**decision**: a retry this node does not
 remember costs a deleted placeholder in history rather than a lookup on every send;
 the embedded database cannot use that partial index, so such a lookup scans).
@@ -25,7 +25,6 @@ import asyncio
 import contextlib
 from collections import deque
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
 from datetime import datetime
 
 import structlog
@@ -42,7 +41,8 @@ from safechat.models.message import StoredMessage
 from safechat.repositories.groups import GroupRepository
 from safechat.repositories.messages import MessageRepository
 from safechat.repositories.read_state import ReadStateRepository
-from safechat.services.messages.drafts import Draft, Stored, new_message, placeholder
+from safechat.services.messages.drafts import Draft, Pending, Stored, new_message, placeholder
+from safechat.services.messages.repeats import RecentSends, merge_repeats
 from safechat.services.ports import Clock
 
 __all__ = ["Draft", "GroupCommit", "Stored"]
@@ -50,35 +50,12 @@ __all__ = ["Draft", "GroupCommit", "Stored"]
 log = structlog.get_logger(__name__)
 
 MAX_BATCH = 256
-# (senderId, tempId) -> message id of this node's latest sends, to answer retries.
-RECENT_TEMP_IDS = 50_000
 # A sender refused by the atomic check is re-checked alone; membership can change
 # again meanwhile, so the admission is retried a few times before giving up.
 ADMIT_ATTEMPTS = 3
 # Without a deadline a batch can take one database timeout per step (seq reservation,
 # insert, placeholders) when the database dies halfway: past a client's ack timeout.
 DEFAULT_DEADLINE_SECONDS = 7.5
-
-
-@dataclass(slots=True)
-class _Pending:
-    draft: Draft
-    future: asyncio.Future[Stored]
-    arrived: float  # the clock's monotonic time
-    # Later sends of the same tempId in the same batch: they get this one's outcome.
-    followers: list[_Pending] = field(default_factory=list)
-
-    def succeed(self, message: StoredMessage, *, duplicate: bool) -> None:
-        if not self.future.done():
-            self.future.set_result(Stored(message, duplicate))
-        for f in self.followers:
-            f.succeed(message, duplicate=True)
-
-    def fail(self, exc: BaseException) -> None:
-        if not self.future.done():
-            self.future.set_exception(exc)
-        for f in self.followers:
-            f.fail(exc)
 
 
 class GroupCommit:
@@ -109,16 +86,16 @@ class GroupCommit:
         self._prepare = prepare
         self._max_batch = max_batch
         self._deadline = deadline_seconds
-        self._queues: dict[ObjectId, deque[_Pending]] = {}
+        self._queues: dict[ObjectId, deque[Pending]] = {}
         self._writers: set[asyncio.Task[None]] = set()
-        self._recent: dict[tuple[str, str], ObjectId] = {}
+        self._recent = RecentSends(messages)
         self._closed = False
 
     async def store(self, draft: Draft) -> Stored:
         """Stores the message durably (or finds its earlier copy); raises ChatError."""
         if self._closed:
             raise ServiceUnavailable("The server is shutting down")
-        pending = _Pending(
+        pending = Pending(
             draft, asyncio.get_running_loop().create_future(), self._clock.monotonic()
         )
         queue = self._queues.get(draft.group_id)
@@ -141,7 +118,7 @@ class GroupCommit:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
 
-    async def _drain(self, group_id: ObjectId, queue: deque[_Pending]) -> None:
+    async def _drain(self, group_id: ObjectId, queue: deque[Pending]) -> None:
         try:
             while queue:
                 batch = [queue.popleft() for _ in range(min(len(queue), self._max_batch))]
@@ -169,9 +146,9 @@ class GroupCommit:
 
     # --- one batch ---------------------------------------------------------------
 
-    async def _write(self, group_id: ObjectId, batch: list[_Pending]) -> None:
-        live = _merge_repeats(batch)
-        earlier = await self._earlier(live)
+    async def _write(self, group_id: ObjectId, batch: list[Pending]) -> None:
+        live = merge_repeats(batch)
+        earlier = await self._recent.earlier(live)
         fresh = [p for p in live if p.draft.key not in earlier]
         now = self._clock.now()
         fresh, last_seq = await self._admit(group_id, live, fresh, now)
@@ -203,31 +180,12 @@ class GroupCommit:
         stored_ids = {m.id for m in stored}
         for p, m in zip(fresh, messages, strict=True):
             if m.id in stored_ids:
-                self._remember(m)
+                self._recent.remember(m)
                 p.succeed(m, duplicate=False)
 
-    async def _earlier(self, live: list[_Pending]) -> dict[tuple[str, str], StoredMessage]:
-        """Messages this node stored lately under the same tempIds (a client's retry).
-
-        Memory, not a query per batch: retries are rare, and a retry this node does not
-        remember (another node, a restart) is still caught by the unique index at insert.
-        """
-        ids = {k: self._recent[k] for p in live if (k := p.draft.key) in self._recent}
-        if not ids:
-            return {}
-        found = await self._messages.get_many(list(ids.values()))
-        return {k: found[i] for k, i in ids.items() if i in found}
-
-    def _remember(self, message: StoredMessage) -> None:
-        if message.client_message_id is None:
-            return
-        if len(self._recent) >= RECENT_TEMP_IDS:
-            del self._recent[next(iter(self._recent))]  # the oldest
-        self._recent[(message.sender_id, message.client_message_id)] = message.id
-
     async def _admit(
-        self, group_id: ObjectId, live: list[_Pending], fresh: list[_Pending], now: datetime
-    ) -> tuple[list[_Pending], int]:
+        self, group_id: ObjectId, live: list[Pending], fresh: list[Pending], now: datetime
+    ) -> tuple[list[Pending], int]:
         """Reserve seqs for `fresh` while every sender in the batch is a member.
 
         When the atomic check refuses, the group is read once to tell who is not a member
@@ -259,7 +217,7 @@ class GroupCommit:
         return [], 0
 
     async def _insert(
-        self, fresh: list[_Pending], messages: list[StoredMessage], now: datetime
+        self, fresh: list[Pending], messages: list[StoredMessage], now: datetime
     ) -> list[StoredMessage]:
         """Inserts the batch; fills the seqs of messages that were not stored."""
         try:
@@ -274,7 +232,7 @@ class GroupCommit:
 
     async def _fill(
         self,
-        fresh: list[_Pending],
+        fresh: list[Pending],
         messages: list[StoredMessage],
         failed: dict[int, bool],
         now: datetime,
@@ -295,7 +253,7 @@ class GroupCommit:
         for i, dup in failed.items():
             key = fresh[i].draft.key
             if dup and key in found:
-                self._remember(found[key])
+                self._recent.remember(found[key])
                 fresh[i].succeed(found[key], duplicate=True)
             elif dup:
                 # Not a tempId repeat: the other unique key, one upload in one message.
@@ -306,18 +264,3 @@ class GroupCommit:
                 )
             else:
                 fresh[i].fail(ServiceUnavailable("Could not store the message; please retry"))
-
-
-def _merge_repeats(batch: list[_Pending]) -> list[_Pending]:
-    """Collapses sends of the same tempId within the batch onto the first one."""
-    firsts: dict[tuple[str, str], _Pending] = {}
-    live: list[_Pending] = []
-    for p in batch:
-        key = p.draft.key
-        if key is not None and key in firsts:
-            firsts[key].followers.append(p)
-            continue
-        if key is not None:
-            firsts[key] = p
-        live.append(p)
-    return live

@@ -7,9 +7,9 @@ import time
 import pytest
 
 from safechat.adapters.ai import offline_text
-from safechat.adapters.ai.offline import (
+from safechat.adapters.ai.offline import OfflineProvider
+from safechat.adapters.ai.offline_chat import (
     BANK,
-    OfflineProvider,
     complete_typing,
     intent_of,
     summarize,

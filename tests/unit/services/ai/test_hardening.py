@@ -15,9 +15,9 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from safechat.adapters.ai import offline_text
 from safechat.adapters.ai.cpu_pool import ProcessPool
-from safechat.adapters.ai.offline import (
+from safechat.adapters.ai.offline import OfflineProvider
+from safechat.adapters.ai.offline_chat import (
     PHRASE_MAX_CHARS,
-    OfflineProvider,
     complete_typing,
     summarize,
 )

@@ -14,6 +14,7 @@ from PIL import GifImagePlugin, Image, ImageFile, UnidentifiedImageError
 
 from safechat.adapters.media.local import LocalMediaStore
 from safechat.errors import BadSignature, PayloadTooLarge, ValidationFailed
+from safechat.services.media.cleanup import orphan_cutoff
 from safechat.services.media.files import (
     THUMBNAIL_PX,
     content_disposition,
@@ -21,7 +22,6 @@ from safechat.services.media.files import (
     sanitize_filename,
     sniff,
 )
-from safechat.services.media.service import orphan_cutoff
 from tests.helpers.media import (
     ELF,
     GPS_MARKER,

@@ -1,0 +1,1 @@
+"""Groups: lookups and membership checks, views, management, members and roles."""

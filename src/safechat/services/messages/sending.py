@@ -1,0 +1,142 @@
+"""Sending: validate -> durable write (batched per group, group_commit.py) -> announce.
+
+Drafts are checked here (text, reply, media, moderation) and stored by the shared
+GroupCommit; the group hears `new_message`, the sender `message_sent`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from bson import ObjectId
+
+from safechat.errors import ValidationFailed
+from safechat.events import Event, MessageSent, NewMessage
+from safechat.models.group import Group
+from safechat.models.message import SendMessage, StoredMessage
+from safechat.services.encryption import Encryptor
+from safechat.services.groups.service import GroupService
+from safechat.services.media.service import MediaService
+from safechat.services.messages.checks import MessageChecks
+from safechat.services.messages.group_commit import Draft, GroupCommit
+from safechat.services.messages.rendering import MessageRenderer
+from safechat.services.ports import Notifier
+from safechat.services.users import UserService
+
+
+@dataclass(frozen=True, slots=True)
+class SendResult:
+    message: dict[str, Any]
+    duplicate: bool
+
+
+class MessageSending:
+    def __init__(
+        self,
+        checks: MessageChecks,
+        groups: GroupService,
+        users: UserService,
+        encryptor: Encryptor,
+        renderer: MessageRenderer,
+        notifier: Notifier,
+        commit: GroupCommit,
+        media: MediaService | None,
+    ) -> None:
+        self._checks = checks
+        self._groups = groups
+        self._users = users
+        self._enc = encryptor
+        self._renderer = renderer
+        self._notify = notifier
+        self._commit = commit  # shared, built by the wiring (safechat/wiring.py)
+        self._media = media
+
+    async def send(
+        self, user_id: str, body: SendMessage, *, origin_sid: str | None = None
+    ) -> SendResult:
+        """validate -> durable write (batched per group) -> announce.
+
+        The sender gets `message_sent {message, tempId}` (repeats too, so a client
+        resolves its tempId either way): the sending socket (`origin_sid`), or for a
+        REST send, which no socket made, every socket of the sender."""
+        # No waiting between the event's arrival and its place in the group's queue (for
+        # plain messages, with local moderation), so a sender's concurrent sends keep their
+        # order; and none between the write and the emit (the batch warmed the sender's
+        # summary), so new_message events leave this node in seq order.
+        draft, group = await self._draft(user_id, body)
+        stored = await self._commit.store(draft)
+        if stored.duplicate:
+            result = self._duplicate(stored.message, body)
+            await self._sent(user_id, origin_sid, result.message, body.tempId)
+            return result
+        message = stored.message
+        if draft.media is not None and self._media is not None:
+            await self._media.attached(draft.media["mediaId"], message.id)
+        wire = self._renderer.render_known(message, draft.text)
+        event: NewMessage = {"message": wire, "sender": await self._users.summary(user_id)}
+        await self._notify.to_group(wire["groupId"], Event.NEW_MESSAGE, event, skip_sid=origin_sid)
+        self._checks.stored(group, message, draft.text)
+        own = dict(wire)
+        if body.tempId is not None:
+            own["tempId"] = body.tempId
+        await self._sent(user_id, origin_sid, own, body.tempId)
+        return SendResult(own, duplicate=False)
+
+    async def _sent(
+        self, user_id: str, origin_sid: str | None, own: dict[str, Any], temp_id: str | None
+    ) -> None:
+        event: MessageSent = {"message": own, "tempId": temp_id}
+        if origin_sid is not None:
+            await self._notify.to_socket(origin_sid, Event.MESSAGE_SENT, event)
+        else:
+            await self._notify.to_user(user_id, Event.MESSAGE_SENT, event)
+
+    async def _draft(self, user_id: str, body: SendMessage) -> tuple[Draft, Group | None]:
+        """Everything checked before the write, and the group when a check needed it.
+
+        Membership is checked by the write itself (atomically with the seq reservation),
+        except where a step needs the group first: a reply (only members may look up the
+        replied-to message), media (the upload must be the sender's, to this group) and
+        moderation by a remote provider (only if the group allows AI)."""
+        text = self._checks.check_text(body.content, required=body.type == "text")
+        if body.type == "text" and body.mediaId is not None:
+            raise ValidationFailed("mediaId goes with type 'image' or 'file'")
+        if body.type != "text" and body.mediaId is None:
+            raise ValidationFailed("Media messages need the mediaId of an upload")
+        group_id = ObjectId(body.groupId)
+        gid = str(group_id)
+        needs_group = (
+            body.replyTo is not None
+            or body.type != "text"
+            or (self._checks.hooks is not None and self._checks.hooks.needs_group)
+        )
+        group = await self._groups.require_member(gid, user_id) if needs_group else None
+        reply_to = None
+        if body.replyTo is not None:
+            await self._checks.message_in_group(body.replyTo, gid)
+            reply_to = ObjectId(body.replyTo)
+        media = None
+        if body.type != "text":
+            if self._media is None:
+                raise ValidationFailed("Media uploads are not enabled")
+            assert body.mediaId is not None
+            media = await self._media.for_message(user_id, gid, body.type, body.mediaId)
+        moderation = await self._checks.screen(group, text)
+        draft = Draft(
+            sender_id=user_id,
+            group_id=group_id,
+            content=self._enc.encrypt(text, gid),
+            text=text,
+            type=body.type,
+            temp_id=body.tempId,
+            reply_to=reply_to,
+            media=media,
+            moderation=moderation,
+        )
+        return draft, group
+
+    def _duplicate(self, existing: StoredMessage, body: SendMessage) -> SendResult:
+        if str(existing.group_id) != str(ObjectId(body.groupId)):
+            raise ValidationFailed("tempId was already used for another group")
+        return SendResult(self._renderer.render(existing, temp_id=body.tempId), duplicate=True)
