@@ -12,6 +12,7 @@ from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from safechat.errors import DuplicateKey
 from safechat.models.message import StoredMessage
+from safechat.repositories import seq_windows
 from safechat.repositories.db import Database, Doc
 
 DUPLICATE_KEY_CODE = 11000
@@ -86,22 +87,22 @@ class MessageRepository:
         group_id: ObjectId,
         limit: int,
         *,
+        last_seq: int,
         before_seq: int | None = None,
         after_seq: int | None = None,
     ) -> list[StoredMessage]:
         """Up to `limit` messages, oldest first: the newest ones before a point,
-        or the oldest ones after it."""
-        query: Doc = {"groupId": group_id}
+        or the oldest ones after it. `last_seq` is the group's (it sizes the seq
+        windows read, see seq_windows; it does not change the result)."""
         if after_seq is not None:
-            query["seq"] = {"$gt": after_seq}
-            cursor = self._c.find(query).sort("seq", ASCENDING).limit(limit)
-            return [StoredMessage.from_doc(d) async for d in cursor]
-        if before_seq is not None:
-            query["seq"] = {"$lt": before_seq}
-        cursor = self._c.find(query).sort("seq", DESCENDING).limit(limit)
-        found = [StoredMessage.from_doc(d) async for d in cursor]
-        found.reverse()
-        return found
+            docs = await seq_windows.oldest(
+                self._c, group_id, limit, after_seq=after_seq, last_seq=last_seq
+            )
+            return [StoredMessage.from_doc(d) for d in docs]
+        docs = await seq_windows.newest(
+            self._c, group_id, limit, last_seq=last_seq, before_seq=before_seq
+        )
+        return [StoredMessage.from_doc(d) for d in reversed(docs)]
 
     async def updated_since(
         self, group_id: ObjectId, max_seq: int, since: datetime, limit: int
@@ -109,16 +110,12 @@ class MessageRepository:
         """Messages up to `max_seq` changed (edited, deleted, reacted) since `since`.
 
         Inclusive, so a change in the same millisecond is not missed; messages never
-        changed after they were created are left out.
-        """
-        cursor = (
-            self._c.find(
-                {"groupId": group_id, "seq": {"$lte": max_seq}, "updatedAt": {"$gte": since}}
-            )
-            .sort("seq", ASCENDING)
-            .limit(limit)
-        )
+        changed after they were created are left out. The query is exactly the
+        (groupId, updatedAt) index's shape and the seq bound is applied here: with a
+        seq clause as well, the embedded database would read the whole group."""
+        cursor = self._c.find({"groupId": group_id, "updatedAt": {"$gte": since}})
         found = [StoredMessage.from_doc(d) async for d in cursor]
+        found = sorted((m for m in found if m.seq <= max_seq), key=lambda m: m.seq)[:limit]
         return [m for m in found if m.updated_at > m.created_at]
 
     async def scan(self, after: ObjectId | None, limit: int) -> list[StoredMessage]:
@@ -144,14 +141,14 @@ class MessageRepository:
         doc = await self._c.find_one({"groupId": group_id, "seq": seq})
         return StoredMessage.from_doc(doc) if doc else None
 
-    async def latest(self, group_ids: list[ObjectId]) -> dict[str, StoredMessage]:
-        """The newest message of each group (one indexed lookup per group, concurrently)."""
+    async def latest(self, last_seqs: dict[ObjectId, int]) -> dict[str, StoredMessage]:
+        """The newest message of each group (given with its lastSeq), concurrently."""
 
-        async def one(gid: ObjectId) -> StoredMessage | None:
-            doc = await self._c.find_one({"groupId": gid}, sort=[("seq", DESCENDING)])
-            return StoredMessage.from_doc(doc) if doc else None
+        async def one(gid: ObjectId, last_seq: int) -> StoredMessage | None:
+            docs = await seq_windows.newest(self._c, gid, 1, last_seq=last_seq)
+            return StoredMessage.from_doc(docs[0]) if docs else None
 
-        found = await asyncio.gather(*(one(g) for g in group_ids))
+        found = await asyncio.gather(*(one(g, s) for g, s in last_seqs.items()))
         return {str(m.group_id): m for m in found if m is not None}
 
     async def edit(
@@ -235,20 +232,42 @@ class MessageRepository:
         return "gone", None
 
     async def unread_by(
-        self, group_id: ObjectId, user_id: str, *, ids: list[ObjectId] | None, up_to_seq: int | None
+        self, group_id: ObjectId, user_id: str, ids: list[ObjectId]
     ) -> list[tuple[ObjectId, int]]:
-        """(id, seq) of the given messages this user has not read yet (own ones excluded)."""
+        """(id, seq) of the given messages this user has not read yet (own ones excluded).
+
+        `_id` comes first: the embedded database serves a filter of several clauses from
+        the first one that has an index, and `groupId` alone would be the whole group."""
         query: Doc = {
+            "_id": {"$in": ids},
             "groupId": group_id,
             "senderId": {"$ne": user_id},
             "readBy.userId": {"$ne": user_id},
         }
-        if ids is not None:
-            query["_id"] = {"$in": ids}
-        if up_to_seq is not None:
-            query["seq"] = {"$lte": up_to_seq}
         cursor = self._c.find(query, {"_id": 1, "seq": 1})
         return [(d["_id"], int(d["seq"])) async for d in cursor]
+
+    async def unread_between(
+        self, group_id: ObjectId, user_id: str, after_seq: int, up_to_seq: int
+    ) -> tuple[list[tuple[ObjectId, int]], int]:
+        """(id, seq) of the messages in (after_seq, up_to_seq] this user has not read
+        (own ones excluded), and the highest seq up to which every seq was present.
+
+        One bounded seq range, filtered here: any clause besides {groupId, seq} makes the
+        embedded database read the whole group."""
+        if up_to_seq <= after_seq:
+            return [], after_seq
+        docs = await seq_windows.between(
+            self._c, group_id, after_seq, up_to_seq, {"seq": 1, "senderId": 1, "readBy.userId": 1}
+        )
+        unread = [
+            (d["_id"], int(d["seq"]))
+            for d in docs
+            if d.get("senderId") != user_id
+            and all(r.get("userId") != user_id for r in d.get("readBy") or [])
+        ]
+        through = seq_windows.contiguous_through(after_seq, [int(d["seq"]) for d in docs])
+        return unread, through
 
     async def add_reads(self, ids: list[ObjectId], user_id: str, now: datetime) -> None:
         await self._c.update_many(
@@ -257,8 +276,9 @@ class MessageRepository:
         )
 
     async def max_seq(self, group_id: ObjectId, ids: list[ObjectId]) -> int:
+        # `_id` first: see unread_by.
         doc = await self._c.find_one(
-            {"groupId": group_id, "_id": {"$in": ids}}, {"seq": 1}, sort=[("seq", DESCENDING)]
+            {"_id": {"$in": ids}, "groupId": group_id}, {"seq": 1}, sort=[("seq", DESCENDING)]
         )
         return int(doc["seq"]) if doc else 0
 
@@ -266,7 +286,8 @@ class MessageRepository:
         self, group_id: ObjectId, ids: list[ObjectId]
     ) -> dict[ObjectId, StoredMessage]:
         """Live (not deleted) messages of one group among `ids` (AI search hits)."""
-        cursor = self._c.find({"groupId": group_id, "_id": {"$in": ids}, "isDeleted": False})
+        # `_id` first: see unread_by.
+        cursor = self._c.find({"_id": {"$in": ids}, "groupId": group_id, "isDeleted": False})
         return {d["_id"]: StoredMessage.from_doc(d) async for d in cursor}
 
     async def since(self, group_id: ObjectId, since: datetime, limit: int) -> list[StoredMessage]:

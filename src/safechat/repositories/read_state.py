@@ -1,4 +1,7 @@
-"""The `read_state` collection: (groupId, userId) -> lastReadSeq high-water mark."""
+"""The `read_state` collection: (groupId, userId) -> lastReadSeq high-water mark.
+
+`readByThrough`: every message of the group up to this seq has the user in its `readBy`
+(or is their own), so "mark read up to N" only has to look at the seqs after it."""
 
 from __future__ import annotations
 
@@ -14,13 +17,28 @@ class ReadStateRepository:
     def __init__(self, db: Database) -> None:
         self._c = db.collection("read_state")
 
-    async def advance(self, group_id: ObjectId, user_id: str, seq: int, now: datetime) -> None:
-        """Moves the mark forward only ($max), so late or repeated reads are harmless."""
+    async def advance(
+        self,
+        group_id: ObjectId,
+        user_id: str,
+        seq: int,
+        now: datetime,
+        *,
+        read_by_through: int | None = None,
+    ) -> None:
+        """Moves the marks forward only ($max), so late or repeated reads are harmless."""
+        marks = {"lastReadSeq": seq}
+        if read_by_through is not None:
+            marks["readByThrough"] = read_by_through
         await self._c.update_one(
             {"groupId": group_id, "userId": user_id},
-            {"$max": {"lastReadSeq": seq}, "$set": {"updatedAt": now}},
+            {"$max": marks, "$set": {"updatedAt": now}},
             upsert=True,
         )
+
+    async def read_by_through(self, group_id: ObjectId, user_id: str) -> int:
+        doc = await self._c.find_one({"groupId": group_id, "userId": user_id}, {"readByThrough": 1})
+        return int(doc.get("readByThrough", 0)) if doc else 0
 
     async def advance_many(self, group_id: ObjectId, marks: dict[str, int], now: datetime) -> None:
         """`advance` for several users of one group in one round trip."""

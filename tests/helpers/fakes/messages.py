@@ -97,6 +97,7 @@ class FakeMessageRepository(Faults):
         group_id: ObjectId,
         limit: int,
         *,
+        last_seq: int,
         before_seq: int | None = None,
         after_seq: int | None = None,
     ) -> list[StoredMessage]:
@@ -122,9 +123,9 @@ class FakeMessageRepository(Faults):
         return copy.deepcopy(found[0]) if found else None
 
     @faulty
-    async def latest(self, group_ids: list[ObjectId]) -> dict[str, StoredMessage]:
+    async def latest(self, last_seqs: dict[ObjectId, int]) -> dict[str, StoredMessage]:
         out = {}
-        for gid in group_ids:
+        for gid in last_seqs:
             if found := self.in_group(gid):
                 out[str(gid)] = copy.deepcopy(found[-1])
         return out
@@ -180,15 +181,28 @@ class FakeMessageRepository(Faults):
 
     @faulty
     async def unread_by(
-        self, group_id: ObjectId, user_id: str, *, ids: list[ObjectId] | None, up_to_seq: int | None
+        self, group_id: ObjectId, user_id: str, ids: list[ObjectId]
     ) -> list[tuple[ObjectId, int]]:
+        return [(m.id, m.seq) for m in self._unread(group_id, user_id) if m.id in ids]
+
+    @faulty
+    async def unread_between(
+        self, group_id: ObjectId, user_id: str, after_seq: int, up_to_seq: int
+    ) -> tuple[list[tuple[ObjectId, int]], int]:
+        unread = [
+            (m.id, m.seq) for m in self._unread(group_id, user_id) if after_seq < m.seq <= up_to_seq
+        ]
+        present = {m.seq for m in self.in_group(group_id)}
+        through = after_seq
+        while through < up_to_seq and through + 1 in present:
+            through += 1
+        return unread, through
+
+    def _unread(self, group_id: ObjectId, user_id: str) -> list[StoredMessage]:
         return [
-            (m.id, m.seq)
+            m
             for m in self.in_group(group_id)
-            if m.sender_id != user_id
-            and all(r["userId"] != user_id for r in m.read_by)
-            and (ids is None or m.id in ids)
-            and (up_to_seq is None or m.seq <= up_to_seq)
+            if m.sender_id != user_id and all(r["userId"] != user_id for r in m.read_by)
         ]
 
     @faulty

@@ -78,11 +78,26 @@ class FakeReadStateRepository(Faults):
     def __init__(self) -> None:
         super().__init__()
         self.marks: dict[tuple[ObjectId, str], int] = {}
+        self.read_by: dict[tuple[ObjectId, str], int] = {}
 
     @faulty
-    async def advance(self, group_id: ObjectId, user_id: str, seq: int, now: datetime) -> None:
+    async def advance(
+        self,
+        group_id: ObjectId,
+        user_id: str,
+        seq: int,
+        now: datetime,
+        *,
+        read_by_through: int | None = None,
+    ) -> None:
         key = (group_id, user_id)
         self.marks[key] = max(self.marks.get(key, seq), seq)
+        if read_by_through is not None:
+            self.read_by[key] = max(self.read_by.get(key, 0), read_by_through)
+
+    @faulty
+    async def read_by_through(self, group_id: ObjectId, user_id: str) -> int:
+        return self.read_by.get((group_id, user_id), 0)
 
     @faulty
     async def advance_many(self, group_id: ObjectId, marks: dict[str, int], now: datetime) -> None:

@@ -111,7 +111,9 @@ class AIService:
         return turns
 
     async def recent(self, group: Group, viewer: str, limit: int) -> list[Turn]:
-        return await self._turns(await self._messages.page(group.id, limit), viewer)
+        return await self._turns(
+            await self._messages.page(group.id, limit, last_seq=group.last_seq), viewer
+        )
 
     async def since(self, group: Group, viewer: str, since: datetime, limit: int) -> list[Turn]:
         return await self._turns(await self._messages.since(group.id, since, limit), viewer)

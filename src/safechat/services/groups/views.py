@@ -44,7 +44,7 @@ class GroupViews:
         if not ids:
             return []
         read = await self._read_state.for_user(user_id, ids)
-        latest = await self._messages.latest(ids)
+        latest = await self._messages.latest({g.id: g.last_seq for g in groups})
         out = []
         for g in groups:
             last = latest.get(g.gid)

@@ -33,7 +33,11 @@ class MessageHistory:
         if q.after is not None:
             after_seq = (await self._checks.message_in_group(q.after, group.gid)).seq
         found = await self._messages.page(
-            group.id, q.limit + 1, before_seq=before_seq, after_seq=after_seq
+            group.id,
+            q.limit + 1,
+            last_seq=group.last_seq,
+            before_seq=before_seq,
+            after_seq=after_seq,
         )
         has_more = len(found) > q.limit
         if has_more:
@@ -55,7 +59,9 @@ class MessageHistory:
         results: dict[str, Any] = {}
         for group_id, after_seq in targets.items():
             group = await self._groups.require_member(group_id, user_id)
-            found = await self._messages.page(group.id, limit + 1, after_seq=after_seq)
+            found = await self._messages.page(
+                group.id, limit + 1, last_seq=group.last_seq, after_seq=after_seq
+            )
             has_more = len(found) > limit
             updated: list[StoredMessage] = []
             if after_seq > 0:

@@ -37,7 +37,7 @@ class MessageReceipts:
     async def mark_read(self, user_id: str, message_id: str, group_id: str) -> dict[str, Any]:
         group, message = await self._checks.member_message(user_id, message_id, group_id)
         now = self._clock.now()
-        newly = await self._messages.unread_by(group.id, user_id, ids=[message.id], up_to_seq=None)
+        newly = await self._messages.unread_by(group.id, user_id, [message.id])
         if newly:
             await self._messages.add_reads([message.id], user_id, now)
         await self._read_state.advance(group.id, user_id, message.seq, now)
@@ -54,16 +54,24 @@ class MessageReceipts:
     async def mark_many_read(self, user_id: str, body: MarkMessagesRead) -> dict[str, Any]:
         group = await self._groups.require_member(body.groupId, user_id)
         now = self._clock.now()
-        ids = [ObjectId(i) for i in body.messageIds] if body.messageIds is not None else None
-        up_to = min(body.upToSeq, group.last_seq) if body.upToSeq is not None else None
-        newly = await self._messages.unread_by(group.id, user_id, ids=ids, up_to_seq=up_to)
+        through: int | None = None
+        if body.messageIds is not None:
+            ids = [ObjectId(i) for i in body.messageIds]
+            newly = await self._messages.unread_by(group.id, user_id, ids)
+            up_to = max(
+                max((s for _, s in newly), default=0),
+                await self._messages.max_seq(group.id, ids),
+            )
+        else:
+            assert body.upToSeq is not None
+            up_to = min(body.upToSeq, group.last_seq)
+            # Only the seqs after the last complete pass can still be unread.
+            start = await self._read_state.read_by_through(group.id, user_id)
+            newly, through = await self._messages.unread_between(group.id, user_id, start, up_to)
         if newly:
             await self._messages.add_reads([i for i, _ in newly], user_id, now)
-        if up_to is None:
-            up_to = max((s for _, s in newly), default=0)
-            if ids:
-                up_to = max(up_to, await self._messages.max_seq(group.id, ids))
-        await self._read_state.advance(group.id, user_id, up_to, now)
+        # `through` only after add_reads: it claims those reads are stored.
+        await self._read_state.advance(group.id, user_id, up_to, now, read_by_through=through)
         event: MessagesRead = {
             "groupId": group.gid,
             "messageIds": [str(i) for i, _ in sorted(newly, key=lambda x: x[1])],

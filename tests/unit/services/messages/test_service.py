@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from bson import ObjectId
 
 from safechat.errors import ChatError, ErrorCode
 from safechat.models.common import iso
@@ -254,6 +255,25 @@ async def test_mark_many_read_up_to_a_seq(chat: Chat) -> None:
     (event,) = chat.w.notifier.events("messages_read")
     assert event.data["messageIds"] == result["messageIds"]
     assert chat.w.read_state.marks[(chat.group.id, "bob")] == 5
+
+
+async def test_mark_many_read_up_to_looks_only_after_the_last_complete_pass(
+    chat: Chat,
+) -> None:
+    sent = [await chat.send("alice", str(i)) for i in range(4)]  # seqs 1..4
+    repo = chat.w.message_repo
+    late = repo.docs.pop(ObjectId(sent[2]["id"]))  # seq 3: reserved, still being written
+    body = MarkMessagesRead.model_validate({"groupId": chat.gid, "upToSeq": 99})
+    first = await chat.service.mark_many_read("bob", body)
+    assert first["messageIds"] == [sent[0]["id"], sent[1]["id"], sent[3]["id"]]
+    assert chat.w.read_state.read_by[(chat.group.id, "bob")] == 2  # not past the gap
+    repo.docs[late.id] = late
+    fifth = await chat.send("alice", "5")
+    second = await chat.service.mark_many_read("bob", body)
+    assert second["messageIds"] == [sent[2]["id"], fifth["id"]]  # the late one too
+    assert ("unread_between", (chat.group.id, "bob", 2, 5)) in repo.calls
+    assert chat.w.read_state.read_by[(chat.group.id, "bob")] == 5
+    assert second["lastReadSeq"] == 5
 
 
 async def test_mark_many_read_by_ids(chat: Chat) -> None:
