@@ -1,6 +1,7 @@
-"""What a configuration does not use is not loaded: a server started on embedded
-defaults imports neither the S3 client, nor the OpenAI provider, nor Pillow, LangGraph,
-numpy or the emoji tables (docs/performance.md, "Memory")."""
+"""Memory (docs/performance.md, "Memory"): what a configuration does not use is not
+loaded (a server started on embedded defaults imports neither the S3 client, nor the
+OpenAI provider, nor Pillow, LangGraph, numpy or the emoji tables), and what startup
+allocated is frozen out of the garbage collector's full passes while the app runs."""
 
 from __future__ import annotations
 
@@ -30,7 +31,7 @@ NOT_ON_EMBEDDED_DEFAULTS = (
 # and prints the top-level packages loaded after each step.
 SCRIPT = textwrap.dedent(
     """
-    import asyncio, json, sys
+    import asyncio, gc, json, sys
     from pathlib import Path
 
     def loaded():
@@ -47,17 +48,24 @@ SCRIPT = textwrap.dedent(
         runner = web.AppRunner(app)
         await runner.setup()  # the cleanup contexts: every component opened and wired
         try:
-            return loaded()
+            return loaded(), gc.get_freeze_count()
         finally:
             await runner.cleanup()
 
-    after_start = asyncio.run(main())
-    print(json.dumps({"import": after_import, "start": after_start}))
+    after_start, frozen = asyncio.run(main())
+    print(json.dumps({
+        "import": after_import,
+        "start": after_start,
+        "frozen": frozen,
+        "frozen_after_stop": gc.get_freeze_count(),
+    }))
     """
 )
 
 
-def test_embedded_defaults_load_no_optional_component(tmp_path: Path) -> None:
+def test_embedded_defaults_load_no_optional_component_and_freeze_startup(
+    tmp_path: Path,
+) -> None:
     data_dir = tmp_path / "data"
     try:
         out = subprocess.run(
@@ -77,3 +85,5 @@ def test_embedded_defaults_load_no_optional_component(tmp_path: Path) -> None:
     for step in ("import", "start"):
         unexpected = sorted(set(NOT_ON_EMBEDDED_DEFAULTS) & set(loaded[step]))
         assert unexpected == [], f"loaded after {step}: {unexpected}"
+    assert loaded["frozen"] > 10_000  # modules, models, components: out of full passes
+    assert loaded["frozen_after_stop"] == 0  # a stopped app's objects can be collected
