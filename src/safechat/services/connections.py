@@ -51,6 +51,13 @@ class LiveSocket:
     # are none: an empty set is 216 bytes on every idle connection.
     typing: set[str] | None = None
     last_activity: datetime | None = None
+    # connected_at as the wire's string, made once: every heartbeat hands presence a new
+    # info dict, and the string is shared by all of them (and by lastActivityAt while
+    # the socket has done nothing) instead of two new ones per socket each time.
+    connected_iso: str = field(default="", repr=False)
+
+    def __post_init__(self) -> None:
+        self.connected_iso = iso(self.connected_at) or ""  # never None for a datetime
 
     def touch(self, now: datetime) -> None:
         self.last_activity = now
@@ -77,9 +84,9 @@ class LiveSocket:
         return {
             "node": self.node_id,
             "deviceType": self.device_type,
-            "connectedAt": iso(self.connected_at),
+            "connectedAt": self.connected_iso,
             "lastActivity": active.timestamp(),
-            "lastActivityAt": iso(active),
+            "lastActivityAt": self.connected_iso if self.last_activity is None else iso(active),
         }
 
 
