@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import array
 import asyncio
+import importlib
 import sys
 from dataclasses import dataclass
 from datetime import datetime
@@ -86,6 +87,12 @@ def check_vector_index(indexes: list[Doc], name: str) -> tuple[bool, str]:
 
 # numpy (~20 MiB) is imported by the functions that search, not by this module: a node
 # stores vectors on every text message but may never be asked to search.
+
+
+async def numpy_loaded() -> None:
+    """The first search imports numpy (~85 ms) in a thread, not on the event loop."""
+    if "numpy" not in sys.modules:
+        await asyncio.to_thread(importlib.import_module, "numpy")
 
 
 def encode_float32(vector: list[float]) -> bytes:
@@ -216,6 +223,7 @@ class EmbeddingRepository:
             stored.append(doc["vector"])
         if not ids:
             return []
+        await numpy_loaded()
         if len(ids) > THREAD_ABOVE:
             # numpy releases the GIL: a thread is enough to keep the loop free.
             return await asyncio.to_thread(lambda: top_cosine(ids, stack(stored), vector, limit))
