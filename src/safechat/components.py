@@ -18,23 +18,18 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import structlog
 from pymongo import AsyncMongoClient
 
 from safechat.adapters.ai.cpu_pool import ProcessPool
 from safechat.adapters.ai.offline import OfflineProvider
-from safechat.adapters.ai.openai import OpenAIProvider
 from safechat.adapters.embedded_mongo import EmbeddedMongo
 from safechat.adapters.jwks import HttpJwks
 from safechat.adapters.media.local import LocalMediaStore
-from safechat.adapters.media.s3 import S3MediaStore
 from safechat.adapters.presence.memory import MemoryPresence, MemoryTyping
-from safechat.adapters.presence.redis import RedisPresence, RedisTyping
 from safechat.adapters.ratelimit.memory import MemoryRateLimiter
-from safechat.adapters.ratelimit.redis import RedisRateLimiter
-from safechat.adapters.redis_link import RedisLink, redis_client
 from safechat.config import Settings
 from safechat.datadir import read_or_create
 from safechat.repositories.db import Database, Doc
@@ -53,6 +48,13 @@ from safechat.services.ports import (
     TypingStore,
 )
 from safechat.services.ratelimit import Limits
+
+# The components a configuration chooses are imported where they are chosen: the OpenAI
+# provider (openai, langchain-openai, numpy: ~80 MiB and ~2 s of imports), S3 (boto3,
+# ~25 MiB) and Redis load only when configured (docs/performance.md, "Memory").
+if TYPE_CHECKING:
+    from safechat.adapters.ai.openai import OpenAIProvider
+    from safechat.adapters.redis_link import RedisLink
 
 log = structlog.get_logger("safechat")
 
@@ -146,6 +148,10 @@ async def shared_state(settings: Settings, clock: Clock) -> AsyncIterator[Shared
     if not settings.redis_url:
         yield SharedState(MemoryPresence(ttl), MemoryTyping(), MemoryRateLimiter(clock), None)
         return
+    from safechat.adapters.presence.redis import RedisPresence, RedisTyping
+    from safechat.adapters.ratelimit.redis import RedisRateLimiter
+    from safechat.adapters.redis_link import RedisLink, redis_client
+
     link = RedisLink(redis_client(settings.redis_url), settings.redis_channel)
     if not await link.ping():
         log.error("redis_unreachable_at_start", effect="starting anyway; retrying in background")
@@ -199,6 +205,8 @@ async def open_signing_keys(
 async def open_media_store(settings: Settings, clock: Clock) -> AsyncIterator[MediaStore]:
     """S3 when S3_BUCKET is set, else the local directory under <data_dir>/media."""
     if settings.s3_bucket:
+        from safechat.adapters.media.s3 import S3MediaStore
+
         s3 = await S3MediaStore.open(
             settings.s3_bucket,
             region=settings.s3_region,
@@ -257,6 +265,8 @@ def build_ai_guard(settings: Settings, clock: Clock, *, pool: CpuPool | None = N
     offline = OfflineProvider(pool)
     primary: OfflineProvider | OpenAIProvider = offline
     if settings.ai_remote:
+        from safechat.adapters.ai.openai import OpenAIProvider
+
         primary = OpenAIProvider(
             api_key=settings.openai_api_key,
             base_url=settings.openai_base_url,

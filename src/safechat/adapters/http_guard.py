@@ -39,10 +39,15 @@ class BodyTimeout(web.HTTPRequestTimeout, asyncio.TimeoutError):
 
 def body_deadline(timeout: float) -> Middleware:
     @web.middleware
-    async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    def middleware(request: web.Request, handler: Handler) -> Awaitable[web.StreamResponse]:
+        # No body (every WebSocket upgrade): handed on without a frame of this middleware
+        # for the request's life (routes/common.py says why).
+        if not request.body_exists or request.content.is_eof():
+            return handler(request)
+        return deadline(request, handler)
+
+    async def deadline(request: web.Request, handler: Handler) -> web.StreamResponse:
         content = request.content
-        if not request.body_exists or content.is_eof():
-            return await handler(request)
 
         def expire() -> None:
             if not content.is_eof():

@@ -95,7 +95,9 @@ class ConnectionHandlers:
             return await self._b.refuse_unknown(sid, "connect")
         environ: dict[str, Any] = args[0] if args and isinstance(args[0], dict) else {}
         auth = args[1] if len(args) > 1 else None
-        structlog.contextvars.bind_contextvars(sid=sid, event="connect")
+        # Reset, not cleared, afterwards: this runs in the socket's own task, and cleared
+        # keys would stay in its context for the connection's life.
+        bound = structlog.contextvars.bind_contextvars(sid=sid, event="connect")
         try:
             claims = await self._connections.verify(token_from(environ, auth))
             ua = environ.get("HTTP_USER_AGENT")
@@ -112,7 +114,7 @@ class ConnectionHandlers:
             error = ChatError("Server error", code=ErrorCode.INTERNAL_ERROR)
             raise self._b.connect_refused(error) from None
         finally:
-            structlog.contextvars.clear_contextvars()
+            structlog.contextvars.reset_contextvars(**bound)
         self._spawn(self._welcome(sid, opened))
         return True
 

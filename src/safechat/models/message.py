@@ -6,7 +6,6 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-import emoji
 from bson import ObjectId
 from pydantic import AfterValidator, Field, model_validator
 
@@ -20,6 +19,9 @@ def _check_emoji(value: str) -> str:
     # A reaction is stored as a document key and read by clients as an object key: exactly
     # one emoji (Unicode's emoji data: ZWJ sequences, skin tones, flags, keycaps), so no
     # '.', '$', NUL, control character or word such as __proto__ can ever become a key.
+    # Imported on the first reaction: the emoji package's tables are ~10 MiB of RSS.
+    import emoji
+
     if not emoji.is_emoji(value):
         raise ValueError("must be exactly one emoji")
     return value

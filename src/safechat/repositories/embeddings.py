@@ -6,12 +6,14 @@ VECTOR_SEARCH=atlas, a `$vectorSearch` stage on an Atlas vector index.
 
 from __future__ import annotations
 
+import array
 import asyncio
+import importlib
+import sys
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-import numpy as np
 from bson import Binary, ObjectId
 from pymongo.errors import BulkWriteError
 
@@ -83,9 +85,29 @@ def check_vector_index(indexes: list[Doc], name: str) -> tuple[bool, str]:
     return status in ("READY", "unknown"), f"vector index {name!r} status {status}"
 
 
+# numpy (~20 MiB) is imported by the functions that search, not by this module: a node
+# stores vectors on every text message but may never be asked to search.
+
+
+async def numpy_loaded() -> None:
+    """The first search imports numpy (~85 ms) in a thread, not on the event loop."""
+    if "numpy" not in sys.modules:
+        await asyncio.to_thread(importlib.import_module, "numpy")
+
+
+def encode_float32(vector: list[float]) -> bytes:
+    """`vector` as little-endian float32 bytes, as numpy's `<f4` would write it."""
+    packed = array.array("f", vector)
+    if sys.byteorder == "big":
+        packed.byteswap()
+    return packed.tobytes()
+
+
 def top_cosine(
     ids: list[ObjectId], vectors: Any, query: list[float], limit: int
 ) -> list[tuple[ObjectId, float]]:
+    import numpy as np
+
     matrix = np.asarray(vectors, dtype=np.float32)
     q = np.asarray(query, dtype=np.float32)
     norms = np.linalg.norm(matrix, axis=1) * (np.linalg.norm(q) or 1.0)
@@ -98,6 +120,8 @@ def top_cosine(
 
 def decode_vector(stored: Any) -> Any:
     """A stored vector as numbers: float32 bytes (exact mode) or an array (Atlas)."""
+    import numpy as np
+
     if isinstance(stored, bytes):
         return np.frombuffer(stored, dtype="<f4")
     return stored
@@ -105,6 +129,8 @@ def decode_vector(stored: Any) -> Any:
 
 def stack(stored: list[Any]) -> Any:
     """Stored vectors as one float32 matrix; bytes are joined and read in one go."""
+    import numpy as np
+
     if all(isinstance(v, bytes) for v in stored) and len({len(v) for v in stored}) == 1:
         return np.frombuffer(b"".join(stored), dtype="<f4").reshape(len(stored), -1)
     return np.asarray([decode_vector(v) for v in stored], dtype=np.float32)
@@ -120,7 +146,7 @@ class EmbeddingRepository:
         # quarter of the size of a BSON array of doubles, and far cheaper to write and read.
         if self._atlas_index is not None:
             return vector
-        return Binary(np.asarray(vector, dtype="<f4").tobytes())
+        return Binary(encode_float32(vector))
 
     async def insert_many(self, rows: list[VectorRow], model: str, now: datetime) -> None:
         """Rows of new messages, in one round trip.
@@ -197,6 +223,7 @@ class EmbeddingRepository:
             stored.append(doc["vector"])
         if not ids:
             return []
+        await numpy_loaded()
         if len(ids) > THREAD_ABOVE:
             # numpy releases the GIL: a thread is enough to keep the loop free.
             return await asyncio.to_thread(lambda: top_cosine(ids, stack(stored), vector, limit))

@@ -72,9 +72,9 @@ class PresenceService:
 
     async def socket_closed(self, live: LiveSocket) -> None:
         """Every typing state of the socket ends with it (never a stuck indicator)."""
-        for gid in sorted(live.typing):
+        for gid in live.typing_in():
             await self._stop_typing(gid, live.user_id, skip_sid=live.sid)
-        live.typing.clear()
+        live.typing = None
 
     async def change_status(self, live: LiveSocket, status: str) -> dict[str, Any]:
         await self._store.set_status(live.user_id, status)
@@ -124,7 +124,7 @@ class PresenceService:
         """`in_room` None: asks the Notifier whether the socket is in the group's room."""
         if not self._in_room(live, group_id, in_room):
             await self._groups.require_member(group_id, live.user_id)
-        live.typing.add(group_id)
+        live.started_typing(group_id)
         deadline = self._now() + self._typing_seconds
         if await self._typing.start(group_id, live.user_id, deadline):
             event: UserTyping = {"groupId": group_id, "userId": live.user_id, "user": live.summary}
@@ -133,9 +133,9 @@ class PresenceService:
     async def typing_stop(
         self, live: LiveSocket, group_id: str, *, in_room: bool | None = None
     ) -> None:
-        if group_id not in live.typing and not self._in_room(live, group_id, in_room):
+        if not live.is_typing(group_id) and not self._in_room(live, group_id, in_room):
             await self._groups.require_member(group_id, live.user_id)
-        live.typing.discard(group_id)
+        live.stopped_typing(group_id)
         await self._stop_typing(group_id, live.user_id, skip_sid=live.sid)
 
     async def _stop_typing(self, group_id: str, user_id: str, *, skip_sid: str | None) -> None:
@@ -151,7 +151,7 @@ class PresenceService:
         for gid, uid in due:
             for live in local:
                 if live.user_id == uid:
-                    live.typing.discard(gid)
+                    live.stopped_typing(gid)
             stopped: UserStoppedTyping = {"groupId": gid, "userId": uid}
             await self._notify.to_group(gid, Event.USER_STOPPED_TYPING, stopped)
         return len(due)

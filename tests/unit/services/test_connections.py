@@ -156,3 +156,27 @@ async def test_a_failed_open_gives_its_slot_back() -> None:
     assert set(await presence.sessions("user_a", now)) == {"s1", "s3"}
     assert len(sessions.open) == 2
     assert [s.sid for s in conns.live()] == ["s1", "s3"]
+
+
+def test_presence_info_and_typing_state_of_a_socket() -> None:
+    socket = live("a", None)
+    info = socket.presence_info()
+    assert info["connectedAt"] == info["lastActivityAt"] == "2024-01-01T00:00:00.000Z"
+    assert info["lastActivity"] == datetime(2024, 1, 1, tzinfo=UTC).timestamp()
+    # Heartbeats share the one string rather than making new ones per socket.
+    assert socket.presence_info()["connectedAt"] is info["connectedAt"]
+    socket.touch(datetime(2024, 1, 1, 0, 5, tzinfo=UTC))
+    later = socket.presence_info()
+    assert later["connectedAt"] == "2024-01-01T00:00:00.000Z"
+    assert later["lastActivityAt"] == "2024-01-01T00:05:00.000Z"
+
+    assert socket.typing is None  # no set on an idle socket
+    socket.started_typing("g1")
+    socket.started_typing("g0")
+    assert socket.is_typing("g1")
+    assert socket.typing_in() == ["g0", "g1"]
+    socket.stopped_typing("g0")
+    socket.stopped_typing("g1")
+    socket.stopped_typing("g1")
+    assert socket.typing is None
+    assert not socket.is_typing("g1")

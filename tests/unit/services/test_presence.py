@@ -142,12 +142,12 @@ async def test_typing_start_is_announced_once_and_stop_once(room: Room) -> None:
     (typing,) = room.sent("user_typing")
     assert (typing.target, typing.skip_sid) == (room.gid, "sid-alice")
     assert typing.data == {"groupId": room.gid, "userId": "alice", "user": room.alice.summary}
-    assert room.alice.typing == {room.gid}
+    assert room.alice.typing_in() == [room.gid]
     await room.service.typing_stop(room.alice, room.gid, in_room=True)
     await room.service.typing_stop(room.alice, room.gid, in_room=True)
     (stopped,) = room.sent("user_stopped_typing")
     assert stopped.data == {"groupId": room.gid, "userId": "alice"}
-    assert room.alice.typing == set()
+    assert room.alice.typing_in() == []
 
 
 async def test_typing_outside_the_live_room_checks_membership(room: Room) -> None:
@@ -178,7 +178,7 @@ async def test_typing_stops_by_itself_at_its_deadline(room: Room) -> None:
     (stopped,) = room.sent("user_stopped_typing")
     assert (stopped.to, stopped.target, stopped.skip_sid) == ("group", room.gid, None)
     assert stopped.data == {"groupId": room.gid, "userId": "alice"}
-    assert room.alice.typing == set()  # the local socket forgets it too
+    assert room.alice.typing_in() == []  # the local socket forgets it too
     # Announced once; a later start is announced again.
     room.w.clock.advance(60)
     assert await room.due(room.alice) == 0
@@ -217,7 +217,7 @@ async def test_each_auto_stop_is_announced_by_one_node(world: World) -> None:
     assert await room.due(room.alice) == 0
     stops = room.sent("user_stopped_typing")
     assert sorted(s.data["userId"] for s in stops) == ["alice", "bob"]
-    assert room.bob.typing == set()
+    assert room.bob.typing_in() == []
 
 
 async def test_a_closed_socket_stops_all_its_typing(room: Room) -> None:
@@ -228,6 +228,6 @@ async def test_a_closed_socket_stops_all_its_typing(room: Room) -> None:
     stops = room.sent("user_stopped_typing")
     assert sorted(s.target for s in stops) == sorted([room.gid, other.gid])
     assert {s.skip_sid for s in stops} == {"sid-alice"}
-    assert room.alice.typing == set()
+    assert room.alice.typing_in() == []
     room.w.clock.advance(TYPING)
     assert await room.due(room.alice) == 0

@@ -210,10 +210,10 @@ async def test_presence_tick_stops_typing_each_time_and_beats_on_its_interval() 
         heartbeat_seconds=20,
     )
     a = _live("a", None)
-    a.typing.add("g1")
+    a.started_typing("g1")
     await presence.tick(1_000.0, [a])
     assert notifier.sent == [("g1", "user_stopped_typing")]
-    assert a.typing == set()
+    assert a.typing_in() == []
     await presence.tick(1_010.0, [a])
     await presence.tick(1_020.0, [a])
     assert typing.asked == [1_000.0, 1_010.0, 1_020.0]

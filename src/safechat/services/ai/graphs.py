@@ -1,16 +1,16 @@
 """LangGraph pipelines: smart replies, typing suggestions, summaries.
 
-Graphs are compiled once per app; nodes get their data through a
+Graphs are compiled once per app, on their first run; nodes get their data through a
 ConversationSource (the AI service) and call models only through GuardedAI.
 """
 
 from __future__ import annotations
 
+import asyncio
 import itertools
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any, Protocol, TypedDict
-
-from langgraph.graph import END, START, StateGraph
 
 from safechat.errors import AIUnavailable
 from safechat.models.group import Group
@@ -22,6 +22,10 @@ MAX_REPLIES = 3
 
 def pipeline(state: type[Any], *steps: tuple[str, Any]) -> Any:
     """A compiled LangGraph graph running `steps` (name, node) one after the other."""
+    # Imported here, not at the top: langgraph brings langchain-core and langsmith
+    # (~60 MiB of RSS, ~1.5 s of imports) that a server nobody asks for AI never needs.
+    from langgraph.graph import END, START, StateGraph
+
     graph = StateGraph(state)
     for name, node in steps:
         graph.add_node(name, node)
@@ -29,6 +33,28 @@ def pipeline(state: type[Any], *steps: tuple[str, Any]) -> Any:
     for before, after in itertools.pairwise(names):
         graph.add_edge(before, after)
     return graph.compile()
+
+
+class LazyGraph:
+    """A pipeline compiled on its first `ainvoke`, in a thread.
+
+    The first AI request pays langgraph's import; a thread keeps the event loop (every
+    other client) running meanwhile. Concurrent first requests compile once."""
+
+    def __init__(self, build: Callable[[], Any]) -> None:
+        self._build = build
+        self._graph: Any = None
+        self._lock = asyncio.Lock()
+
+    async def compiled(self) -> Any:
+        if self._graph is None:
+            async with self._lock:
+                if self._graph is None:
+                    self._graph = await asyncio.to_thread(self._build)
+        return self._graph
+
+    async def ainvoke(self, state: Any) -> Any:
+        return await (await self.compiled()).ainvoke(state)
 
 
 class ConversationSource(Protocol):
@@ -94,9 +120,9 @@ class Pipelines:
         self._guard = guard
         self._context = context_messages
         self._phrases = phrase_messages
-        self.smart_replies = self._smart_replies_graph()
-        self.typing = self._typing_graph()
-        self.summarize = self._summary_graph()
+        self.smart_replies = LazyGraph(self._smart_replies_graph)
+        self.typing = LazyGraph(self._typing_graph)
+        self.summarize = LazyGraph(self._summary_graph)
 
     # --- smart replies: context -> similar -> generate -> moderate ----------
 

@@ -11,12 +11,17 @@ import re
 import unicodedata
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 from urllib.parse import quote, unquote
 
 import structlog
-from PIL import Image, ImageOps
 
 from safechat.errors import ChatError, PayloadTooLarge, ValidationFailed
+
+# Pillow is imported by the functions that decode, on the first upload of an image: the
+# rest of this module (sniffing, names) is needed by every node, Pillow only by some.
+if TYPE_CHECKING:
+    from PIL import Image
 
 IMAGE_TYPES = ("image/jpeg", "image/png", "image/gif", "image/webp")
 ALLOWED_TYPES = (*IMAGE_TYPES, "application/pdf", "text/plain")
@@ -127,6 +132,8 @@ def process_image(
     PayloadTooLarge for images above `max_pixels` (decompression bombs) or
     animations of more than `max_frames` frames or `max_pixels` in all.
     """
+    from PIL import Image, ImageOps
+
     try:
         with Image.open(io.BytesIO(data), formats=[PIL_FORMATS[mime]]) as im:
             width, height = im.size
@@ -224,6 +231,8 @@ def _animated(im: Image.Image, mime: str, max_pixels: int, max_frames: int) -> P
 
 def _thumbnail(im: Image.Image) -> tuple[bytes, str]:
     """JPEG for opaque images, PNG when there is transparency."""
+    from PIL import Image
+
     has_alpha = im.mode in ("RGBA", "LA", "PA") or "transparency" in im.info
     thumb = im.convert("RGBA" if has_alpha else "RGB") if im.mode not in ("RGB", "L") else im
     thumb = _clean(thumb.copy())

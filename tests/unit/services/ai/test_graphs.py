@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
+import threading
 from datetime import UTC, datetime
+from typing import Any
 
+import numpy as np
 from bson import ObjectId
 
 from safechat.adapters.ai.offline import OfflineProvider
@@ -13,10 +17,12 @@ from safechat.models.group import Group
 from safechat.repositories.embeddings import (
     atlas_pipeline,
     check_vector_index,
+    decode_vector,
+    encode_float32,
     top_cosine,
     vector_index_definition,
 )
-from safechat.services.ai.graphs import Pipelines, distinct
+from safechat.services.ai.graphs import LazyGraph, Pipelines, distinct
 from safechat.services.ai.guard import CircuitBreaker, GuardedAI
 from safechat.services.ai.schemas import Turn
 from tests.helpers.fakes import FakeClock
@@ -92,6 +98,27 @@ async def test_typing_and_summary_graphs() -> None:
     assert empty["summary"] == "No messages in this period."
 
 
+async def test_a_graph_is_compiled_once_off_the_loop_on_first_run() -> None:
+    built: list[str] = []
+
+    class Echo:
+        async def ainvoke(self, state: dict[str, Any]) -> dict[str, Any]:
+            return {**state, "ran": True}
+
+    def build() -> Echo:
+        built.append(threading.current_thread().name)
+        return Echo()
+
+    graph = LazyGraph(build)
+    assert built == []  # nothing compiled (nor langgraph imported) before the first run
+    first = await asyncio.gather(*(graph.ainvoke({"n": i}) for i in range(5)))
+    assert first == [{"n": i, "ran": True} for i in range(5)]
+    assert len(built) == 1  # concurrent first runs share one compilation
+    assert built[0] != threading.main_thread().name  # the import ran in a thread
+    await graph.ainvoke({"n": 9})
+    assert len(built) == 1
+
+
 def test_distinct_replies() -> None:
     assert distinct(["Yes!", "yes", " No ", "", "No."]) == ["Yes!", "No"]
 
@@ -102,6 +129,14 @@ def test_exact_cosine_ranks_best_first() -> None:
     hits = top_cosine(ids, vectors, [1.0, 0.1], 3)
     assert [h[0] for h in hits] == [ids[0], ids[2], ids[1]]
     assert abs(hits[0][1] - 0.995) < 0.01
+
+
+def test_stored_vectors_are_the_bytes_numpy_writes() -> None:
+    # Vectors are packed without numpy on the send path; search still reads them with it.
+    vector = [0.1, -2.5, 3.4028235e38, 1e-46, 0.0, 7, 1 / 3]
+    packed = encode_float32(vector)
+    assert packed == np.asarray(vector, dtype="<f4").tobytes()
+    assert decode_vector(packed).tolist() == np.asarray(vector, dtype=np.float32).tolist()
 
 
 def test_atlas_pipeline_and_index_definition() -> None:
