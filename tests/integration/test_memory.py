@@ -74,7 +74,7 @@ def test_embedded_defaults_load_no_optional_component_and_freeze_startup(
             env=clean_env(),
             capture_output=True,
             text=True,
-            timeout=120,
+            timeout=90,  # under pytest's 120 s, so a hang shows the child's output
         )
     finally:
         kill_tree(data_dir)

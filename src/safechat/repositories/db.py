@@ -94,7 +94,10 @@ class Database:
         """Idempotent: creating an existing identical index is a no-op.
 
         Without the per-operation deadline (0 = none): building a new index on a large
-        collection at startup may take longer than any request should."""
+        collection at startup may take longer than any request should. The ping first,
+        with the deadline: a database that is not there fails here instead of waiting
+        without end."""
+        await self.ping()
         with pymongo.timeout(0):
             for name, models in INDEXES.items():
                 await self.db[name].create_indexes(models)

@@ -13,7 +13,7 @@
    `_get_socket` raises KeyError for it on POST: a 500).
 4. Sessions that have not completed a Socket.IO CONNECT (a valid token) are capped per
    node (503 + Retry-After beyond it) and closed after a handshake deadline.
-5. `no_origin` for "no browser origin allowed": upstream reads `[]` as "no check".
+5. (origins.py) "no browser origin allowed": upstream reads `[]` as "no check".
 6. (Socket.IO) Binary packets are refused and the session ended: SafeChat's events are
    JSON, and python-socketio keeps a binary packet's attachments in memory until as many
    as its header announced have arrived, however many that is. A packet that does not
@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Callable
 from typing import Any
 
 import engineio
@@ -42,15 +41,6 @@ _BODY = web.RequestKey("engineio_body", bytes)
 _BINARY_TYPES = ("5", "6")  # Socket.IO BINARY_EVENT, BINARY_ACK
 log = structlog.get_logger("safechat.socket")
 RETRY_AFTER_SECONDS = 2
-
-
-def no_origin(origin: str | None) -> bool:
-    """cors_allowed_origins callable that refuses every Origin header."""
-    return False
-
-
-def engineio_origins(origins: list[str] | str) -> list[str] | str | Callable[[str | None], bool]:
-    return origins if origins else no_origin
 
 
 class _Body:
