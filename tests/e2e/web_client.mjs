@@ -152,6 +152,7 @@ async function main() {
 
   step = "screenshot";
   await ann.screenshot({ path: SCREENSHOT });
+  if (process.env.SAFECHAT_SCREENSHOT_PHONE) await ben.screenshot({ path: process.env.SAFECHAT_SCREENSHOT_PHONE });
   summary.pageErrors = errors;
   await finish(true);
 }

@@ -432,6 +432,7 @@ export class Chat {
       const { group } = await this.api.createGroup(name, memberIds, $("group-private").checked);
       this.groups.set(group.id, { ...group, unreadCount: 0 });
       $("create-form").reset();
+      $("create").open = false;
       await this.open(group.id);
     } catch (err) {
       this.showError(err.message);
