@@ -138,12 +138,17 @@ async function main() {
   await ann.getByRole("button", { name: "Send" }).click();
   const thumb = message(ben, "A picture").locator("img.thumb");
   await thumb.waitFor({ timeout: STEP_MS });
-  await ben.waitForFunction(
-    () => [...document.querySelectorAll("img.thumb")].some((i) => i.complete && i.naturalWidth > 0),
+  // The list re-renders as reads and reactions arrive: read the loaded <img> itself, not
+  // whichever element the locator resolves to next.
+  const loaded = await ben.waitForFunction(
+    () => {
+      const img = [...document.querySelectorAll("img.thumb")].find((i) => i.complete && i.naturalWidth > 0);
+      return img ? { width: img.naturalWidth, src: img.src.startsWith("http") } : null;
+    },
     null,
     { timeout: STEP_MS },
   );
-  summary.thumbnail = await thumb.evaluate((i) => ({ width: i.naturalWidth, src: i.src.startsWith("http") }));
+  summary.thumbnail = await loaded.jsonValue();
   await ann.waitForFunction(
     () => [...document.querySelectorAll("img.thumb")].some((i) => i.complete && i.naturalWidth > 0),
     null,
