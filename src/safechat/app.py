@@ -16,6 +16,7 @@ from safechat.adapters.media import local_http
 from safechat.adapters.socketio.engineio_guard import SafeChatSocketServer, close_sessions
 from safechat.adapters.socketio.fast_json import socketio_json
 from safechat.adapters.socketio.manager import client_manager
+from safechat.adapters.cors import CorsPolicy, cors_headers, cors_middleware, own_origins
 from safechat.adapters.socketio.origins import engineio_origins
 from safechat.adapters.socketio.websocket import configure_websocket
 from safechat.config import Settings
@@ -36,8 +37,11 @@ from safechat.services.ports import Clock, SystemClock
 
 def create_app(settings: Settings, *, clock: Clock | None = None) -> web.Application:
     clock = clock or SystemClock()
+    # One origin rule for REST and the socket; the server's own origin always passes (§7).
+    cors = CorsPolicy(settings.cors_origins, own_origins(settings.base_url))
     app = web.Application(
         middlewares=[
+            cors_middleware(cors),
             error_middleware,
             body_deadline(settings.http_body_timeout_seconds),
             auth_middleware,
@@ -45,13 +49,14 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> web.Applica
         client_max_size=settings.max_json_body_bytes,
     )
     app.on_response_prepare.append(security_headers)
+    app.on_response_prepare.append(cors_headers(cors))
     app[SETTINGS] = settings
     app[STARTED_AT] = time.monotonic()
     metrics = app[METRICS] = Metrics()
     sio = SafeChatSocketServer(
         async_mode="aiohttp",
         client_manager=client_manager(settings.redis_url, settings.redis_channel, metrics),
-        cors_allowed_origins=engineio_origins(settings.cors_origins),
+        cors_allowed_origins=engineio_origins(cors.socket_origins()),
         max_http_buffer_size=settings.max_frame_bytes,
         logger=False,
         engineio_logger=False,

@@ -11,6 +11,7 @@ import functools
 import socketio
 import structlog
 
+from safechat.adapters.cors import own_origins
 from safechat.adapters.ratelimit.memory import MemoryRateLimiter
 from safechat.adapters.ratelimit.metered import MeteredLimiter
 from safechat.adapters.socketio.notifier import SocketIONotifier
@@ -94,7 +95,8 @@ def build_services(
     verifier = TokenVerifier(
         keys,
         settings.issuer,
-        settings.allowed_origins,
+        # A token's azp may name the server's own origin (its web client at /) too.
+        [*settings.allowed_origins, *own_origins(settings.base_url)],
         settings.auth_leeway_seconds,
         max_lifetime_seconds=settings.auth_max_token_lifetime_seconds,
     )

@@ -167,15 +167,18 @@ async def test_a_refused_token_leaves_the_session_pending_until_the_deadline(
     ],
     indirect=True,
 )
-async def test_production_without_allowed_origins_refuses_every_origin(
+async def test_production_without_allowed_origins_refuses_every_origin_but_its_own(
     own_server: ChatServer,
 ) -> None:
     srv = own_server
-    for origin in ("https://evil.example", srv.url):
-        async with srv.http.get(srv.url + POLL, headers={"Origin": origin}) as resp:
-            assert resp.status == 400
-            assert "not an accepted origin" in await resp.text()
-            assert "Access-Control-Allow-Origin" not in resp.headers
+    async with srv.http.get(srv.url + POLL, headers={"Origin": "https://evil.example"}) as resp:
+        assert resp.status == 400
+        assert "not an accepted origin" in await resp.text()
+        assert "Access-Control-Allow-Origin" not in resp.headers
+    # The server's own origin (it serves the web client at /) is always allowed (§7).
+    async with srv.http.get(srv.url + POLL, headers={"Origin": srv.url}) as resp:
+        assert resp.status == 200, await resp.text()
+        assert resp.headers["Access-Control-Allow-Origin"] == srv.url
     ws_url = srv.url.replace("http://", "ws://") + "/socket.io/?EIO=4&transport=websocket"
     with pytest.raises(aiohttp.WSServerHandshakeError):
         await srv.http.ws_connect(ws_url, headers={"Origin": "https://evil.example"})
