@@ -11,12 +11,12 @@ import time
 
 from aiohttp import web
 
+from safechat.adapters.cors import CorsPolicy, cors_headers, cors_middleware, own_origins
 from safechat.adapters.http_guard import body_deadline, security_headers
 from safechat.adapters.media import local_http
 from safechat.adapters.socketio.engineio_guard import SafeChatSocketServer, close_sessions
 from safechat.adapters.socketio.fast_json import socketio_json
 from safechat.adapters.socketio.manager import client_manager
-from safechat.adapters.cors import CorsPolicy, cors_headers, cors_middleware, own_origins
 from safechat.adapters.socketio.origins import engineio_origins
 from safechat.adapters.socketio.websocket import configure_websocket
 from safechat.config import Settings
