@@ -11,6 +11,7 @@ from collections.abc import Awaitable, Callable
 from urllib.parse import urlsplit
 
 from aiohttp import web
+from aiohttp.typedefs import Middleware
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -60,9 +61,7 @@ def covered(path: str) -> bool:
     return path.startswith(COVERED)
 
 
-def cors_middleware(
-    policy: CorsPolicy,
-) -> Callable[[web.Request, Handler], Awaitable[web.StreamResponse]]:
+def cors_middleware(policy: CorsPolicy) -> Middleware:
     """Answers preflights before auth (they carry no token); other requests pass through
     untouched (a plain function: nothing of it stays on a long-lived socket's stack)."""
 
