@@ -6,7 +6,7 @@ import argparse
 import asyncio
 import sys
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from pydantic import ValidationError
 
@@ -84,6 +84,14 @@ def cmd_serve(settings: Settings) -> int:
     from safechat.logs import configure_logging
 
     configure_logging(settings.log_level, settings.log_format, settings.env)
+    lock = claim_data_dir(settings) if not settings.mongodb_uri else None
+    if lock is False:
+        print(
+            f"safechat: data dir {settings.data_dir} is in use by another `safechat serve` "
+            "(its embedded database); stop it or pass another --data-dir",
+            file=sys.stderr,
+        )
+        return 1
     loop, loop_name = new_event_loop(settings.event_loop)
     asyncio.set_event_loop(loop)
     app = create_app(settings)
@@ -92,16 +100,39 @@ def cmd_serve(settings: Settings) -> int:
         f"(socket.io path /socket.io/, data dir {settings.data_dir}, {loop_name} loop)",
         file=sys.stderr,
     )
-    web.run_app(
-        app,
-        host=settings.host,
-        port=settings.port,
-        print=None,
-        access_log=None,
-        loop=loop,
-        **runner_options(settings),
-    )
+    try:
+        web.run_app(
+            app,
+            host=settings.host,
+            port=settings.port,
+            print=None,
+            access_log=None,
+            loop=loop,
+            **runner_options(settings),
+        )
+    except OSError as exc:
+        # A busy port (or one we may not bind): one line, not a traceback.
+        reason = exc.strerror or str(exc)
+        print(
+            f"safechat: cannot listen on {settings.host}:{settings.port}: {reason}", file=sys.stderr
+        )
+        return 1
     return 0
+
+
+def claim_data_dir(settings: Settings) -> IO[str] | bool:
+    """An exclusive lock on the data dir for this process's life (the embedded database
+    under it serves one server); False when another server holds it."""
+    import fcntl
+
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    handle = (settings.data_dir / "serve.lock").open("a+")
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        handle.close()
+        return False
+    return handle
 
 
 def new_event_loop(choice: str) -> tuple[asyncio.AbstractEventLoop, str]:
@@ -133,8 +164,17 @@ def cmd_token(settings: Settings, args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
+    if not args.sub.strip():
+        print("token: the user id (sub) must not be empty", file=sys.stderr)
+        return 2
     first, _, last = (args.name or "").partition(" ")
     issuer = DevIssuer.load_or_create(settings.data_dir, settings.issuer)
+    # Which server accepts it: the same settings `serve` reads (flags, env, .env).
+    print(
+        f"token: signed by the dev issuer {settings.issuer} (keys in {settings.data_dir}), "
+        f"valid {args.ttl} s",
+        file=sys.stderr,
+    )
     print(
         issuer.mint(
             args.sub,

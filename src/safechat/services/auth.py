@@ -106,6 +106,9 @@ class TokenVerifier:
             # The signature held; PyJWT reads exp with int(), so `true` "expires" at 1.
             _time_claims(jwt.decode(token, options={"verify_signature": False}))
             raise TokenExpired("Token expired") from exc
+        except jwt.InvalidIssuerError as exc:
+            # Says whose tokens this server takes (never echoes the token or its claims).
+            raise InvalidToken(f"Token was not issued by {self._issuer}") from exc
         except jwt.PyJWTError as exc:
             raise InvalidToken("Invalid token") from exc
         self._check_times(payload)
