@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 from collections.abc import Awaitable, Callable
+from urllib.parse import urlsplit
 
 import aiohttp
 from pymongo import AsyncMongoClient
@@ -67,6 +68,21 @@ def ai_checks(settings: Settings) -> list[Check]:
     return checks
 
 
+async def _redis(url: str) -> str:
+    """PING within 5 s; the URL's password never reaches the output."""
+    from redis.asyncio import Redis
+
+    client = Redis.from_url(url, socket_connect_timeout=5, socket_timeout=5)
+    try:
+        await asyncio.wait_for(client.ping(), 5)
+        info = await asyncio.wait_for(client.info("server"), 5)
+    finally:
+        await client.aclose()
+    parts = urlsplit(url)
+    version = info.get("redis_version", "?")
+    return f"reachable at {parts.hostname}:{parts.port or 6379}, Redis {version}"
+
+
 async def _s3_credentials() -> str:
     """Media: which link of boto3's chain supplies credentials (bucket rights are not probed:
     the least-privilege role has no bucket-level permission to probe with)."""
@@ -101,6 +117,11 @@ async def gather_checks(settings: Settings) -> list[Check]:
         exe = find_command(settings.embedded_mongo_cmd)
         detail = f"embedded SecantusDB: {exe}" if exe else "embedded SecantusDB not installed"
         checks.append(("mongodb", exe is not None, detail))
+    if settings.redis_url:
+        redis_url = settings.redis_url
+        checks.append(await _try("redis", lambda: _redis(redis_url)))
+    else:
+        checks.append(("redis", True, "off (single node: presence and limits in memory)"))
     if settings.clerk_jwks_url:
         url = settings.clerk_jwks_url
         checks.append(await _try("identity", lambda: _jwks(url)))

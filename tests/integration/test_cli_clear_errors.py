@@ -14,7 +14,8 @@ import pytest
 from safechat.adapters.embedded_mongo import free_port
 from safechat.container import SERVICES
 from safechat.services.auth import DevIssuer
-from tests.helpers.processes import Serve, kill_tree, run_cli
+from tests.helpers.processes import Serve, clean_env, kill_tree, run_cli
+from tests.helpers.redis_server import RedisServer
 from tests.helpers.support import ChatServer
 
 
@@ -102,3 +103,23 @@ async def test_serve_on_a_data_dir_in_use_says_so(safechat_bin: str, tmp_path: P
         finally:
             first.kill()
             kill_tree(data_dir)
+
+
+def test_doctor_checks_redis_when_it_is_configured(
+    safechat_bin: str, tmp_path: Path, redis_server: RedisServer
+) -> None:
+    data = ("--data-dir", str(tmp_path / "data"))
+    out = run_cli(safechat_bin, "doctor", *data, cwd=tmp_path)
+    assert "redis" in out.stdout
+    assert "single node" in out.stdout
+    env = clean_env(REDIS_URL=redis_server.url)
+    out = run_cli(safechat_bin, "doctor", *data, cwd=tmp_path, env=env)
+    assert out.returncode == 0, out.stdout
+    assert f"reachable at 127.0.0.1:{redis_server.port}" in out.stdout
+    env = clean_env(REDIS_URL=f"redis://:secretpw@127.0.0.1:{free_port()}/0")
+    out = run_cli(safechat_bin, "doctor", *data, cwd=tmp_path, env=env)
+    assert out.returncode != 0
+    failing = [line for line in out.stdout.splitlines() if "FAIL" in line]
+    assert len(failing) == 1, out.stdout
+    assert "redis" in failing[0]
+    assert "secretpw" not in out.stdout
