@@ -270,6 +270,30 @@ async def test_online_on_first_socket_offline_on_last(server: ChatServer) -> Non
     assert time.time() - before < 5
 
 
+async def test_presence_reaches_a_socket_once_however_many_groups_it_shares(
+    server: ChatServer,
+) -> None:
+    """Protocol §7: one event per change per socket, not one per shared group."""
+    await server.user("user_alice", first_name="Alice")
+    bob_tok = await server.user("user_bob")
+    for name in ("one", "two", "three"):
+        await server.group(bob_tok, name, memberIds=["user_alice"])
+    bob = await server.client(bob_tok)
+    alice = await server.client("user_alice")
+    await bob.wait_for("user_online")
+    await bob.expect_none("user_online", within=0.3)
+    reply = await alice.call("change_status", {"status": "away"})
+    assert reply["ok"], reply
+    assert (await bob.wait_for("user_status_changed"))["status"] == "away"
+    await bob.expect_none("user_status_changed", within=0.3)
+    # Alice's own socket hears her change once too (her user room and the groups' rooms).
+    assert (await alice.wait_for("user_status_changed"))["status"] == "away"
+    await alice.expect_none("user_status_changed", within=0.3)
+    await alice.close()
+    await bob.wait_for("user_offline")
+    await bob.expect_none("user_offline", within=0.3)
+
+
 async def test_presence_is_not_announced_to_strangers(server: ChatServer) -> None:
     await server.user("user_alice")
     stranger = await server.client("user_stranger")

@@ -58,6 +58,18 @@ class Notifier(Protocol):
         self, group_id: str, event: Event, data: Payload, *, skip_sid: str | None = None
     ) -> None: ...
 
+    async def to_groups(
+        self,
+        group_ids: list[str],
+        event: Event,
+        data: Payload,
+        *,
+        skip_sid: str | None = None,
+        also_user: str | None = None,
+    ) -> None:
+        """Once to every socket in any of the groups' rooms (and, with `also_user`, that
+        user's own sockets), however many of them a socket is in."""
+
     async def to_user(self, user_id: str, event: Event, data: Payload) -> None:
         """To every live socket of the user, on every node."""
 

@@ -62,13 +62,12 @@ class PresenceService:
 
     async def announce_online(self, live: LiveSocket, group_ids: list[str]) -> None:
         event: UserOnline = {"userId": live.user_id, "user": live.summary, "status": "online"}
-        for gid in group_ids:
-            await self._notify.to_group(gid, Event.USER_ONLINE, event, skip_sid=live.sid)
+        # Once per socket, however many of these groups it shares with the user (§7).
+        await self._notify.to_groups(group_ids, Event.USER_ONLINE, event, skip_sid=live.sid)
 
     async def announce_offline(self, user_id: str, group_ids: list[str]) -> None:
         event: UserOffline = {"userId": user_id, "lastSeen": iso(self._clock.now())}
-        for gid in group_ids:
-            await self._notify.to_group(gid, Event.USER_OFFLINE, event)
+        await self._notify.to_groups(group_ids, Event.USER_OFFLINE, event)
 
     async def socket_closed(self, live: LiveSocket) -> None:
         """Every typing state of the socket ends with it (never a stuck indicator)."""
@@ -80,9 +79,10 @@ class PresenceService:
         await self._store.set_status(live.user_id, status)
         now = self._clock.now()
         event: UserStatusChanged = {"userId": live.user_id, "status": status, "lastSeen": iso(now)}
-        for gid in await self._groups.room_ids_for(live.user_id):
-            await self._notify.to_group(gid, Event.USER_STATUS_CHANGED, event)
-        await self._notify.to_user(live.user_id, Event.USER_STATUS_CHANGED, event)
+        groups = await self._groups.room_ids_for(live.user_id)
+        await self._notify.to_groups(
+            groups, Event.USER_STATUS_CHANGED, event, also_user=live.user_id
+        )
         return dict(event)
 
     async def online_users(self, user_id: str, group_id: str | None) -> list[dict[str, Any]]:

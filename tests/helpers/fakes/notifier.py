@@ -9,7 +9,7 @@ from typing import Any
 
 @dataclass(frozen=True, slots=True)
 class Sent:
-    """One call of the Notifier: `to` is "group", "user", "socket", "join", "leave",
+    """One call of the Notifier: `to` is "group", "groups", "user", "socket", "join", "leave",
     "enter", "sid-join", "sid-leave" or "close"."""
 
     to: str
@@ -30,6 +30,22 @@ class RecordingNotifier:
         self, group_id: str, event: str, data: Any, *, skip_sid: str | None = None
     ) -> None:
         self.sent.append(Sent("group", group_id, event, copy.deepcopy(data), skip_sid))
+
+    async def to_groups(
+        self,
+        group_ids: list[str],
+        event: str,
+        data: Any,
+        *,
+        skip_sid: str | None = None,
+        also_user: str | None = None,
+    ) -> None:
+        """Recorded as one call: `target` lists the groups (and `user:<id>`), comma-joined."""
+        targets = [*group_ids, *([f"user:{also_user}"] if also_user else [])]
+        if targets:
+            self.sent.append(
+                Sent("groups", ",".join(targets), event, copy.deepcopy(data), skip_sid)
+            )
 
     async def to_user(self, user_id: str, event: str, data: Any) -> None:
         self.sent.append(Sent("user", user_id, event, copy.deepcopy(data)))

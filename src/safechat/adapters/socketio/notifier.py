@@ -19,6 +19,23 @@ class SocketIONotifier:
     ) -> None:
         await self._sio.emit(event.value, data, room=group_room(group_id), skip_sid=skip_sid)
 
+    async def to_groups(
+        self,
+        group_ids: list[str],
+        event: Event,
+        data: Payload,
+        *,
+        skip_sid: str | None = None,
+        also_user: str | None = None,
+    ) -> None:
+        # One emit to a list of rooms: python-socketio takes the union of their members
+        # (on every node, through the pub/sub manager too), so each socket gets it once.
+        rooms = [group_room(gid) for gid in group_ids]
+        if also_user is not None:
+            rooms.append(user_room(also_user))
+        if rooms:
+            await self._sio.emit(event.value, data, room=rooms, skip_sid=skip_sid)
+
     async def to_user(self, user_id: str, event: Event, data: Payload) -> None:
         await self._sio.emit(event.value, data, room=user_room(user_id))
 
