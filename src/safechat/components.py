@@ -58,6 +58,9 @@ if TYPE_CHECKING:
 
 log = structlog.get_logger("safechat")
 
+# How long a stop waits for the MongoDB client to close its pools and monitors.
+DATABASE_CLOSE_SECONDS = 10.0
+
 NODE_ID_FILE = "node-id"
 MEDIA_KEY_FILE = "media-url-key"
 
@@ -117,9 +120,14 @@ async def open_database(settings: Settings) -> AsyncIterator[tuple[Database, Emb
         await database.ensure_indexes()
         yield database, embedded
     finally:
-        await database.close()
-        if embedded is not None:
-            await embedded.stop()
+        try:
+            # Bounded: a stop must end even if the driver's monitors do not.
+            await asyncio.wait_for(database.close(), DATABASE_CLOSE_SECONDS)
+        except TimeoutError:
+            log.warning("database_close_timeout", seconds=DATABASE_CLOSE_SECONDS)
+        finally:
+            if embedded is not None:
+                await embedded.stop()
 
 
 # --- state shared by the nodes ---------------------------------------------------------

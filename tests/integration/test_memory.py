@@ -31,8 +31,11 @@ NOT_ON_EMBEDDED_DEFAULTS = (
 # and prints the top-level packages loaded after each step.
 SCRIPT = textwrap.dedent(
     """
-    import asyncio, gc, json, sys
+    import asyncio, faulthandler, gc, json, sys
     from pathlib import Path
+
+    # A hang ends with every thread's stack on stderr, which the assertion shows.
+    faulthandler.dump_traceback_later(75, exit=True)
 
     def loaded():
         return sorted({name.split(".")[0] for name in sys.modules})
@@ -74,7 +77,7 @@ def test_embedded_defaults_load_no_optional_component_and_freeze_startup(
             env=clean_env(),
             capture_output=True,
             text=True,
-            timeout=90,  # under pytest's 120 s, so a hang shows the child's output
+            timeout=100,  # after the child's own 75 s traceback dump, under pytest's 120 s
         )
     finally:
         kill_tree(data_dir)

@@ -9,7 +9,6 @@ their scheduling lives here. One `Background` per app is built by the wiring
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any
@@ -19,6 +18,9 @@ import structlog
 log = structlog.get_logger("safechat.tasks")
 
 Tick = Callable[[], Awaitable[object]]
+
+# How long a stop waits for background work that ignores its cancellation.
+STOP_DEADLINE_SECONDS = 10.0
 
 
 class TaskTracker:
@@ -149,13 +151,31 @@ async def _run(loop: _Loop) -> None:
         try:
             await loop.tick()
         except Exception:
+            task = asyncio.current_task()
+            if task is not None and task.cancelling():
+                # A library turned our cancellation into its own error (a driver's
+                # timeout, say): stop as asked instead of ticking on forever.
+                raise asyncio.CancelledError from None
             log.exception(f"{loop.name}_failed")
         await asyncio.sleep(loop.interval)
 
 
-async def _cancel_all(tasks: list[asyncio.Task[Any]]) -> None:
+async def _cancel_all(
+    tasks: list[asyncio.Task[Any]], *, deadline: float = STOP_DEADLINE_SECONDS
+) -> None:
+    """Cancels and awaits `tasks`; one that swallows its cancellation is cancelled
+    again, and after `deadline` seconds left behind (logged), so a stop always ends."""
+    pending = {task for task in tasks if not task.done()}
+    loop = asyncio.get_running_loop()
+    end = loop.time() + deadline
+    while pending:
+        for task in pending:
+            task.cancel()
+        left = end - loop.time()
+        if left <= 0:
+            log.error("background_task_stuck", tasks=sorted(t.get_name() for t in pending))
+            return
+        _, pending = await asyncio.wait(pending, timeout=min(left, 1.0))
     for task in tasks:
-        task.cancel()
-    for task in tasks:
-        with contextlib.suppress(asyncio.CancelledError, Exception):
-            await task
+        if not task.cancelled():
+            task.exception()  # retrieved: failures were logged where they happened

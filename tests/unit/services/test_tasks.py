@@ -136,6 +136,52 @@ async def test_close_cancels_tasks_runs_closers_once_and_refuses_new_work() -> N
     assert closed == [1]
 
 
+class _DriverTimeout(Exception):
+    """What a driver may raise when its wait is cancelled."""
+
+
+async def test_close_ends_a_loop_whose_tick_turns_cancellation_into_an_error() -> None:
+    bg = Background()
+    ticking = asyncio.Event()
+
+    async def tick() -> None:
+        ticking.set()
+        try:
+            await asyncio.Event().wait()
+        except asyncio.CancelledError:
+            raise _DriverTimeout from None  # the loop must still stop
+
+    bg.every("swallower", 0.01, tick, immediately=True)
+    bg.start()
+    await ticking.wait()
+    async with asyncio.timeout(2):
+        await bg.close()
+
+
+async def test_close_gives_up_on_a_task_that_never_ends_after_its_deadline() -> None:
+    from safechat.services.tasks import _cancel_all
+
+    refusing = True
+
+    async def stubborn() -> None:
+        while True:
+            try:
+                await asyncio.sleep(3600)
+            except asyncio.CancelledError:
+                if not refusing:
+                    raise
+
+    task = asyncio.get_running_loop().create_task(stubborn())
+    await asyncio.sleep(0)
+    async with asyncio.timeout(2):
+        await _cancel_all([task], deadline=0.2)  # returns instead of waiting forever
+    assert not task.done()
+    refusing = False
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+
+
 # --- loop bodies -----------------------------------------------------------------------
 
 
