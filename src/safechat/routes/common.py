@@ -108,6 +108,10 @@ async def _answer_errors(request: web.Request, handler: Handler) -> web.StreamRe
     return response
 
 
+# Public paths under /api besides health: sign-in (routes/dev.py), the contract.
+PUBLIC_API = frozenset({"/api/dev/token", "/api/openapi.json"})
+
+
 @web.middleware
 def auth_middleware(request: web.Request, handler: Handler) -> Awaitable[web.StreamResponse]:
     """Every /api route but health needs a bearer token; the user comes from it alone."""
@@ -115,7 +119,7 @@ def auth_middleware(request: web.Request, handler: Handler) -> Awaitable[web.Str
     if path.startswith("/api/v1/"):
         path = "/api/" + path[len("/api/v1/") :]
     # /api/dev/token signs people in, so it cannot ask for a token (routes/dev.py).
-    if not path.startswith("/api/") or path.startswith("/api/health/") or path == "/api/dev/token":
+    if not path.startswith("/api/") or path.startswith("/api/health/") or path in PUBLIC_API:
         return handler(request)
     return _authenticated(request, handler)
 

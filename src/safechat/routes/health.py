@@ -9,7 +9,10 @@ from aiohttp import web
 
 from safechat import __version__
 from safechat.container import METRICS, SERVICES, SETTINGS, STARTED_AT
+from safechat.errors import ErrorCode
 from safechat.metrics import CONTENT_TYPE
+from safechat.models.responses import Health, Info, Jwks, Live, Ready
+from safechat.routes.spec import Operation, register
 
 HEALTH_DB_TIMEOUT = 2.0
 
@@ -84,11 +87,55 @@ async def jwks(request: web.Request) -> web.Response:
 
 
 def setup(app: web.Application) -> None:
-    app.router.add_get("/health", health)
-    app.router.add_get("/info", info)
-    app.router.add_get("/metrics", metrics)
-    app.router.add_get("/api/health/live", live)
-    app.router.add_get("/api/health/ready", ready)
-    app.router.add_get("/api/v1/health/live", live)
-    app.router.add_get("/api/v1/health/ready", ready)
-    app.router.add_get("/.well-known/jwks.json", jwks)
+    public = {"tag": "health", "public": True}
+    register(
+        app,
+        [
+            Operation(
+                "GET",
+                "/health",
+                health,
+                "Health (database ping)",
+                ok={200: Health},
+                versioned=False,
+                **public,
+            ),
+            Operation(
+                "GET",
+                "/info",
+                info,
+                "Server facts and limits",
+                ok={200: Info},
+                versioned=False,
+                **public,
+            ),
+            Operation(
+                "GET",
+                "/metrics",
+                metrics,
+                "Prometheus metrics",
+                ok={200: "text/plain"},
+                versioned=False,
+                **public,
+            ),
+            Operation("GET", "/api/health/live", live, "Liveness", ok={200: Live}, **public),
+            Operation(
+                "GET",
+                "/api/health/ready",
+                ready,
+                "Readiness (503: no database)",
+                ok={200: Ready, 503: Ready},
+                **public,
+            ),
+            Operation(
+                "GET",
+                "/.well-known/jwks.json",
+                jwks,
+                "The dev issuer's keys",
+                ok={200: Jwks},
+                versioned=False,
+                errors=(ErrorCode.NOT_FOUND,),
+                **public,
+            ),
+        ],
+    )

@@ -5,8 +5,11 @@ from __future__ import annotations
 from aiohttp import web
 
 from safechat.container import SERVICES
+from safechat.errors import ErrorCode
+from safechat.models.responses import UserResponse
 from safechat.models.user import UpdateMe
-from safechat.routes.common import add_api_routes, ok, read_body, user_id
+from safechat.routes.common import ok, read_body, user_id
+from safechat.routes.spec import api, register
 
 
 async def get_me(request: web.Request) -> web.Response:
@@ -21,4 +24,19 @@ async def patch_me(request: web.Request) -> web.Response:
 
 
 def setup(app: web.Application) -> None:
-    add_api_routes(app, [web.get("/api/me", get_me), web.patch("/api/me", patch_me)])
+    register(
+        app,
+        [
+            api("GET", "/api/me", get_me, "My profile", tag="me", ok={200: UserResponse}),
+            api(
+                "PATCH",
+                "/api/me",
+                patch_me,
+                "Update my profile",
+                tag="me",
+                body=UpdateMe,
+                ok={200: UserResponse},
+                errors=(ErrorCode.CONFLICT,),
+            ),
+        ],
+    )
