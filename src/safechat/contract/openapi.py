@@ -99,6 +99,19 @@ def _query_params(model: type[BaseModel]) -> list[dict[str, Any]]:
     ]
 
 
+def _form_schema(model: type[BaseModel]) -> dict[str, Any]:
+    """The text fields inline (form fields are flat) plus the one file part."""
+    schema = model.model_json_schema(mode="validation", ref_template=REF)
+    assert "$defs" not in schema, f"{model.__name__}: form fields must be flat"
+    schema["properties"]["file"] = {
+        "type": "string",
+        "contentMediaType": "application/octet-stream",
+        "description": "The file (the part may also be named `image`).",
+    }
+    schema["required"] = [*schema.get("required", []), "file"]
+    return schema
+
+
 def _error_codes(op: Operation) -> list[ErrorCode]:
     codes = list(op.errors)
     if not op.public:
@@ -152,17 +165,9 @@ def _operation(
         body = refs[schemas.want(op.body, "validation")]
         out["requestBody"] = {"required": needs, "content": {"application/json": {"schema": body}}}
     if op.form is not None:
-        fields = refs[schemas.want(op.form, "validation")]
-        form = {
-            "allOf": [fields],
-            "properties": {
-                "file": {"type": "string", "contentMediaType": "application/octet-stream"}
-            },
-            "description": "One file, as the part `file` (or `image`), and the text fields.",
-        }
         out["requestBody"] = {
             "required": True,
-            "content": {"multipart/form-data": {"schema": form}},
+            "content": {"multipart/form-data": {"schema": _form_schema(op.form)}},
         }
     responses: dict[str, Any] = {}
     for status, tp in sorted(op.ok.items()):
@@ -200,10 +205,11 @@ def openapi_document(app: web.Application) -> dict[str, Any]:
         for tp in op.ok.values():
             if tp is not None and not isinstance(tp, str):
                 schemas.want(tp, "serialization")
-        for model in (op.body, op.form):
-            if model is not None:
-                schemas.want(model, "validation")
+        if op.body is not None:
+            schemas.want(op.body, "validation")
     refs, defs = schemas.build()
+    ids = [op.operation_id for op in operations]
+    assert len(ids) == len(set(ids)), f"operationIds must be unique: {sorted(ids)}"
     paths: dict[str, dict[str, Any]] = defaultdict(dict)
     for op in operations:
         paths[_openapi_path(op.path)][op.method.lower()] = _operation(op, schemas, refs)

@@ -138,6 +138,7 @@ def setup(app: web.Application) -> None:
                 mine,
                 "My groups (alias)",
                 tag="groups",
+                name="my_groups",
                 ok={200: GroupListResponse},
             ),
             api(

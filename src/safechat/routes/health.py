@@ -12,7 +12,7 @@ from safechat.container import METRICS, SERVICES, SETTINGS, STARTED_AT
 from safechat.errors import ErrorCode
 from safechat.metrics import CONTENT_TYPE
 from safechat.models.responses import Health, Info, Jwks, Live, Ready
-from safechat.routes.spec import Operation, register
+from safechat.routes.spec import public, register
 
 HEALTH_DB_TIMEOUT = 2.0
 
@@ -87,55 +87,59 @@ async def jwks(request: web.Request) -> web.Response:
 
 
 def setup(app: web.Application) -> None:
-    public = {"tag": "health", "public": True}
     register(
         app,
         [
-            Operation(
+            public(
                 "GET",
                 "/health",
                 health,
                 "Health (database ping)",
                 ok={200: Health},
-                versioned=False,
-                **public,
+                tag="health",
             ),
-            Operation(
+            public(
                 "GET",
                 "/info",
                 info,
                 "Server facts and limits",
                 ok={200: Info},
-                versioned=False,
-                **public,
+                tag="health",
             ),
-            Operation(
+            public(
                 "GET",
                 "/metrics",
                 metrics,
                 "Prometheus metrics",
                 ok={200: "text/plain"},
-                versioned=False,
-                **public,
+                tag="health",
             ),
-            Operation("GET", "/api/health/live", live, "Liveness", ok={200: Live}, **public),
-            Operation(
+            public(
+                "GET",
+                "/api/health/live",
+                live,
+                "Liveness",
+                versioned=True,
+                ok={200: Live},
+                tag="health",
+            ),
+            public(
                 "GET",
                 "/api/health/ready",
                 ready,
                 "Readiness (503: no database)",
+                versioned=True,
                 ok={200: Ready, 503: Ready},
-                **public,
+                tag="health",
             ),
-            Operation(
+            public(
                 "GET",
                 "/.well-known/jwks.json",
                 jwks,
                 "The dev issuer's keys",
                 ok={200: Jwks},
-                versioned=False,
                 errors=(ErrorCode.NOT_FOUND,),
-                **public,
+                tag="health",
             ),
         ],
     )

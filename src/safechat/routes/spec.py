@@ -47,16 +47,23 @@ class Operation:
     description: str = ""
     # Response headers by status: name -> description (Location of a redirect).
     headers: dict[int, dict[str, str]] = field(default_factory=dict)
+    name: str = ""  # the operationId's second part when the handler's name is taken
 
     @property
     def operation_id(self) -> str:
-        return f"{self.tag}_{self.handler.__name__}".replace("-", "_")
+        return f"{self.tag}_{self.name or self.handler.__name__}"
 
 
 def api(method: str, path: str, handler: Handler, summary: str, **kw: Any) -> Operation:
     """An authenticated route under /api (and /api/v1)."""
     assert path.startswith("/api/")
     return Operation(method, path, handler, summary, **kw)
+
+
+def public(method: str, path: str, handler: Handler, summary: str, **kw: Any) -> Operation:
+    """A route that needs no token; outside /api/v1 unless `versioned=True`."""
+    kw.setdefault("versioned", False)
+    return Operation(method, path, handler, summary, public=True, **kw)
 
 
 def register(app: web.Application, operations: Sequence[Operation]) -> None:

@@ -17,7 +17,7 @@ from safechat.errors import (
     PayloadTooLarge,
     UploadClosed,
 )
-from safechat.routes.spec import Operation, register
+from safechat.routes.spec import public, register
 from safechat.services.media.files import content_disposition
 
 
@@ -81,27 +81,26 @@ async def receive(request: web.Request) -> web.Response:
 def setup_routes(app: web.Application) -> None:
     # Reached only through signed URLs (presign, GET /api/media/{id}): the signature is in
     # the query string the server made, so the document describes no parameters of it.
-    signed = {"tag": "media", "public": True, "versioned": False}
     register(
         app,
         [
-            Operation(
+            public(
                 "GET",
                 PREFIX + "{key:.+}",
                 serve,
                 "A signed media URL",
                 ok={200: "application/octet-stream"},
                 errors=(ErrorCode.ACCESS_DENIED, ErrorCode.NOT_FOUND),
-                **signed,
+                tag="media",
             ),
-            Operation(
+            public(
                 "PUT",
                 PREFIX + "{key:.+}",
                 receive,
                 "A signed direct-upload URL",
                 ok={200: None},
                 errors=(ErrorCode.ACCESS_DENIED, ErrorCode.NOT_FOUND, ErrorCode.PAYLOAD_TOO_LARGE),
-                **signed,
+                tag="media",
             ),
         ],
     )
