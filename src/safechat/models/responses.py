@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any, Literal, NotRequired
 
-from pydantic import with_config
+from pydantic import ConfigDict, with_config
 from typing_extensions import TypedDict
 
 from safechat.models.wire import (
@@ -33,12 +33,34 @@ class ValidationIssue(TypedDict):
     type: str
 
 
+@with_config(ConfigDict(extra="allow"))
+class ErrorDetails(TypedDict, total=False):
+    """An error's `details`: where and why, never the offending value. Open: which keys
+    appear depends on the error; these are the ones the server sends today."""
+
+    errors: list[ValidationIssue]  # VALIDATION_ERROR from a model check (at most 20)
+    field: str  # VALIDATION_ERROR: an unexpected multipart field
+    allowed: list[str]  # VALIDATION_ERROR: the file types taken
+    declared: int | None  # VALIDATION_ERROR: a direct upload of another size than presigned
+    actual: int
+    userIds: list[str]  # USER_NOT_FOUND: who has never signed in
+    retryAfterMs: int  # RATE_LIMITED
+    limit: str  # RATE_LIMITED: the bucket
+    maxBytes: int  # PAYLOAD_TOO_LARGE
+    maxPixels: int
+    maxFrames: int
+    maxLength: int  # MESSAGE_TOO_LONG
+    length: int
+    maxReactions: int  # CONFLICT: a message at its reaction cap
+    categories: list[str]  # CONTENT_REJECTED
+    reason: str  # CONTENT_REJECTED: moderation was unavailable
+
+
 @with_config(CLOSED)
 class ErrorDetail(TypedDict):
     code: str
     message: str
-    # {errors: [ValidationIssue]} for a model check; other codes say what they add.
-    details: NotRequired[dict[str, Any]]
+    details: NotRequired[ErrorDetails]
 
 
 @with_config(CLOSED)
