@@ -1,10 +1,15 @@
 """schemathesis over every operation of /api/openapi.json, against a live server with a
-real bearer token: no 5xx, every status documented, every body as its schema says.
+real bearer token: no 5xx, every status documented, content types and every body as its
+schema says.
 
-Each operation runs generated cases twice over: as generated (random ids mostly answer
-404/403, which must be documented too), and with the path ids, and the group, message and
-user ids in bodies and queries, replaced by real ones of a group made for that operation,
-so the cases reach the routes' real work. Deterministic (derandomized), bounded examples.
+Each operation runs twice: as generated (positive and negative fuzzing; random ids mostly
+answer 404/403, which must be documented too), and with the path ids, and the group,
+message, user and request ids in bodies and queries, replaced by real ones of a group
+made for that operation, so the cases reach the routes' real work; that run also takes
+schemathesis' examples and coverage phases (boundary values, missing and extra fields,
+unsupported methods). The tests are built the way `schema.parametrize()` builds them
+(`create_test`), without pytest collection, because the server lives on this test's event
+loop. Deterministic (derandomized), bounded examples per operation.
 """
 
 from __future__ import annotations
@@ -15,14 +20,18 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
-import hypothesis.strategies as st
 import pytest
 import requests
 import schemathesis
-from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import HealthCheck, Phase, settings
 from PIL import Image
-from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
+from schemathesis.generation.hypothesis.builder import (
+    HypothesisTestConfig,
+    HypothesisTestMode,
+    create_test,
+)
+from schemathesis.generation.overrides import Override
 from schemathesis.specs.openapi.checks import (
     content_type_conformance,
     response_schema_conformance,
@@ -97,30 +106,23 @@ class Seeds:
                     data[key] = value
 
 
+SETTINGS = settings(
+    max_examples=EXAMPLES,
+    derandomize=True,
+    deadline=None,
+    database=None,
+    phases=[Phase.explicit, Phase.generate],
+    suppress_health_check=list(HealthCheck),
+)
+
+
 def _run_operation(
     op: Any, seeds: Seeds, base: str, session: requests.Session, auth: dict[str, str]
 ) -> None:
     names = [p["name"] for p in op.definition.raw.get("parameters", []) if p["in"] == "path"]
     fixed = seeds.path_ids(op.path, names)
-    as_generated = op.as_strategy().map(lambda c: (False, c))
-    with_real_ids = op.as_strategy(path_parameters=fixed or None).map(lambda c: (True, c))
-    strategies = [as_generated, with_real_ids]
-    if op.definition.raw.get("parameters") or "requestBody" in op.definition.raw:
-        # Inputs that break the schema: each must get a documented answer (400, mostly).
-        negative = op.as_strategy(generation_mode=GenerationMode.NEGATIVE)
-        strategies.append(negative.map(lambda c: (False, c)))
 
-    @settings(
-        max_examples=EXAMPLES,
-        derandomize=True,
-        deadline=None,
-        database=None,
-        phases=[Phase.explicit, Phase.generate],
-        suppress_health_check=list(HealthCheck),
-    )
-    @given(st.one_of(strategies))
-    def run(generated: tuple[bool, Any]) -> None:
-        real, case = generated
+    def check(case: Any, real: bool) -> None:
         if real:
             seeds.substitute(case.body)
             seeds.substitute(case.query)
@@ -133,7 +135,22 @@ def _run_operation(
             timeout=20,
         )
 
-    run()
+    def as_generated(case: Any) -> None:
+        check(case, real=False)
+
+    def with_real_ids(case: Any) -> None:
+        check(case, real=True)
+
+    # Boundary and missing-field cases (the coverage phase) once, with the real ids.
+    runs = [
+        (as_generated, Override(), [HypothesisTestMode.FUZZING]),
+        (with_real_ids, Override(path_parameters=fixed), list(HypothesisTestMode)),
+    ]
+    for func, override, modes in runs:
+        config = HypothesisTestConfig(
+            project=op.schema.config, modes=modes, settings=SETTINGS, override=override
+        )
+        create_test(operation=op, test_func=func, config=config)()
 
 
 def _fuzz(base: str, token: str, doc: dict[str, Any]) -> list[str]:
