@@ -40,7 +40,7 @@ from schemathesis.specs.openapi.checks import (
 
 from tests.helpers.support import ChatServer, start_server
 
-EXAMPLES = 25
+EXAMPLES = 20
 CHECKS = [
     not_a_server_error,
     status_code_conformance,
