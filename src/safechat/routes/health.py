@@ -11,7 +11,7 @@ from safechat import __version__
 from safechat.container import METRICS, SERVICES, SETTINGS, STARTED_AT
 from safechat.errors import ErrorCode
 from safechat.metrics import CONTENT_TYPE
-from safechat.models.responses import Health, Info, Jwks, Live, Ready
+from safechat.models.health import Health, Info, Jwks, Live, Ready
 from safechat.routes.spec import public, register
 
 HEALTH_DB_TIMEOUT = 2.0

@@ -11,7 +11,7 @@ from pathlib import Path
 from aiohttp import web
 
 from safechat.container import SETTINGS
-from safechat.models.responses import WebClientConfig
+from safechat.models.health import WebClientConfig
 from safechat.routes.spec import Operation, register
 
 WEB_DIR = Path(__file__).resolve().parent.parent / "web"
