@@ -30,6 +30,7 @@ from safechat.routes import health as health_routes
 from safechat.routes import me as me_routes
 from safechat.routes import media as media_routes
 from safechat.routes import messages as message_routes
+from safechat.routes import openapi as openapi_routes
 from safechat.routes import web as web_routes
 from safechat.routes.common import auth_middleware, error_middleware
 from safechat.services.ports import Clock, SystemClock
@@ -85,5 +86,6 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> web.Applica
     # same setting open_media_store chooses by.
     if not settings.s3_bucket:
         local_http.setup_routes(app)
+    openapi_routes.setup(app)
     app.cleanup_ctx.append(lifetime(settings, clock))
     return app
