@@ -88,7 +88,7 @@ async def test_deleted_messages_cannot_be_pinned_and_pinned_ones_show_deleted(
     mid = await send(b, gid, "soon gone")
     assert (await a.call("pin_message", {"messageId": mid}))["ok"]
     assert (await b.call("delete_message", {"messageId": mid}))["ok"]
-    status, body = await server.request("GET", f"/api/groups/{gid}/pins", a.token)
+    _status, body = await server.request("GET", f"/api/groups/{gid}/pins", a.token)
     assert body["pins"][0]["message"]["isDeleted"] is True
     assert body["pins"][0]["message"]["content"] == ""
     ack = await a.call("pin_message", {"messageId": await _deleted(a, b, gid)})
@@ -118,7 +118,7 @@ async def test_at_most_50_pins_even_when_pinned_concurrently(server: ChatServer)
     doc = await server.app[SERVICES].database.db.pins.find_one({"_id": ObjectId(gid)})
     assert doc is not None
     assert len(doc["pins"]) == 50
-    status, body = await server.request("GET", f"/api/groups/{gid}/pins", b.token)
+    _status, body = await server.request("GET", f"/api/groups/{gid}/pins", b.token)
     assert len(body["pins"]) == 50
     # Unpinning frees a slot; a pinned message re-pinned at the cap is still idempotent.
     kept = pinned[0]["messageId"]

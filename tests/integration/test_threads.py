@@ -166,10 +166,10 @@ async def test_concurrent_replies_and_mentions_add_up_exactly(server: ChatServer
     assert max(u["lastReplyAt"] for u in updates) == last
     await a.expect_none("thread_updated", within=0.1)
     # Every mention of Alice counted, none lost.
-    status, body = await server.request("GET", "/api/groups", alice)
+    _status, body = await server.request("GET", "/api/groups", alice)
     assert body["groups"][0]["unreadMentions"] == total
     assert await server.app[SERVICES].database.db.mentions.count_documents({}) == total
-    status, body = await server.request(
+    _status, body = await server.request(
         "GET", f"/api/messages/{parent['id']}/replies?limit=100", alice
     )
     assert len(body["messages"]) == total
