@@ -208,3 +208,29 @@ async def test_replies_from_two_nodes_sharing_a_database_add_up(
     finally:
         await two.stop()
         await one.stop()
+
+
+async def test_a_repeated_temp_id_counts_and_announces_once(server: ChatServer) -> None:
+    gid, a, b = await pair(server)
+    parent = (await a.call("send_message", {"groupId": gid, "content": "topic"}))["message"]
+    payload = {
+        "groupId": gid,
+        "content": "re",
+        "replyTo": parent["id"],
+        "mentions": ["user_alice"],
+        "tempId": "once",
+    }
+    acks = await asyncio.gather(*(b.call("send_message", payload) for _ in range(3)))
+    acks.append(await b.call("send_message", payload))
+    assert all(r["ok"] for r in acks), acks
+    # A reply looks its parent up first, so which of the concurrent ones is stored varies.
+    assert sorted(r["duplicate"] for r in acks) == [False, True, True, True]
+    first = next(r for r in acks if not r["duplicate"])
+    assert {r["message"]["id"] for r in acks} == {first["message"]["id"]}
+    assert (await parent_doc(server, parent["id"]))["replyCount"] == 1
+    assert (await a.wait_for("thread_updated"))["replyCount"] == 1
+    assert (await a.wait_for("mention"))["message"]["id"] == first["message"]["id"]
+    await a.expect_none("thread_updated", within=0.2)
+    await a.expect_none("mention", within=0.0)
+    _status, body = await server.request("GET", "/api/groups", a.token)
+    assert body["groups"][0]["unreadMentions"] == 1
