@@ -81,25 +81,27 @@ async def test_pin_and_unpin_are_announced_and_listed(server: ChatServer) -> Non
     assert [p["message"]["id"] for p in body["pins"]] == [second]
 
 
-async def test_deleted_messages_cannot_be_pinned_and_pinned_ones_show_deleted(
+async def test_deleting_a_pinned_message_unpins_it_and_deleted_ones_cannot_be_pinned(
     server: ChatServer,
 ) -> None:
     gid, a, b, _c = await world(server)
     mid = await send(b, gid, "soon gone")
+    keep = await send(b, gid, "stays")
     assert (await a.call("pin_message", {"messageId": mid}))["ok"]
+    assert (await a.call("pin_message", {"messageId": keep}))["ok"]
+    b.drain("message_pinned")
     assert (await b.call("delete_message", {"messageId": mid}))["ok"]
+    assert (await b.wait_for("message_deleted"))["messageId"] == mid
+    assert await b.wait_for("message_unpinned") == {"messageId": mid, "groupId": gid}
     _status, body = await server.request("GET", f"/api/groups/{gid}/pins", a.token)
-    assert body["pins"][0]["message"]["isDeleted"] is True
-    assert body["pins"][0]["message"]["content"] == ""
-    ack = await a.call("pin_message", {"messageId": await _deleted(a, b, gid)})
+    assert [p["message"]["id"] for p in body["pins"]] == [keep]
+    ack = await a.call("pin_message", {"messageId": mid})
     assert ack["error"]["code"] == "MESSAGE_NOT_FOUND"
-    assert (await a.call("unpin_message", {"messageId": mid}))["wasPinned"] is True
-
-
-async def _deleted(a: EventClient, b: EventClient, gid: str) -> str:
-    mid = await send(b, gid, "deleted first")
-    assert (await a.call("delete_message", {"messageId": mid}))["ok"]
-    return mid
+    assert (await a.call("unpin_message", {"messageId": mid}))["wasPinned"] is False
+    # Deleting a message that was never pinned announces no unpin.
+    other = await send(b, gid, "unpinned")
+    assert (await b.call("delete_message", {"messageId": other}))["ok"]
+    await b.expect_none("message_unpinned", within=0.2)
 
 
 async def test_at_most_50_pins_even_when_pinned_concurrently(server: ChatServer) -> None:

@@ -80,7 +80,7 @@ class MessagePins:
 
     async def unpin(self, user_id: str, message_id: str) -> dict[str, Any]:
         """Idempotent: unpinning a message that is not pinned changes and announces
-        nothing. Deleted messages can be unpinned (their pin stays until then)."""
+        nothing. Deleted messages can be unpinned too (a pin that raced a delete)."""
         group, message = await self._checks.member_message(user_id, message_id)
         if not may_pin(group, user_id):
             raise AccessDenied("Only owners and admins can unpin messages")
@@ -90,8 +90,15 @@ class MessagePins:
             await self._notify.to_group(group.gid, Event.MESSAGE_UNPINNED, event)
         return {**event, "wasPinned": removed}
 
+    async def drop_deleted(self, group_id: str, message_id: str) -> None:
+        """A deleted message is unpinned (the room hears `message_unpinned`)."""
+        if await self._pins.unpin(ObjectId(group_id), ObjectId(message_id)):
+            event: MessageUnpinned = {"messageId": message_id, "groupId": group_id}
+            await self._notify.to_group(group_id, Event.MESSAGE_UNPINNED, event)
+
     async def list(self, user_id: str, group_id: str) -> dict[str, Any]:
-        """Newest pin first; a deleted pinned message is shown deleted."""
+        """Newest pin first; a pinned message deleted meanwhile (a pin that raced the
+        delete) is shown deleted."""
         group = await self._groups.require_member(group_id, user_id)
         entries = list(reversed(await self._pins.list(group.id)))
         stored = await self._messages.get_many([ObjectId(e["messageId"]) for e in entries])

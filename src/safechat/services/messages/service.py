@@ -95,7 +95,10 @@ class MessageService:
     async def delete(
         self, user_id: str, message_id: str, group_id: str | None = None
     ) -> dict[str, Any]:
-        return await self._changes.delete(user_id, message_id, group_id)
+        deleted = await self._changes.delete(user_id, message_id, group_id)
+        if self._pins is not None:  # a deleted message leaves the pins (after its event)
+            await self._pins.drop_deleted(deleted["groupId"], deleted["messageId"])
+        return deleted
 
     async def react(self, user_id: str, message_id: str, emoji: str) -> dict[str, Any]:
         return await self._changes.react(user_id, message_id, emoji)
