@@ -31,6 +31,7 @@ from safechat.routes import me as me_routes
 from safechat.routes import media as media_routes
 from safechat.routes import messages as message_routes
 from safechat.routes import openapi as openapi_routes
+from safechat.routes import threads as thread_routes
 from safechat.routes import web as web_routes
 from safechat.routes.common import auth_middleware, error_middleware
 from safechat.services.ports import Clock, SystemClock
@@ -77,6 +78,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> web.Applica
     me_routes.setup(app)
     group_routes.setup(app)
     message_routes.setup(app)
+    thread_routes.setup(app)
     ai_routes.setup(app)
     media_routes.setup(app)
     # The web client at / (docs/web-client.md) and its dev-only sign-in.

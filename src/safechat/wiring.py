@@ -39,9 +39,12 @@ from safechat.repositories.db import Database
 from safechat.repositories.embeddings import EmbeddingRepository
 from safechat.repositories.groups import GroupRepository
 from safechat.repositories.media import MediaRepository
+from safechat.repositories.mentions import MentionRepository
 from safechat.repositories.messages import MessageRepository
+from safechat.repositories.pins import PinRepository
 from safechat.repositories.read_state import ReadStateRepository
 from safechat.repositories.sessions import SessionRepository
+from safechat.repositories.threads import ThreadRepository
 from safechat.repositories.users import UserRepository
 from safechat.services.account import AccountService
 from safechat.services.account.erase import AccountEraser, EraseDeps
@@ -55,7 +58,7 @@ from safechat.services.media.service import MediaService
 from safechat.services.media.work import ImageWorkers
 from safechat.services.messages.group_commit import GroupCommit
 from safechat.services.messages.rendering import MessageRenderer
-from safechat.services.messages.service import MessageService
+from safechat.services.messages.service import ConversationRepos, MessageService
 from safechat.services.ports import Clock, CpuPool, MediaStore
 from safechat.services.presence import PresenceService
 from safechat.services.tasks import Background
@@ -148,12 +151,17 @@ def build_services(
         limits=media_limits(settings),
         workers=workers,
     )
+    conversation = ConversationRepos(
+        MentionRepository(database), ThreadRepository(database), PinRepository(database)
+    )
     commit = GroupCommit(
         group_repo,
         message_repo,
         read_state,
         clock,
         prepare=users.warm,
+        mentions=conversation.mentions,
+        threads=conversation.threads,
         # One database deadline per step, 1.5 for the whole send: under a client's 10 s.
         deadline_seconds=1.5 * settings.db_timeout_ms / 1000,
     )
@@ -173,6 +181,7 @@ def build_services(
         max_reactions=settings.max_reactions_per_message,
         hooks=ai_content,
         media=media,
+        extras=conversation,
     )
     ai = AIService(
         groups,

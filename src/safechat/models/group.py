@@ -117,6 +117,7 @@ class Group:
         *,
         unread_count: int = 0,
         last_message: dict[str, Any] | None = None,
+        unread_mentions: int = 0,
     ) -> dict[str, Any]:
         """GroupSummary of the protocol, as seen by `viewer`."""
         role = self.role_of(viewer)
@@ -124,6 +125,7 @@ class Group:
             **self.shared_view(),
             **drop_none({"role": role.value if role else None, "lastMessage": last_message}),
             "unreadCount": unread_count,
+            "unreadMentions": unread_mentions,
         }
 
 

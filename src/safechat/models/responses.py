@@ -354,3 +354,41 @@ class ErasedCounts(TypedDict):
 class AccountErasedResponse(TypedDict):
     success: Literal[True]
     erased: ErasedCounts
+
+
+# --- threads, mentions, pins -----------------------------------------------------------
+
+
+@with_config(CLOSED)
+class RepliesResponse(TypedDict):
+    success: Literal[True]
+    messages: list[Message]
+    hasMore: bool
+    nextCursor: str | None
+
+
+@with_config(CLOSED)
+class MentionEntry(TypedDict):
+    message: Message
+    groupId: str
+
+
+@with_config(CLOSED)
+class MentionsResponse(TypedDict):
+    success: Literal[True]
+    mentions: list[MentionEntry]
+    hasMore: bool
+    nextCursor: str | None
+
+
+@with_config(CLOSED)
+class PinEntry(TypedDict):
+    message: Message
+    pinnedBy: str
+    pinnedAt: Timestamp | None
+
+
+@with_config(CLOSED)
+class PinsResponse(TypedDict):
+    success: Literal[True]
+    pins: list[PinEntry]

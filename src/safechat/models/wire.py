@@ -116,6 +116,9 @@ class Message(TypedDict):
     media: NotRequired[MediaView]
     moderation: NotRequired[ModerationFlag]
     tempId: NotRequired[str]
+    mentions: list[str]
+    replyCount: int
+    lastReplyAt: NotRequired[Timestamp]
 
 
 @with_config(CLOSED)
@@ -150,6 +153,7 @@ class GroupSummary(TypedDict):
     role: NotRequired[Literal["owner", "admin", "member"]]
     lastMessage: NotRequired[Message]
     unreadCount: int
+    unreadMentions: int
 
 
 @with_config(CLOSED)
@@ -160,24 +164,9 @@ class Member(TypedDict):
 
 
 @with_config(CLOSED)
-class GroupDetail(TypedDict):
+class GroupDetail(GroupSummary):
     """GET /api/groups/{id} for a member: the summary plus its members."""
 
-    id: str
-    name: str
-    description: NotRequired[str]
-    isPrivate: bool
-    memberCount: int
-    type: Literal["group"]
-    createdAt: Timestamp
-    ownerId: str
-    lastSeq: int
-    updatedAt: Timestamp
-    lastMessageAt: NotRequired[Timestamp]
-    aiEnabled: bool
-    role: NotRequired[Literal["owner", "admin", "member"]]
-    lastMessage: NotRequired[Message]
-    unreadCount: int
     members: list[Member]
 
 

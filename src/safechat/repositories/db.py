@@ -48,6 +48,9 @@ INDEXES: dict[str, list[IndexModel]] = {
             name="media_id_unique",
             partialFilterExpression={"media.mediaId": {"$type": "string"}},
         ),
+        # Threads: a parent's replies in seq order. Not partial: the embedded database
+        # cannot use a partial index.
+        IndexModel([("replyTo", ASCENDING), ("seq", ASCENDING)], name="reply_to_seq"),
     ],
     "read_state": [
         IndexModel([("groupId", ASCENDING), ("userId", ASCENDING)], unique=True, name="group_user"),
@@ -71,6 +74,10 @@ INDEXES: dict[str, list[IndexModel]] = {
     "media": [
         IndexModel([("status", ASCENDING), ("createdAt", ASCENDING)], name="status_created"),
         IndexModel([("ownerId", ASCENDING), ("createdAt", ASCENDING)], name="owner_created"),
+    ],
+    # Mentions: a user's, newest first (GET /api/me/mentions).
+    "mentions": [
+        IndexModel([("userId", ASCENDING), ("messageId", DESCENDING)], name="user_message"),
     ],
     "audit_events": [
         IndexModel([("groupId", ASCENDING), ("at", DESCENDING)], name="group_at"),

@@ -1,7 +1,12 @@
 """The `read_state` collection: (groupId, userId) -> lastReadSeq high-water mark.
 
 `readByThrough`: every message of the group up to this seq has the user in its `readBy`
-(or is their own), so "mark read up to N" only has to look at the seqs after it."""
+(or is their own), so "mark read up to N" only has to look at the seqs after it.
+
+`mentionSeqs`: the seqs of the group's messages that mention the user, pushed by the group
+commit in the same round trip as the senders' marks and pruned up to the mark whenever it
+moves here; `unreadMentions` counts those above `lastReadSeq`, from the document the
+group list reads anyway (no query per group, no history scan)."""
 
 from __future__ import annotations
 
@@ -11,6 +16,10 @@ from bson import ObjectId
 from pymongo import UpdateOne
 
 from safechat.repositories.db import Database
+
+# Seqs kept per (group, user) at most: a conversation never read keeps its newest ones,
+# so unreadMentions counts up to this many (documented in docs/protocol.md).
+MAX_MENTION_SEQS = 500
 
 
 class ReadStateRepository:
@@ -32,7 +41,8 @@ class ReadStateRepository:
             marks["readByThrough"] = read_by_through
         await self._c.update_one(
             {"groupId": group_id, "userId": user_id},
-            {"$max": marks, "$set": {"updatedAt": now}},
+            # Mentions at or below the new mark are read: dropped, so the list stays short.
+            {"$max": marks, "$set": {"updatedAt": now}, "$pull": {"mentionSeqs": {"$lte": seq}}},
             upsert=True,
         )
 
@@ -40,21 +50,34 @@ class ReadStateRepository:
         doc = await self._c.find_one({"groupId": group_id, "userId": user_id}, {"readByThrough": 1})
         return int(doc.get("readByThrough", 0)) if doc else 0
 
-    async def advance_many(self, group_id: ObjectId, marks: dict[str, int], now: datetime) -> None:
-        """`advance` for several users of one group in one round trip."""
-        if not marks:
-            return
-        await self._c.bulk_write(
-            [
-                UpdateOne(
-                    {"groupId": group_id, "userId": user_id},
-                    {"$max": {"lastReadSeq": seq}, "$set": {"updatedAt": now}},
-                    upsert=True,
-                )
-                for user_id, seq in marks.items()
-            ],
-            ordered=False,
-        )
+    async def advance_many(
+        self,
+        group_id: ObjectId,
+        marks: dict[str, int],
+        now: datetime,
+        *,
+        mentions: dict[str, list[int]] | None = None,
+    ) -> None:
+        """`advance` for several users of one group in one round trip, which also records
+        `mentions` (user -> seqs of messages mentioning them)."""
+        ops = [
+            UpdateOne(
+                {"groupId": group_id, "userId": user_id},
+                {"$max": {"lastReadSeq": seq}, "$set": {"updatedAt": now}},
+                upsert=True,
+            )
+            for user_id, seq in marks.items()
+        ]
+        ops += [
+            UpdateOne(
+                {"groupId": group_id, "userId": user_id},
+                {"$push": {"mentionSeqs": {"$each": seqs, "$slice": -MAX_MENTION_SEQS}}},
+                upsert=True,
+            )
+            for user_id, seqs in (mentions or {}).items()
+        ]
+        if ops:
+            await self._c.bulk_write(ops, ordered=False)
 
     async def for_user(self, user_id: str, group_ids: list[ObjectId]) -> dict[str, int]:
         cursor = self._c.find({"userId": user_id, "groupId": {"$in": group_ids}})
@@ -68,3 +91,18 @@ class ReadStateRepository:
     async def delete_user(self, user_id: str) -> int:
         result = await self._c.delete_many({"userId": user_id})
         return result.deleted_count
+
+    async def marks_for_user(
+        self, user_id: str, group_ids: list[ObjectId]
+    ) -> dict[str, tuple[int, int]]:
+        """groupId -> (lastReadSeq, unread mentions) for the user's groups."""
+        cursor = self._c.find(
+            {"userId": user_id, "groupId": {"$in": group_ids}},
+            {"groupId": 1, "lastReadSeq": 1, "mentionSeqs": 1},
+        )
+        found: dict[str, tuple[int, int]] = {}
+        async for d in cursor:
+            mark = int(d.get("lastReadSeq", 0))
+            unread = sum(1 for s in d.get("mentionSeqs") or [] if int(s) > mark)
+            found[str(d["groupId"])] = (mark, unread)
+        return found

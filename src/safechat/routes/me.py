@@ -90,8 +90,8 @@ def setup(app: web.Application) -> None:
                 tag="me",
                 ok={200: AccountErasedResponse},
                 errors=(ErrorCode.USER_NOT_FOUND,),
-                description="Erases the caller's account on this deployment (protocol: "
-                "Your data). Rate limited by the `account` bucket.",
+                description="Erases the caller's account on this deployment (protocol §10). "
+                "Rate limited by the `account` bucket.",
             ),
             api(
                 "GET",

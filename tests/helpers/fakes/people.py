@@ -79,6 +79,7 @@ class FakeReadStateRepository(Faults):
         super().__init__()
         self.marks: dict[tuple[ObjectId, str], int] = {}
         self.read_by: dict[tuple[ObjectId, str], int] = {}
+        self.mention_seqs: dict[tuple[ObjectId, str], list[int]] = {}
 
     @faulty
     async def advance(
@@ -100,14 +101,36 @@ class FakeReadStateRepository(Faults):
         return self.read_by.get((group_id, user_id), 0)
 
     @faulty
-    async def advance_many(self, group_id: ObjectId, marks: dict[str, int], now: datetime) -> None:
+    async def advance_many(
+        self,
+        group_id: ObjectId,
+        marks: dict[str, int],
+        now: datetime,
+        *,
+        mentions: dict[str, list[int]] | None = None,
+    ) -> None:
         for user_id, seq in marks.items():
             key = (group_id, user_id)
             self.marks[key] = max(self.marks.get(key, seq), seq)
+        for user_id, seqs in (mentions or {}).items():
+            self.mention_seqs.setdefault((group_id, user_id), []).extend(seqs)
 
     @faulty
     async def for_user(self, user_id: str, group_ids: list[ObjectId]) -> dict[str, int]:
         return {str(g): self.marks[(g, user_id)] for g in group_ids if (g, user_id) in self.marks}
+
+    @faulty
+    async def marks_for_user(
+        self, user_id: str, group_ids: list[ObjectId]
+    ) -> dict[str, tuple[int, int]]:
+        found: dict[str, tuple[int, int]] = {}
+        for g in group_ids:
+            key = (g, user_id)
+            if key in self.marks or key in self.mention_seqs:
+                mark = self.marks.get(key, 0)
+                unread = sum(1 for s in self.mention_seqs.get(key, []) if s > mark)
+                found[str(g)] = (mark, unread)
+        return found
 
 
 class FakeAuditRepository(Faults):

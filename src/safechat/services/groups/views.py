@@ -43,15 +43,17 @@ class GroupViews:
         ids = [g.id for g in groups]
         if not ids:
             return []
-        read = await self._read_state.for_user(user_id, ids)
+        read = await self._read_state.marks_for_user(user_id, ids)
         latest = await self._messages.latest({g.id: g.last_seq for g in groups})
         out = []
         for g in groups:
             last = latest.get(g.gid)
+            mark, mentions = read.get(g.gid, (0, 0))
             out.append(
                 g.summary(
                     user_id,
-                    unread_count=max(0, g.last_seq - read.get(g.gid, 0)),
+                    unread_count=max(0, g.last_seq - mark),
+                    unread_mentions=mentions,
                     last_message=self._renderer.render(last) if last else None,
                 )
             )
