@@ -1,4 +1,4 @@
-"""`safechat serve | token | doctor`."""
+"""`safechat serve | token | doctor | reencrypt | migrate-from-node`."""
 
 from __future__ import annotations
 
@@ -73,6 +73,26 @@ def build_parser() -> argparse.ArgumentParser:
     reencrypt.add_argument("--dry-run", action="store_true", help="count, change nothing")
     reencrypt.add_argument("--batch", type=int, default=500, help="messages per page (500)")
     _add_common(reencrypt)
+
+    migrate = sub.add_parser(
+        "migrate-from-node",
+        help="copy the old Node service's users, groups and messages into SafeChat's database",
+        description="Reads the Node service's MongoDB (never writes to it) and writes its "
+        "users, groups, messages (re-encrypted, with seqs) and read state into the database "
+        "SafeChat is configured with. Idempotent: run it again after an interruption. Stop "
+        "the old service's writes first; with the embedded database, stop `safechat serve` "
+        "too. Guide: docs/migration.md.",
+    )
+    migrate.add_argument("--source-uri", required=True, help="the Node service's MongoDB URI")
+    migrate.add_argument("--source-db", help="its database (default: the one the URI names)")
+    migrate.add_argument(
+        "--legacy-secret",
+        help="the Node service's ENCRYPTION_SECRET (better: env LEGACY_ENCRYPTION_SECRET, "
+        "which other users of the machine cannot read from the process list)",
+    )
+    migrate.add_argument("--dry-run", action="store_true", help="read and check, write nothing")
+    migrate.add_argument("--batch", type=int, default=500, help="documents per write (500)")
+    _add_common(migrate)
     return parser
 
 
@@ -207,6 +227,10 @@ def main(argv: list[str] | None = None) -> int:
         return cmd_token(settings, args)
     if args.command == "reencrypt":
         return cmd_reencrypt(settings, args)
+    if args.command == "migrate-from-node":
+        from safechat.migrate_cli import cmd_migrate
+
+        return cmd_migrate(settings, args)
     from safechat.doctor import run_doctor
 
     return asyncio.run(run_doctor(settings))
