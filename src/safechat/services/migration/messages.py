@@ -44,7 +44,11 @@ class Converter:
             raise Invalid("message without an ObjectId _id")
         sender = self.sender(src)
         created = created_of(src)
-        updated = max(when(src.get("updatedAt"), created), created)
+        # The old service bumped updatedAt on every read receipt; SafeChat's sync reports
+        # messages changed since a point, and read receipts are not changes: only a
+        # deletion moves it.
+        changed = max(when(src.get("updatedAt"), created), created)
+        updated = changed if src.get("isDeleted") else created
         kind = src.get("type") if src.get("type") in TYPES else "text"
         readers = self._readers(src, created)
         doc: Doc = {

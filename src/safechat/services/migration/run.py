@@ -62,6 +62,7 @@ async def migrate(
         if orphans:
             log.warning("migration_orphaned_messages", count=orphans)
             run.report.add("messages", "orphaned", orphans)
+            progress.advance(orphans)
     finally:
         progress.close()
     return run.report
