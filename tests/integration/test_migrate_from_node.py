@@ -284,3 +284,34 @@ def test_refusals(safechat_bin: str, mongo_uri: str, tmp_path: Path) -> None:
     done = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=60, check=False)
     assert done.returncode == 2
     assert "same database" in done.stderr
+
+
+def test_clean_source_exits_0_and_a_taken_username_is_dropped(
+    safechat_bin: str, mongo_uri: str, tmp_path: Path
+) -> None:
+    source_db, target = (f"t_{uuid.uuid4().hex[:12]}" for _ in range(2))
+    client: MongoClient[dict[str, Any]] = MongoClient(mongo_uri, tz_aware=True)
+    try:
+        client[source_db].users.insert_many(
+            [
+                {"clerkId": "user_new", "username": "taken", "email": "n@example.com"},
+                {"clerkId": "user_known", "firstName": "Old name"},
+            ]
+        )
+        # Already on SafeChat: one holds the username, one signed in under its clerkId.
+        client[target].users.insert_many(
+            [
+                {"clerkId": "user_other", "username": "taken"},
+                {"clerkId": "user_known", "firstName": "New name"},
+            ]
+        )
+        done = run(safechat_bin, mongo_uri, source_db, target, tmp_path)
+        assert done.returncode == 0, done.stdout + done.stderr
+        assert "users: already_present 1, username_dropped 1" in done.stdout
+        assert "complete, nothing skipped" in done.stdout
+        users = {d["clerkId"]: d for d in client[target].users.find()}
+        assert "username" not in users["user_new"]
+        assert users["user_new"]["email"] == "n@example.com"
+        assert users["user_known"]["firstName"] == "New name"  # SafeChat's is newer
+    finally:
+        client.close()
