@@ -228,8 +228,6 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "reencrypt":
         return cmd_reencrypt(settings, args)
     if args.command == "migrate-from-node":
-        from safechat.migrate_cli import cmd_migrate
-
         return cmd_migrate(settings, args)
     from safechat.doctor import run_doctor
 
@@ -248,3 +246,45 @@ def cmd_reencrypt(settings: Settings, args: argparse.Namespace) -> int:
         f"changed meanwhile {report.changed_meanwhile}; undecryptable {report.undecryptable}"
     )
     return 1 if report.undecryptable or report.changed_meanwhile else 0
+
+
+def cmd_migrate(settings: Settings, args: argparse.Namespace) -> int:
+    from pymongo.errors import PyMongoError
+
+    from safechat.commands import MigrationRefused, migrate_from_node
+    from safechat.logs import configure_logging
+
+    configure_logging(settings.log_level, settings.log_format, settings.env)
+    if args.legacy_secret:
+        settings = settings.model_copy(update={"legacy_encryption_secret": args.legacy_secret})
+    if args.batch < 1:
+        print("migrate-from-node: --batch must be at least 1", file=sys.stderr)
+        return 2
+    # The embedded database serves one process: not while `safechat serve` runs on it.
+    lock = claim_data_dir(settings) if not settings.mongodb_uri else None
+    if lock is False:
+        print(
+            f"migrate-from-node: data dir {settings.data_dir} is in use by `safechat serve`; "
+            "stop it first (or use MONGODB_URI)",
+            file=sys.stderr,
+        )
+        return 2
+    try:
+        report = asyncio.run(
+            migrate_from_node(
+                settings,
+                source_uri=args.source_uri,
+                source_db=args.source_db,
+                batch=args.batch,
+                dry_run=args.dry_run,
+            )
+        )
+    except MigrationRefused as exc:
+        print(f"migrate-from-node: {exc}", file=sys.stderr)
+        return 2
+    except PyMongoError as exc:
+        print(f"migrate-from-node: database error, nothing more written: {exc}", file=sys.stderr)
+        return 1
+    for line in report.lines():
+        print(line)
+    return 1 if report.skipped else 0
