@@ -7,6 +7,7 @@ the same, a dry run writes nothing."""
 from __future__ import annotations
 
 import base64
+import fcntl
 import os
 import signal
 import subprocess
@@ -251,11 +252,14 @@ async def test_interrupted_run_resumed_ends_the_same(
     whole, resumed = (f"t_{uuid.uuid4().hex[:12]}" for _ in range(2))
     assert run(safechat_bin, mongo_uri, source_db, whole, tmp_path).returncode == 1
 
-    argv, env = command(safechat_bin, mongo_uri, source_db, resumed, tmp_path, "--batch", "20")
+    argv, env = command(safechat_bin, mongo_uri, source_db, resumed, tmp_path, "--batch", "5")
     proc = subprocess.Popen(
         argv, env=env, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
     )
     assert proc.stderr is not None
+    # A one-page pipe: should this test fall behind reading, the command blocks on its next
+    # few progress lines (one per 5 messages) instead of finishing before it is killed.
+    fcntl.fcntl(proc.stderr.fileno(), fcntl.F_SETPIPE_SZ, 4096)
     try:
         for line in proc.stderr:
             if line.startswith("progress: messages") and int(line.split()[2].split("/")[0]) >= 300:
@@ -268,7 +272,7 @@ async def test_interrupted_run_resumed_ends_the_same(
     partial = snapshot(mongo_uri, resumed)
     assert 300 <= len(partial["messages"]) < expected.total_messages - 1
 
-    done = run(safechat_bin, mongo_uri, source_db, resumed, tmp_path, "--batch", "20")
+    done = run(safechat_bin, mongo_uri, source_db, resumed, tmp_path, "--batch", "50")
     assert done.returncode == 1, done.stderr
     assert "already_present" in done.stdout
     assert snapshot(mongo_uri, resumed, decrypt=True) == snapshot(mongo_uri, whole, decrypt=True)
