@@ -87,12 +87,14 @@ def build_parser() -> argparse.ArgumentParser:
     migrate.add_argument("--source-db", help="its database (default: the one the URI names)")
     migrate.add_argument(
         "--legacy-secret",
-        help="the Node service's ENCRYPTION_SECRET (better: env LEGACY_ENCRYPTION_SECRET, "
+        help="the Node service's encryption secret (better: env LEGACY_ENCRYPTION_SECRET, "
         "which other users of the machine cannot read from the process list)",
     )
     migrate.add_argument("--dry-run", action="store_true", help="read and check, write nothing")
     migrate.add_argument("--batch", type=int, default=500, help="documents per write (500)")
-    _add_common(migrate)
+    migrate.add_argument(
+        "--data-dir", type=Path, help="keys and embedded database (SAFECHAT_DATA_DIR, ./var)"
+    )
     return parser
 
 
