@@ -34,14 +34,15 @@ class Converter:
     ids: UserIds
 
     def sender(self, src: Doc) -> str:
+        """The sender of a message SafeChat can take; raises Invalid otherwise."""
+        if not isinstance(src.get("_id"), ObjectId):
+            raise Invalid("message without an ObjectId _id")
         sender = self.ids.resolve(src.get("senderId"))
         if sender is None:
             raise Invalid("message without senderId")
         return sender
 
     def convert(self, src: Doc, group_id: ObjectId, seq: int) -> Converted:
-        if not isinstance(src.get("_id"), ObjectId):
-            raise Invalid("message without an ObjectId _id")
         sender = self.sender(src)
         created = created_of(src)
         # The old service bumped updatedAt on every read receipt; SafeChat's sync reports

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 import structlog
+from bson import ObjectId
 
 from safechat.services.encryption import Encryptor
 from safechat.services.migration.media import Bucket
@@ -78,13 +79,19 @@ async def _users(run: _Run, ids: UserIds) -> None:
         run.progress.advance(len(chunk))
         chunk.clear()
 
+    seen: set[str] = set()
     async for src in run.source.users():
         try:
-            chunk.append(user_doc(src, ids))
+            doc = user_doc(src, ids)
+            if doc["clerkId"] in seen:
+                raise Invalid("a second user with this clerkId (the first one is kept)")
         except Invalid as exc:
             log.warning("migration_user_skipped", id=str(src.get("_id")), reason=str(exc))
             run.report.add("users", "invalid")
             run.progress.advance(1)
+        else:
+            seen.add(doc["clerkId"])
+            chunk.append(doc)
         if len(chunk) >= run.batch:
             await flush()
     await flush()
@@ -104,9 +111,9 @@ async def _plans(run: _Run, ids: UserIds) -> list[PlannedGroup]:
 async def _group(run: _Run, plan: PlannedGroup) -> None:
     report = run.report
     last_seq, existing = await run.target.group_state(plan.id)
-    in_source = await run.source.count_messages(plan.id)
-    if (last_seq or 0) > in_source or len(existing) > in_source:
+    if last_seq is not None and await _used_since(run, plan, last_seq, set(existing)):
         # Used on SafeChat since it was migrated: rewriting it would lose those messages.
+        in_source = await run.source.count_messages(plan.id)
         log.warning("migration_group_changed_in_safechat", group_id=plan.gid)
         report.add("groups", "changed_in_safechat")
         report.add("messages", "changed_in_safechat", in_source)
@@ -143,6 +150,19 @@ async def _group(run: _Run, plan: PlannedGroup) -> None:
         report.add("groups", f"owner_from_{plan.owner_source.removeprefix('earliest_')}")
     if not doc["isActive"]:
         report.add("groups", "inactive")
+
+
+async def _used_since(run: _Run, plan: PlannedGroup, last_seq: int, stored: set[ObjectId]) -> bool:
+    """A group already in SafeChat (an earlier run, or clients since): has it seqs or
+    messages the source does not account for? One extra read of its ids, on re-runs only."""
+    ids: set[ObjectId] = set()
+    async for src in run.source.messages(plan.id):
+        try:
+            run.converter.sender(src)
+        except Invalid:
+            continue
+        ids.add(src["_id"])
+    return last_seq > len(ids) or not stored <= ids
 
 
 def _count_content(report: MigrationReport, converted: Converted) -> None:
