@@ -287,6 +287,9 @@ def cmd_migrate(settings: Settings, args: argparse.Namespace) -> int:
     except PyMongoError as exc:
         print(f"migrate-from-node: database error, nothing more written: {exc}", file=sys.stderr)
         return 1
+    except KeyboardInterrupt:
+        print("migrate-from-node: interrupted; run it again to resume", file=sys.stderr)
+        return 130
     for line in report.lines():
         print(line)
     return 1 if report.skipped else 0
