@@ -5,7 +5,8 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from bson import ObjectId
 from pymongo import UpdateOne
@@ -59,3 +60,47 @@ class ReadStateRepository:
     async def for_user(self, user_id: str, group_ids: list[ObjectId]) -> dict[str, int]:
         cursor = self._c.find({"userId": user_id, "groupId": {"$in": group_ids}})
         return {str(d["groupId"]): int(d.get("lastReadSeq", 0)) async for d in cursor}
+
+    # --- per-user settings of a conversation (protocol §8 muting) ---------------
+    # They live beside the read marks: the summaries read this document anyway.
+
+    async def for_user_with_mutes(
+        self, user_id: str, group_ids: list[ObjectId]
+    ) -> tuple[dict[str, int], dict[str, Mute]]:
+        """`for_user` and the user's mutes of those groups, in the same one query."""
+        cursor = self._c.find({"userId": user_id, "groupId": {"$in": group_ids}})
+        marks: dict[str, int] = {}
+        mutes: dict[str, Mute] = {}
+        async for d in cursor:
+            gid = str(d["groupId"])
+            marks[gid] = int(d.get("lastReadSeq", 0))
+            if d.get("muted"):
+                mutes[gid] = Mute(_aware(d.get("mutedUntil")))
+        return marks, mutes
+
+    async def set_mute(
+        self, group_id: ObjectId, user_id: str, muted: bool, until: datetime | None, now: datetime
+    ) -> None:
+        await self._c.update_one(
+            {"groupId": group_id, "userId": user_id},
+            {"$set": {"muted": muted, "mutedUntil": until if muted else None, "updatedAt": now}},
+            upsert=True,
+        )
+
+    async def muted_user_ids(self, group_id: ObjectId, now: datetime) -> set[str]:
+        """Who has the group muted at `now` (the notification webhooks skip them)."""
+        cursor = self._c.find({"groupId": group_id, "muted": True}, {"userId": 1, "mutedUntil": 1})
+        return {d["userId"] async for d in cursor if Mute(_aware(d.get("mutedUntil"))).at(now)}
+
+
+@dataclass(frozen=True, slots=True)
+class Mute:
+    until: datetime | None  # None: until unmuted
+
+    def at(self, now: datetime) -> bool:
+        return self.until is None or self.until > now
+
+
+def _aware(value: datetime | None) -> datetime | None:
+    # PyMongo hands back naive UTC datetimes unless the client is tz-aware.
+    return value.replace(tzinfo=UTC) if value is not None and value.tzinfo is None else value

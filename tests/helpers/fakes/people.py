@@ -11,6 +11,7 @@ from bson import ObjectId
 
 from safechat.errors import Conflict, DuplicateKey
 from safechat.models.user import User
+from safechat.repositories.read_state import Mute
 from tests.helpers.fakes.clock import START
 from tests.helpers.fakes.faults import Faults, faulty
 
@@ -79,6 +80,7 @@ class FakeReadStateRepository(Faults):
         super().__init__()
         self.marks: dict[tuple[ObjectId, str], int] = {}
         self.read_by: dict[tuple[ObjectId, str], int] = {}
+        self.mutes: dict[tuple[ObjectId, str], Mute] = {}
 
     @faulty
     async def advance(
@@ -108,6 +110,27 @@ class FakeReadStateRepository(Faults):
     @faulty
     async def for_user(self, user_id: str, group_ids: list[ObjectId]) -> dict[str, int]:
         return {str(g): self.marks[(g, user_id)] for g in group_ids if (g, user_id) in self.marks}
+
+    @faulty
+    async def for_user_with_mutes(
+        self, user_id: str, group_ids: list[ObjectId]
+    ) -> tuple[dict[str, int], dict[str, Mute]]:
+        marks = await self.for_user(user_id, group_ids)
+        mutes = {str(g): self.mutes[(g, user_id)] for g in group_ids if (g, user_id) in self.mutes}
+        return marks, mutes
+
+    @faulty
+    async def set_mute(
+        self, group_id: ObjectId, user_id: str, muted: bool, until: datetime | None, now: datetime
+    ) -> None:
+        if muted:
+            self.mutes[(group_id, user_id)] = Mute(until)
+        else:
+            self.mutes.pop((group_id, user_id), None)
+
+    @faulty
+    async def muted_user_ids(self, group_id: ObjectId, now: datetime) -> set[str]:
+        return {u for (g, u), m in self.mutes.items() if g == group_id and m.at(now)}
 
 
 class FakeAuditRepository(Faults):

@@ -43,16 +43,24 @@ class GroupViews:
         ids = [g.id for g in groups]
         if not ids:
             return []
-        read = await self._read_state.for_user(user_id, ids)
+        read, mutes = await self._read_state.for_user_with_mutes(user_id, ids)
         latest = await self._messages.latest({g.id: g.last_seq for g in groups})
+        peer_ids = {g.gid: p for g in groups if (p := g.peer_of(user_id)) is not None}
+        peers = await self._users.summaries(peer_ids.values()) if peer_ids else {}
+        now = self._clock.now()
         out = []
         for g in groups:
             last = latest.get(g.gid)
+            mute = mutes.get(g.gid)
+            peer = peer_ids.get(g.gid)
             out.append(
                 g.summary(
                     user_id,
                     unread_count=max(0, g.last_seq - read.get(g.gid, 0)),
                     last_message=self._renderer.render(last) if last else None,
+                    muted=mute is not None and mute.at(now),
+                    muted_until=mute.until if mute else None,
+                    peer=peers[peer] if peer is not None else None,
                 )
             )
         return out
