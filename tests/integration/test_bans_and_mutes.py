@@ -126,7 +126,8 @@ async def test_ban_ends_by_itself_on_the_clock(timed: tuple[ChatServer, FakeCloc
     status, data = await server.request("POST", f"/api/groups/{gid}/join", bob)
     assert status == 200, data
     raw = await server.app[SERVICES].database.db.groups.find_one({"_id": ObjectId(gid)})
-    assert raw is not None and "user_bob" not in raw.get("bannedIds", [])
+    assert raw is not None
+    assert "user_bob" not in raw.get("bannedIds", [])
 
 
 async def test_mute_and_mute_until(timed: tuple[ChatServer, FakeClock]) -> None:

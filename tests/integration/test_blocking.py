@@ -48,7 +48,7 @@ async def test_a_blocked_user_cannot_send_open_or_find(server: ChatServer) -> No
     ack = await b.call("send_message", {"groupId": shared, "content": "in the group"})
     assert ack["ok"] is True, ack
     # History stays readable for Bob.
-    status, hist = await server.request("GET", f"/api/messages/group/{dm}", bob)
+    status, _hist = await server.request("GET", f"/api/messages/group/{dm}", bob)
     assert status == 200
 
     status, listed = await server.request("GET", "/api/me/blocks", alice)
@@ -77,7 +77,8 @@ async def test_block_before_the_conversation_exists(server: ChatServer) -> None:
     assert status == 201, body
     dm = body["group"]["id"]
     raw = await server.app[SERVICES].database.db.groups.find_one({"_id": ObjectId(dm)})
-    assert raw is not None and raw["sendBlocked"] == ["user_bob"]
+    assert raw is not None
+    assert raw["sendBlocked"] == ["user_bob"]
     status, data = await server.request(
         "POST", "/api/messages", bob, {"groupId": dm, "content": "hi"}
     )

@@ -92,7 +92,7 @@ async def test_twenty_concurrent_opens_from_both_sides_make_one(server: ChatServ
 
 
 async def test_refusals(server: ChatServer) -> None:
-    alice, bob = await _people(server)
+    alice, _bob = await _people(server)
     await server.user("user_carol")
     status, body = await server.request("POST", "/api/dms", alice, {"userId": "user_bob"})
     gid = body["group"]["id"]
@@ -137,11 +137,12 @@ async def test_refusals(server: ChatServer) -> None:
 
 async def test_either_person_may_moderate_in_a_direct_conversation(server: ChatServer) -> None:
     """The query other features (pins) use: both people, and nobody else."""
-    alice, bob = await _people(server)
+    alice, _bob = await _people(server)
     await server.user("user_carol")
-    status, body = await server.request("POST", "/api/dms", alice, {"userId": "user_bob"})
+    _status, body = await server.request("POST", "/api/dms", alice, {"userId": "user_bob"})
     group = await server.app[SERVICES].groups.get_active(body["group"]["id"])
     assert group.is_direct
-    assert group.may_moderate("user_alice") and group.may_moderate("user_bob")
+    assert group.may_moderate("user_alice")
+    assert group.may_moderate("user_bob")
     assert not group.may_moderate("user_carol")
     assert group.peer_of("user_alice") == "user_bob"
