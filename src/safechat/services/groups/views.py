@@ -46,7 +46,10 @@ class GroupViews:
         read, mutes = await self._read_state.for_user_with_mutes(user_id, ids)
         latest = await self._messages.latest({g.id: g.last_seq for g in groups})
         peer_ids = {g.gid: p for g in groups if (p := g.peer_of(user_id)) is not None}
-        peers = await self._users.summaries(peer_ids.values()) if peer_ids else {}
+        peers: dict[str, dict[str, Any]] = {}
+        if peer_ids:  # display data: the per-node summary cache (reconnects read no more)
+            await self._users.warm(peer_ids.values())
+            peers = {p: await self._users.summary(p) for p in set(peer_ids.values())}
         now = self._clock.now()
         out = []
         for g in groups:
