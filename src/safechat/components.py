@@ -182,6 +182,9 @@ def limits_from(settings: Settings) -> Limits:
             settings.rate_group_create_per_minute,
             settings.rate_group_create_burst,
         ),
+        account=Limit(
+            "account", settings.rate_account_per_hour / 3600.0, settings.rate_account_per_hour
+        ),
     )
 
 

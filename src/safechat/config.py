@@ -136,6 +136,7 @@ class Settings(BaseSettings):
         10, ge=1, validation_alias=_env("RATE_GROUP_CREATE_PER_MINUTE")
     )
     rate_group_create_burst: int = Field(20, ge=1, validation_alias=_env("RATE_GROUP_CREATE_BURST"))
+    rate_account_per_hour: int = Field(10, ge=1, validation_alias=_env("RATE_ACCOUNT_PER_HOUR"))
     max_sockets_per_user: int = Field(20, ge=1, validation_alias=_env("MAX_SOCKETS_PER_USER"))
 
     # AI (docs/ai.md): unset OPENAI_* -> the offline provider, no network.

@@ -18,6 +18,7 @@ from safechat.config import Settings
 from safechat.handlers.connection import ConnectionHandlers
 from safechat.metrics import Metrics
 from safechat.repositories.db import Database
+from safechat.services.account import AccountService
 from safechat.services.ai.service import AIService
 from safechat.services.auth import DevIssuer, TokenVerifier
 from safechat.services.connections import ConnectionService
@@ -48,6 +49,7 @@ class Services:
     ai: AIService
     media: MediaService
     notifier: Notifier
+    account: AccountService
     people: PeopleService
     # None on a single node; otherwise whether Redis answers right now.
     redis_available: Callable[[], bool] | None = None

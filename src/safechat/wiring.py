@@ -46,6 +46,9 @@ from safechat.repositories.messages import MessageRepository
 from safechat.repositories.read_state import ReadStateRepository
 from safechat.repositories.sessions import SessionRepository
 from safechat.repositories.users import UserRepository
+from safechat.services.account import AccountService
+from safechat.services.account.erase import AccountEraser, EraseDeps
+from safechat.services.account.export import AccountExport
 from safechat.services.ai.content import ContentAI
 from safechat.services.ai.service import AIService
 from safechat.services.auth import DevIssuer, SigningKeys, TokenVerifier
@@ -102,6 +105,9 @@ def build_services(
     group_repo = GroupRepository(database)
     message_repo = MessageRepository(database)
     read_state = ReadStateRepository(database)
+    audit = AuditRepository(database)
+    media_repo = MediaRepository(database)
+    session_repo = SessionRepository(database)
     verifier = TokenVerifier(
         keys,
         settings.issuer,
@@ -132,7 +138,7 @@ def build_services(
         group_repo,
         message_repo,
         read_state,
-        AuditRepository(database),
+        audit,
         users,
         presence,
         renderer,
@@ -144,7 +150,7 @@ def build_services(
         bans=BanGate(BanRepository(database), clock),
     )
     media = MediaService(
-        MediaRepository(database),
+        media_repo,
         message_repo,
         groups,
         store,
@@ -198,7 +204,7 @@ def build_services(
         users,
         groups,
         presence,
-        SessionRepository(database),
+        session_repo,
         clock,
         node_id(settings.data_dir),
         notifier=notifier,
@@ -230,8 +236,28 @@ def build_services(
         ai,
         media,
         notifier,
-        people,
-        state.redis_status(),
+        account=AccountService(
+            AccountExport(users, group_repo, message_repo, read_state, media_repo, renderer, clock),
+            AccountEraser(
+                EraseDeps(
+                    users=users,
+                    groups=groups,
+                    messages=messages,
+                    group_repo=group_repo,
+                    message_repo=message_repo,
+                    read_state=read_state,
+                    media=media_repo,
+                    store=store,
+                    sessions=session_repo,
+                    audit=audit,
+                    notifier=notifier,
+                    clock=clock,
+                    hooks=ai_content,
+                )
+            ),
+        ),
+        people=people,
+        redis_available=state.redis_status(),
     )
 
 

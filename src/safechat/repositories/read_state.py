@@ -61,6 +61,15 @@ class ReadStateRepository:
         cursor = self._c.find({"userId": user_id, "groupId": {"$in": group_ids}})
         return {str(d["groupId"]): int(d.get("lastReadSeq", 0)) async for d in cursor}
 
+    async def all_for_user(self, user_id: str) -> dict[str, int]:
+        """groupId -> lastReadSeq for every group the user has a mark in."""
+        cursor = self._c.find({"userId": user_id}, {"groupId": 1, "lastReadSeq": 1})
+        return {str(d["groupId"]): int(d.get("lastReadSeq", 0)) async for d in cursor}
+
+    async def delete_user(self, user_id: str) -> int:
+        result = await self._c.delete_many({"userId": user_id})
+        return result.deleted_count
+
     # --- per-user settings of a conversation (protocol §8 muting) ---------------
     # They live beside the read marks: the summaries read this document anyway.
 

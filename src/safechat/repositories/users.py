@@ -129,3 +129,7 @@ class UserRepository:
 
     async def touch_last_seen(self, user_id: str, now: datetime) -> None:
         await self._c.update_one({"clerkId": user_id}, {"$set": {"lastSeen": now}})
+
+    async def delete(self, user_id: str) -> bool:
+        result = await self._c.delete_one({"clerkId": user_id})
+        return result.deleted_count == 1

@@ -98,6 +98,9 @@ class Notifier(Protocol):
     async def close_group(self, group_id: str) -> None:
         """Empties the group's room (the group was deleted)."""
 
+    async def disconnect_user(self, user_id: str) -> None:
+        """Disconnects every live socket of the user, on every node."""
+
 
 class PresenceStore(Protocol):
     """Live sockets per user, with expiry so a dead node's sockets drop out.
