@@ -253,6 +253,7 @@ def build_services(
                     notifier=notifier,
                     clock=clock,
                     hooks=ai_content,
+                    blocks=BlockRepository(database),
                 )
             ),
         ),

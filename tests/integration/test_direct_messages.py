@@ -146,3 +146,31 @@ async def test_either_person_may_moderate_in_a_direct_conversation(server: ChatS
     assert group.may_moderate("user_bob")
     assert not group.may_moderate("user_carol")
     assert group.peer_of("user_alice") == "user_bob"
+
+
+async def test_erasure_leaves_the_direct_conversation_to_the_other_person(
+    server: ChatServer,
+) -> None:
+    alice, bob = await _people(server)
+    status, body = await server.request("POST", "/api/dms", alice, {"userId": "user_bob"})
+    gid = body["group"]["id"]
+    await server.request("POST", "/api/me/blocks", alice, {"userId": "user_bob"})
+    b = await server.client(bob)
+    status, erased = await server.request("DELETE", "/api/me", alice)
+    assert status == 200, erased
+    assert erased["erased"]["groupsLeft"] == 1
+
+    db = server.app[SERVICES].database.db
+    raw = await db.groups.find_one({"_id": ObjectId(gid)})
+    assert raw is not None
+    assert [m["userId"] for m in raw["members"]] == ["user_bob"]
+    assert "pairKey" not in raw
+    assert await db.blocks.count_documents({"blockerId": "user_alice"}) == 0
+    assert (await b.wait_for("group_updated"))["group"]["memberCount"] == 1
+    # Bob keeps the (now one-person) conversation; signing in again, Alice starts afresh.
+    status, mine = await server.request("GET", "/api/groups", bob)
+    assert [g["id"] for g in mine["groups"]] == [gid]
+    again = await server.user("user_alice", first_name="Alice")
+    status, body = await server.request("POST", "/api/dms", again, {"userId": "user_bob"})
+    assert status == 201, body
+    assert body["group"]["id"] != gid

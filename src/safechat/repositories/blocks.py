@@ -51,3 +51,8 @@ class BlockRepository:
     async def has(self, blocker: str, blocked: str) -> bool:
         doc = await self._c.find_one({"blockerId": blocker, "blockedId": blocked}, {"_id": 1})
         return doc is not None
+
+    async def delete_by(self, blocker: str) -> int:
+        """Account erasure: the blocks this user made."""
+        result = await self._c.delete_many({"blockerId": blocker})
+        return result.deleted_count

@@ -98,6 +98,20 @@ class GroupRepository:
         )
         return Group.from_doc(doc) if doc else None
 
+    async def retire_direct(self, group_id: ObjectId, user_id: str, now: datetime) -> Group | None:
+        """An erased account leaves a direct conversation: the other person keeps it, and
+        it stops being the pair's (`pairKey` goes), so a new one can be opened later."""
+        doc = await self._c.find_one_and_update(
+            {"_id": group_id, **ACTIVE, "type": "direct", "members.userId": user_id},
+            {
+                "$pull": {"members": {"userId": user_id}, "sendBlocked": user_id},
+                "$unset": {"pairKey": ""},
+                "$set": {"updatedAt": now},
+            },
+            return_document=ReturnDocument.AFTER,
+        )
+        return Group.from_doc(doc) if doc else None
+
     async def set_role(
         self, group_id: ObjectId, user_id: str, role: Role, now: datetime
     ) -> Group | None:

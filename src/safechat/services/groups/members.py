@@ -117,6 +117,17 @@ class GroupMembers:
             raise AccessDenied("You may only remove members below your role")
         await self._remove(actor, group, target, "member.removed")
 
+    async def leave_direct_for_erasure(self, user_id: str, group: Group) -> None:
+        """Only account erasure ends a direct conversation's membership (§8: it cannot be
+        left otherwise); events and audit as for leaving."""
+        now = self._clock.now()
+        updated = await self._groups.retire_direct(group.id, user_id, now)
+        if updated is None:
+            raise Conflict("Membership changed meanwhile; try again")
+        await self._audit.record("member.left", user_id, now, group_id=group.id, target_id=user_id)
+        await self._announce.member_removed(group, user_id)
+        await self._announce.updated(updated)
+
     async def ban_remove(self, actor: str, group: Group, target: str) -> None:
         """A ban's removal: as removal does (events, audit), recorded as a ban."""
         await self._remove(actor, group, target, "member.banned")

@@ -145,3 +145,6 @@ class GroupService:
 
     async def ban_remove(self, actor: str, group: Group, target: str) -> None:
         await self._members.ban_remove(actor, group, target)
+
+    async def leave_direct_for_erasure(self, user_id: str, group: Group) -> None:
+        await self._members.leave_direct_for_erasure(user_id, group)
