@@ -31,6 +31,7 @@ from safechat.routes import me as me_routes
 from safechat.routes import media as media_routes
 from safechat.routes import messages as message_routes
 from safechat.routes import openapi as openapi_routes
+from safechat.routes import people as people_routes
 from safechat.routes import threads as thread_routes
 from safechat.routes import web as web_routes
 from safechat.routes.common import auth_middleware, error_middleware
@@ -81,6 +82,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> web.Applica
     thread_routes.setup(app)
     ai_routes.setup(app)
     media_routes.setup(app)
+    people_routes.setup(app)
     # The web client at / (docs/web-client.md) and its dev-only sign-in.
     dev_routes.setup(app)
     web_routes.setup(app)

@@ -27,6 +27,7 @@ from safechat.services.groups.service import GroupService
 from safechat.services.media.service import MediaService
 from safechat.services.media.work import ImageWorkers
 from safechat.services.messages.service import MessageService
+from safechat.services.people.service import PeopleService
 from safechat.services.ports import MediaStore, Notifier, RateLimiter
 from safechat.services.presence import PresenceService
 from safechat.services.ratelimit import Limits
@@ -53,6 +54,7 @@ class Services:
     media: MediaService
     notifier: Notifier
     account: AccountService
+    people: PeopleService
     # None on a single node; otherwise whether Redis answers right now.
     redis_available: Callable[[], bool] | None = None
 

@@ -21,6 +21,7 @@ from safechat.models.wire import (
     Timestamp,
     UploadedMedia,
     UserProfile,
+    UserSummary,
 )
 
 # --- errors ---------------------------------------------------------------------------
@@ -392,3 +393,72 @@ class PinEntry(TypedDict):
 class PinsResponse(TypedDict):
     success: Literal[True]
     pins: list[PinEntry]
+
+
+# --- people: directory, blocks, bans ---------------------------------------------------
+
+
+@with_config(CLOSED)
+class UsersResponse(TypedDict):
+    success: Literal[True]
+    users: list[UserSummary]
+
+
+@with_config(CLOSED)
+class UserSummaryResponse(TypedDict):
+    success: Literal[True]
+    user: UserSummary
+
+
+@with_config(CLOSED)
+class BlockEntry(TypedDict):
+    userId: str
+    user: UserSummary
+    blockedAt: NotRequired[Timestamp | None]
+
+
+@with_config(CLOSED)
+class BlockResponse(TypedDict):
+    success: Literal[True]
+    block: BlockEntry
+
+
+@with_config(CLOSED)
+class BlocksResponse(TypedDict):
+    success: Literal[True]
+    blocks: list[BlockEntry]
+
+
+@with_config(CLOSED)
+class UserIdResponse(TypedDict):
+    success: Literal[True]
+    userId: str
+
+
+@with_config(CLOSED)
+class BanEntry(TypedDict):
+    userId: str
+    user: UserSummary
+    reason: str | None
+    until: Timestamp | None
+    bannedBy: str | None
+    bannedAt: Timestamp | None
+
+
+@with_config(CLOSED)
+class BanResponse(TypedDict):
+    success: Literal[True]
+    ban: BanEntry
+
+
+@with_config(CLOSED)
+class BansResponse(TypedDict):
+    success: Literal[True]
+    bans: list[BanEntry]
+
+
+@with_config(CLOSED)
+class BanLiftedResponse(TypedDict):
+    success: Literal[True]
+    groupId: str
+    userId: str

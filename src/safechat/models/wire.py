@@ -143,9 +143,9 @@ class GroupSummary(TypedDict):
     description: NotRequired[str]
     isPrivate: bool
     memberCount: int
-    type: Literal["group"]
+    type: Literal["group", "direct"]
     createdAt: Timestamp
-    ownerId: str
+    ownerId: NotRequired[str]  # none in a direct conversation
     lastSeq: int
     updatedAt: Timestamp
     lastMessageAt: NotRequired[Timestamp]
@@ -153,6 +153,9 @@ class GroupSummary(TypedDict):
     role: NotRequired[Literal["owner", "admin", "member"]]
     lastMessage: NotRequired[Message]
     unreadCount: int
+    muted: bool
+    mutedUntil: NotRequired[Timestamp]
+    peer: NotRequired[UserSummary]  # the other person of a direct conversation
     unreadMentions: int
 
 

@@ -23,6 +23,9 @@ INDEXES: dict[str, list[IndexModel]] = {
             name="username_unique",
             partialFilterExpression={"username": {"$type": "string"}},
         ),
+        # The directory's prefix search: lowercased names, a range query on this index
+        # (repositories/directory.py).
+        IndexModel([("searchKeys", ASCENDING)], name="search_keys"),
     ],
     "groups": [
         IndexModel([("members.userId", ASCENDING), ("isActive", ASCENDING)], name="members"),
@@ -30,6 +33,9 @@ INDEXES: dict[str, list[IndexModel]] = {
             [("isPrivate", ASCENDING), ("isActive", ASCENDING), ("_id", DESCENDING)],
             name="discover",
         ),
+        # One direct conversation per pair: "<min>:<max>" of the two user ids. Sparse, not
+        # partial: SecantusDB answers lookups from a sparse index but scans for a partial one.
+        IndexModel([("pairKey", ASCENDING)], unique=True, sparse=True, name="direct_pair"),
     ],
     "messages": [
         IndexModel([("groupId", ASCENDING), ("seq", ASCENDING)], unique=True, name="group_seq"),
@@ -78,6 +84,13 @@ INDEXES: dict[str, list[IndexModel]] = {
     # Mentions: a user's, newest first (GET /api/me/mentions).
     "mentions": [
         IndexModel([("userId", ASCENDING), ("messageId", DESCENDING)], name="user_message"),
+    ],
+    "blocks": [
+        IndexModel([("blockerId", ASCENDING), ("blockedId", ASCENDING)], unique=True, name="pair"),
+        IndexModel([("blockedId", ASCENDING)], name="blocked"),
+    ],
+    "group_bans": [
+        IndexModel([("groupId", ASCENDING), ("userId", ASCENDING)], unique=True, name="group_user"),
     ],
     "audit_events": [
         IndexModel([("groupId", ASCENDING), ("at", DESCENDING)], name="group_at"),

@@ -10,7 +10,8 @@ group list reads anyway (no query per group, no history scan)."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from bson import ObjectId
 from pymongo import UpdateOne
@@ -92,17 +93,58 @@ class ReadStateRepository:
         result = await self._c.delete_many({"userId": user_id})
         return result.deleted_count
 
-    async def marks_for_user(
+    # --- per-user settings of a conversation (protocol §8 muting) ---------------
+    # They live beside the read marks: the summaries read this document anyway.
+
+    async def states_for_user(
         self, user_id: str, group_ids: list[ObjectId]
-    ) -> dict[str, tuple[int, int]]:
-        """groupId -> (lastReadSeq, unread mentions) for the user's groups."""
+    ) -> dict[str, UserGroupState]:
+        """groupId -> the user's read mark, unread mentions and mute, in one query (the
+        summaries read this document anyway)."""
         cursor = self._c.find(
             {"userId": user_id, "groupId": {"$in": group_ids}},
-            {"groupId": 1, "lastReadSeq": 1, "mentionSeqs": 1},
+            {"groupId": 1, "lastReadSeq": 1, "mentionSeqs": 1, "muted": 1, "mutedUntil": 1},
         )
-        found: dict[str, tuple[int, int]] = {}
+        found: dict[str, UserGroupState] = {}
         async for d in cursor:
             mark = int(d.get("lastReadSeq", 0))
             unread = sum(1 for s in d.get("mentionSeqs") or [] if int(s) > mark)
-            found[str(d["groupId"])] = (mark, unread)
+            mute = Mute(_aware(d.get("mutedUntil"))) if d.get("muted") else None
+            found[str(d["groupId"])] = UserGroupState(mark, unread, mute)
         return found
+
+    async def set_mute(
+        self, group_id: ObjectId, user_id: str, muted: bool, until: datetime | None, now: datetime
+    ) -> None:
+        await self._c.update_one(
+            {"groupId": group_id, "userId": user_id},
+            {"$set": {"muted": muted, "mutedUntil": until if muted else None, "updatedAt": now}},
+            upsert=True,
+        )
+
+    async def muted_user_ids(self, group_id: ObjectId, now: datetime) -> set[str]:
+        """Who has the group muted at `now` (the notification webhooks skip them)."""
+        cursor = self._c.find({"groupId": group_id, "muted": True}, {"userId": 1, "mutedUntil": 1})
+        return {d["userId"] async for d in cursor if Mute(_aware(d.get("mutedUntil"))).at(now)}
+
+
+@dataclass(frozen=True, slots=True)
+class Mute:
+    until: datetime | None  # None: until unmuted
+
+    def at(self, now: datetime) -> bool:
+        return self.until is None or self.until > now
+
+
+@dataclass(frozen=True, slots=True)
+class UserGroupState:
+    """One user's state in one conversation, as the group summaries show it."""
+
+    mark: int = 0
+    unread_mentions: int = 0
+    mute: Mute | None = None
+
+
+def _aware(value: datetime | None) -> datetime | None:
+    # PyMongo hands back naive UTC datetimes unless the client is tz-aware.
+    return value.replace(tzinfo=UTC) if value is not None and value.tzinfo is None else value

@@ -213,6 +213,8 @@ class GroupCommit:
             for p in live:
                 if group.member(p.draft.sender_id) is None:
                     p.fail(AccessDenied("You are not a member of this group"))
+                elif not group.may_send(p.draft.sender_id):  # blocked in a direct one (§8)
+                    p.fail(AccessDenied("You cannot send messages in this conversation"))
         for p in live:
             p.fail(AccessDenied("Group membership changed while sending; please retry"))
         return [], 0
