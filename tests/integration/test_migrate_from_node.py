@@ -131,6 +131,13 @@ async def test_migrated_history_as_users_see_it(
         mongo_uri=mongo_uri, db_name=target, data_dir=tmp_path / "srv", encryption_keys=KEYS
     )
     try:
+        # Migrated users are in the directory before they ever sign in to SafeChat.
+        searcher, other = node_db.USERS[0], node_db.USERS[1]
+        status, body = await srv.request(
+            "GET", f"/api/users/search?q={other[:3]}", srv.token(node_db.uid(searcher))
+        )
+        assert status == 200, body
+        assert node_db.uid(other) in {u["userId"] for u in body["users"]}
         await check_groups(srv, expected)
         await check_sync(srv, expected)
 

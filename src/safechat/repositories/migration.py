@@ -13,6 +13,7 @@ from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from safechat.repositories.db import Database, Doc
 from safechat.repositories.messages import DUPLICATE_KEY_CODE
+from safechat.repositories.users import search_keys
 
 UserOutcome = Literal["inserted", "already_present", "username_dropped"]
 GroupOutcome = Literal["inserted", "updated", "unchanged"]
@@ -60,6 +61,7 @@ class MigrationTarget:
         if await self._users.find_one({"clerkId": doc["clerkId"]}, {"_id": 1}):
             return "already_present"
         rest = {k: v for k, v in doc.items() if k != "username"}
+        rest["searchKeys"] = search_keys(rest)  # without the username it no longer has
         try:
             await self._users.bulk_write([_set_on_insert(rest)])
         except (BulkWriteError, DuplicateKeyError):

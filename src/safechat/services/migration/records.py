@@ -12,6 +12,7 @@ from bson import ObjectId
 
 from safechat.models.common import drop_none
 from safechat.models.group import Role
+from safechat.repositories.users import search_keys
 
 Doc = dict[str, Any]
 UNNAMED = "Unnamed group"
@@ -60,7 +61,7 @@ def user_doc(src: Doc, ids: UserIds) -> Doc:
     if isinstance(src.get("_id"), ObjectId):
         ids.by_oid[str(src["_id"])] = clerk_id
     created = created_of(src)
-    return drop_none(
+    doc = drop_none(
         {
             "_id": src.get("_id"),
             "clerkId": clerk_id,
@@ -75,6 +76,9 @@ def user_doc(src: Doc, ids: UserIds) -> Doc:
             "updatedAt": when(src.get("updatedAt"), created),
         }
     )
+    # Findable in the user directory at once, not only after their next sign-in.
+    doc["searchKeys"] = search_keys(doc)
+    return doc
 
 
 @dataclass(frozen=True, slots=True)
