@@ -53,6 +53,9 @@ class StoredMessage:
     edited_at: datetime | None = None
     edit_history: list[dict[str, Any]] = field(default_factory=list)
     moderation: dict[str, Any] | None = None  # verdict kept in MODERATION_MODE=flag
+    # Its notification webhooks are still to be queued (docs/webhooks.md): written in
+    # the same document as the message, so an acknowledged message is never unnotified.
+    hook_pending: bool = False
 
     @classmethod
     def from_doc(cls, doc: dict[str, Any]) -> StoredMessage:
@@ -102,6 +105,8 @@ class StoredMessage:
             "moderation": self.moderation,
         }
         doc.update(drop_none(optional))
+        if self.hook_pending:
+            doc["hook"] = 1
         return doc
 
     def to_wire(self, plaintext: str, *, temp_id: str | None = None) -> dict[str, Any]:

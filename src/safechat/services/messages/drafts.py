@@ -42,8 +42,9 @@ class Stored:
     duplicate: bool
 
 
-def new_message(draft: Draft, seq: int, now: datetime) -> StoredMessage:
-    """The stored document of `draft` under its reserved seq."""
+def new_message(draft: Draft, seq: int, now: datetime, *, hook: bool = False) -> StoredMessage:
+    """The stored document of `draft` under its reserved seq; `hook`: with its
+    notification webhooks pending (when webhooks are on)."""
     return StoredMessage(
         id=ObjectId(),
         group_id=draft.group_id,
@@ -57,6 +58,7 @@ def new_message(draft: Draft, seq: int, now: datetime) -> StoredMessage:
         reply_to=draft.reply_to,
         media=draft.media,
         moderation=draft.moderation,
+        hook_pending=hook,
     )
 
 
