@@ -89,10 +89,13 @@ def encryptor(settings: Settings) -> Encryptor:
 
 
 @contextlib.asynccontextmanager
-async def open_database(settings: Settings) -> AsyncIterator[tuple[Database, EmbeddedMongo | None]]:
+async def open_database(
+    settings: Settings, *, indexes: bool = True
+) -> AsyncIterator[tuple[Database, EmbeddedMongo | None]]:
     """The configured MongoDB, or the embedded server started (and stopped) here.
 
-    Indexes are created on every open; creating an existing index is a no-op.
+    Indexes are created on every open (creating an existing index is a no-op), unless
+    `indexes` is False: a dry run that must write nothing.
     """
     embedded: EmbeddedMongo | None = None
     uri = settings.mongodb_uri
@@ -117,7 +120,7 @@ async def open_database(settings: Settings) -> AsyncIterator[tuple[Database, Emb
     )
     database = Database(client, settings.mongodb_db)
     try:
-        await database.ensure_indexes()
+        await (database.ensure_indexes() if indexes else database.ping())
         yield database, embedded
     finally:
         try:

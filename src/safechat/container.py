@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import socketio
 from aiohttp import web
@@ -26,11 +27,15 @@ from safechat.services.groups.service import GroupService
 from safechat.services.media.service import MediaService
 from safechat.services.media.work import ImageWorkers
 from safechat.services.messages.service import MessageService
+from safechat.services.people.service import PeopleService
 from safechat.services.ports import MediaStore, Notifier, RateLimiter
 from safechat.services.presence import PresenceService
 from safechat.services.ratelimit import Limits
 from safechat.services.tasks import Background
 from safechat.services.users import UserService
+
+if TYPE_CHECKING:
+    from safechat.routes.spec import Operation
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,6 +54,7 @@ class Services:
     media: MediaService
     notifier: Notifier
     account: AccountService
+    people: PeopleService
     # None on a single node; otherwise whether Redis answers right now.
     redis_available: Callable[[], bool] | None = None
 
@@ -71,3 +77,7 @@ IMAGE_WORKERS = web.AppKey("image_workers", ImageWorkers)
 # Only with the local media store (no S3_BUCKET).
 LOCAL_MEDIA = web.AppKey("local_media", LocalMediaStore)
 UPLOAD_GATE = web.AppKey[UploadGate]("local_upload_gate")
+# The REST routes' declaration table (routes/spec.py), read by the OpenAPI generator.
+OPERATIONS = web.AppKey[list["Operation"]]("operations")
+# /api/openapi.json's body, made on its first request (routes/openapi.py).
+OPENAPI_JSON = web.AppKey[dict[str, bytes]]("openapi_json")

@@ -35,13 +35,19 @@ from safechat.metrics import Metrics
 from safechat.models.media import media_wire
 from safechat.repositories.ai_feedback import FeedbackRepository
 from safechat.repositories.audit import AuditRepository
+from safechat.repositories.bans import BanRepository
+from safechat.repositories.blocks import BlockRepository
 from safechat.repositories.db import Database
+from safechat.repositories.directs import DirectRepository
 from safechat.repositories.embeddings import EmbeddingRepository
 from safechat.repositories.groups import GroupRepository
 from safechat.repositories.media import MediaRepository
+from safechat.repositories.mentions import MentionRepository
 from safechat.repositories.messages import MessageRepository
+from safechat.repositories.pins import PinRepository
 from safechat.repositories.read_state import ReadStateRepository
 from safechat.repositories.sessions import SessionRepository
+from safechat.repositories.threads import ThreadRepository
 from safechat.repositories.users import UserRepository
 from safechat.services.account import AccountService
 from safechat.services.account.erase import AccountEraser, EraseDeps
@@ -50,13 +56,20 @@ from safechat.services.ai.content import ContentAI
 from safechat.services.ai.service import AIService
 from safechat.services.auth import DevIssuer, SigningKeys, TokenVerifier
 from safechat.services.connections import ConnectionService
+from safechat.services.groups.bans import BanGate
 from safechat.services.groups.service import GroupService
 from safechat.services.media.service import MediaService
 from safechat.services.media.work import ImageWorkers
 from safechat.services.messages.group_commit import GroupCommit
 from safechat.services.messages.rendering import MessageRenderer
-from safechat.services.messages.service import MessageService
-from safechat.services.ports import Clock, CpuPool, MediaStore
+from safechat.services.messages.service import ConversationRepos, MessageService
+from safechat.services.people.bans import GroupBanning
+from safechat.services.people.blocks import Blocking
+from safechat.services.people.directory import Directory
+from safechat.services.people.directs import DirectConversations
+from safechat.services.people.service import PeopleService
+from safechat.services.people.settings import ConversationSettings
+from safechat.services.ports import Clock, CpuPool, Limit, MediaStore, RateLimiter
 from safechat.services.presence import PresenceService
 from safechat.services.tasks import Background
 from safechat.services.users import UserService
@@ -137,6 +150,7 @@ def build_services(
         limiter,
         limits.group_create,
         hooks=ai_content,
+        bans=BanGate(BanRepository(database), clock),
     )
     media = MediaService(
         media_repo,
@@ -148,12 +162,17 @@ def build_services(
         limits=media_limits(settings),
         workers=workers,
     )
+    conversation = ConversationRepos(
+        MentionRepository(database), ThreadRepository(database), PinRepository(database)
+    )
     commit = GroupCommit(
         group_repo,
         message_repo,
         read_state,
         clock,
         prepare=users.warm,
+        mentions=conversation.mentions,
+        threads=conversation.threads,
         # One database deadline per step, 1.5 for the whole send: under a client's 10 s.
         deadline_seconds=1.5 * settings.db_timeout_ms / 1000,
     )
@@ -173,6 +192,7 @@ def build_services(
         max_reactions=settings.max_reactions_per_message,
         hooks=ai_content,
         media=media,
+        extras=conversation,
     )
     ai = AIService(
         groups,
@@ -210,6 +230,7 @@ def build_services(
         typing_seconds=settings.typing_timeout_seconds,
         heartbeat_seconds=settings.presence_ttl_seconds / 3,
     )
+    people = build_people(database, groups, users, read_state, clock, limiter, limits.group_create)
     return Services(
         database,
         verifier,
@@ -241,10 +262,35 @@ def build_services(
                     notifier=notifier,
                     clock=clock,
                     hooks=ai_content,
+                    blocks=BlockRepository(database),
                 )
             ),
         ),
+        people=people,
         redis_available=state.redis_status(),
+    )
+
+
+def build_people(
+    database: Database,
+    groups: GroupService,
+    users: UserService,
+    read_state: ReadStateRepository,
+    clock: Clock,
+    limiter: RateLimiter,
+    create_limit: Limit,
+) -> PeopleService:
+    """§8: direct conversations, directory, blocks, bans, settings."""
+    user_repo, blocks = UserRepository(database), BlockRepository(database)
+    directs, audit = DirectRepository(database), AuditRepository(database)
+    return PeopleService(
+        DirectConversations(
+            groups, directs, blocks, user_repo, audit, clock, limiter, create_limit
+        ),
+        Directory(user_repo, blocks),
+        Blocking(blocks, directs, users, audit, clock),
+        GroupBanning(groups, BanRepository(database), users, audit, clock),
+        ConversationSettings(groups, read_state, clock),
     )
 
 

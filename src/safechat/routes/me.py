@@ -7,8 +7,11 @@ import json
 from aiohttp import web
 
 from safechat.container import SERVICES
+from safechat.errors import ErrorCode
+from safechat.models.responses import AccountErasedResponse, AccountExportResponse, UserResponse
 from safechat.models.user import UpdateMe
-from safechat.routes.common import add_api_routes, ok, read_body, user_id
+from safechat.routes.common import ok, read_body, user_id
+from safechat.routes.spec import api, register
 from safechat.services.ratelimit import enforce
 
 
@@ -65,12 +68,41 @@ async def delete_me(request: web.Request) -> web.Response:
 
 
 def setup(app: web.Application) -> None:
-    add_api_routes(
+    register(
         app,
         [
-            web.get("/api/me", get_me),
-            web.patch("/api/me", patch_me),
-            web.delete("/api/me", delete_me),
-            web.get("/api/me/export", export_me),
+            api("GET", "/api/me", get_me, "My profile", tag="me", ok={200: UserResponse}),
+            api(
+                "PATCH",
+                "/api/me",
+                patch_me,
+                "Update my profile",
+                tag="me",
+                body=UpdateMe,
+                ok={200: UserResponse},
+                errors=(ErrorCode.CONFLICT,),
+            ),
+            api(
+                "DELETE",
+                "/api/me",
+                delete_me,
+                "Erase my account",
+                tag="me",
+                ok={200: AccountErasedResponse},
+                errors=(ErrorCode.USER_NOT_FOUND,),
+                description="Erases the caller's account on this deployment (protocol §10). "
+                "Rate limited by the `account` bucket.",
+            ),
+            api(
+                "GET",
+                "/api/me/export",
+                export_me,
+                "Export my data",
+                tag="me",
+                ok={200: AccountExportResponse},
+                errors=(ErrorCode.USER_NOT_FOUND,),
+                description="One JSON document with everything SafeChat holds about the "
+                "caller, streamed. Rate limited by the `account` bucket.",
+            ),
         ],
     )

@@ -21,6 +21,7 @@ from safechat.errors import ChatError
 from safechat.events import Event, MessageDeleted
 from safechat.models.group import Group, Member, Role
 from safechat.repositories.audit import AuditRepository
+from safechat.repositories.blocks import BlockRepository
 from safechat.repositories.groups import GroupRepository
 from safechat.repositories.media import MediaRepository
 from safechat.repositories.messages import MessageRepository
@@ -80,6 +81,7 @@ class EraseDeps:
     notifier: Notifier
     clock: Clock
     hooks: MessageHooks | None = None
+    blocks: BlockRepository | None = None
 
 
 class AccountEraser:
@@ -97,7 +99,9 @@ class AccountEraser:
         for group in groups:
             await self._end_membership(user_id, group, erased)
         await self._remove_uploads(user_id, erased)
-        await d.read_state.delete_user(user_id)
+        await d.read_state.delete_user(user_id)  # mutes live there too
+        if d.blocks is not None:  # the blocks they made; others' blocks of them stay theirs
+            await d.blocks.delete_by(user_id)
         await d.sessions.delete_user(user_id)
         await d.users.erase(user_id)
         counts = erased.wire()
@@ -140,6 +144,10 @@ class AccountEraser:
     async def _end_membership(self, user_id: str, group: Group, erased: Erased) -> None:
         d = self._d
         try:
+            if group.is_direct:  # cannot be left otherwise; the other person keeps it
+                await d.groups.leave_direct_for_erasure(user_id, group)
+                erased.groups_left += 1
+                return
             if group.owner_id == user_id:
                 heir = successor(group, user_id)
                 if heir is None:
