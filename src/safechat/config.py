@@ -251,10 +251,10 @@ class Settings(BaseSettings):
     # Notification webhooks (docs/webhooks.md): off unless both are set.
     webhook_url: str | None = Field(None, validation_alias=_env("WEBHOOK_URL"))
     webhook_secret: str | None = Field(None, validation_alias=_env("WEBHOOK_SECRET"))
-    webhook_include_content: bool = Field(
-        False, validation_alias=_env("WEBHOOK_INCLUDE_CONTENT")
+    webhook_include_content: bool = Field(False, validation_alias=_env("WEBHOOK_INCLUDE_CONTENT"))
+    webhook_max_attempts: int = Field(
+        8, ge=1, le=100, validation_alias=_env("WEBHOOK_MAX_ATTEMPTS")
     )
-    webhook_max_attempts: int = Field(8, ge=1, le=100, validation_alias=_env("WEBHOOK_MAX_ATTEMPTS"))
     webhook_timeout_seconds: float = Field(
         10.0, gt=0, le=120, validation_alias=_env("WEBHOOK_TIMEOUT_SECONDS")
     )

@@ -72,16 +72,13 @@ class StoredMessage:
     edited_at: datetime | None = None
     edit_history: list[dict[str, Any]] = field(default_factory=list)
     moderation: dict[str, Any] | None = None  # verdict kept in MODERATION_MODE=flag
-<<<<<<< HEAD
     # Its notification webhooks are still to be queued (docs/webhooks.md): written in
     # the same document as the message, so an acknowledged message is never unnotified.
     hook_pending: bool = False
-=======
     mentions: list[str] = field(default_factory=list)
     # A thread's parent: kept by the group commit (services/messages/batch_extras.py).
     reply_count: int = 0
     last_reply_at: datetime | None = None
->>>>>>> main
 
     @classmethod
     def from_doc(cls, doc: dict[str, Any]) -> StoredMessage:

@@ -105,7 +105,9 @@ class OutboxRepository:
 
     async def unhook(self, message_ids: list[ObjectId]) -> None:
         if message_ids:
-            await self._messages.update_many({"_id": {"$in": message_ids}}, {"$unset": {"hook": ""}})
+            await self._messages.update_many(
+                {"_id": {"$in": message_ids}}, {"$unset": {"hook": ""}}
+            )
 
     async def message(self, message_id: ObjectId) -> dict[str, Any] | None:
         return await self._messages.find_one({"_id": message_id})
