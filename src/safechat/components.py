@@ -46,6 +46,7 @@ from safechat.services.ports import (
     PresenceStore,
     RateLimiter,
     TypingStore,
+    WebhookSender,
 )
 from safechat.services.ratelimit import Limits
 
@@ -299,3 +300,18 @@ def build_ai_guard(settings: Settings, clock: Clock, *, pool: CpuPool | None = N
         moderation_timeout=settings.moderation_timeout_seconds,
         fallback=settings.ai_fallback_offline,
     )
+
+
+# --- notification webhooks ----------------------------------------------------------
+
+
+@contextlib.asynccontextmanager
+async def open_webhook_sender(settings: Settings) -> AsyncIterator[WebhookSender | None]:
+    """The HTTP client for webhook deliveries, only when webhooks are configured."""
+    if not settings.webhooks:
+        yield None
+        return
+    from safechat.adapters.webhooks import open_webhook_sender as open_http
+
+    async with open_http() as sender:
+        yield sender

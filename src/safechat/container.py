@@ -33,6 +33,7 @@ from safechat.services.presence import PresenceService
 from safechat.services.ratelimit import Limits
 from safechat.services.tasks import Background
 from safechat.services.users import UserService
+from safechat.services.webhooks.worker import WebhookWorker
 
 if TYPE_CHECKING:
     from safechat.routes.spec import Operation
@@ -57,6 +58,8 @@ class Services:
     people: PeopleService
     # None on a single node; otherwise whether Redis answers right now.
     redis_available: Callable[[], bool] | None = None
+    # Only with WEBHOOK_URL and WEBHOOK_SECRET set (docs/webhooks.md).
+    webhook_worker: WebhookWorker | None = None
 
 
 # Whether a direct upload to a key is still open (MediaService.upload_open): the signed

@@ -38,7 +38,6 @@ from safechat.repositories.audit import AuditRepository
 from safechat.repositories.bans import BanRepository
 from safechat.repositories.blocks import BlockRepository
 from safechat.repositories.db import Database
-from safechat.repositories.directs import DirectRepository
 from safechat.repositories.embeddings import EmbeddingRepository
 from safechat.repositories.groups import GroupRepository
 from safechat.repositories.media import MediaRepository
@@ -63,22 +62,19 @@ from safechat.services.media.work import ImageWorkers
 from safechat.services.messages.group_commit import GroupCommit
 from safechat.services.messages.rendering import MessageRenderer
 from safechat.services.messages.service import ConversationRepos, MessageService
-from safechat.services.people.bans import GroupBanning
-from safechat.services.people.blocks import Blocking
-from safechat.services.people.directory import Directory
-from safechat.services.people.directs import DirectConversations
-from safechat.services.people.service import PeopleService
-from safechat.services.people.settings import ConversationSettings
-from safechat.services.ports import Clock, CpuPool, Limit, MediaStore, RateLimiter
+from safechat.services.ports import Clock, CpuPool, MediaStore, WebhookSender
 from safechat.services.presence import PresenceService
 from safechat.services.tasks import Background
 from safechat.services.users import UserService
+from safechat.wiring_parts import build_people, build_webhook_worker, webhook_events
 
 log = structlog.get_logger("safechat")
 
 # How often the background loops run (the presence loop also auto-stops typing).
 EXPIRY_CHECK_SECONDS = 15.0
 PRESENCE_TICK_SECONDS = 0.5
+# How soon a sent message's webhook is queued and a due delivery is tried.
+WEBHOOK_TICK_SECONDS = 0.5
 
 
 def build_services(
@@ -95,6 +91,7 @@ def build_services(
     background: Background,
     metrics: Metrics,
     cpu: CpuPool | None = None,
+    webhook_sender: WebhookSender | None = None,
 ) -> Services:
     limits = limits_from(settings)
     enc = encryptor(settings)
@@ -106,6 +103,7 @@ def build_services(
     # Refusals are counted here, once, whichever edge asked.
     limiter = MeteredLimiter(state.limiter, metrics)
     group_repo = GroupRepository(database)
+    webhooks = webhook_events(settings, database, clock)
     message_repo = MessageRepository(database)
     read_state = ReadStateRepository(database)
     audit = AuditRepository(database)
@@ -151,6 +149,7 @@ def build_services(
         limits.group_create,
         hooks=ai_content,
         bans=BanGate(BanRepository(database), clock),
+        webhooks=webhooks,
     )
     media = MediaService(
         media_repo,
@@ -175,6 +174,7 @@ def build_services(
         threads=conversation.threads,
         # One database deadline per step, 1.5 for the whole send: under a client's 10 s.
         deadline_seconds=1.5 * settings.db_timeout_ms / 1000,
+        webhooks=settings.webhooks,
     )
     background.on_close(commit.close)
     messages = MessageService(
@@ -193,6 +193,7 @@ def build_services(
         hooks=ai_content,
         media=media,
         extras=conversation,
+        webhooks=webhooks,
     )
     ai = AIService(
         groups,
@@ -231,6 +232,9 @@ def build_services(
         heartbeat_seconds=settings.presence_ttl_seconds / 3,
     )
     people = build_people(database, groups, users, read_state, clock, limiter, limits.group_create)
+    worker = build_webhook_worker(
+        settings, database, webhook_sender, group_repo, presence, people, renderer, clock
+    )
     return Services(
         database,
         verifier,
@@ -268,29 +272,7 @@ def build_services(
         ),
         people=people,
         redis_available=state.redis_status(),
-    )
-
-
-def build_people(
-    database: Database,
-    groups: GroupService,
-    users: UserService,
-    read_state: ReadStateRepository,
-    clock: Clock,
-    limiter: RateLimiter,
-    create_limit: Limit,
-) -> PeopleService:
-    """§8: direct conversations, directory, blocks, bans, settings."""
-    user_repo, blocks = UserRepository(database), BlockRepository(database)
-    directs, audit = DirectRepository(database), AuditRepository(database)
-    return PeopleService(
-        DirectConversations(
-            groups, directs, blocks, user_repo, audit, clock, limiter, create_limit
-        ),
-        Directory(user_repo, blocks),
-        Blocking(blocks, directs, users, audit, clock),
-        GroupBanning(groups, BanRepository(database), users, audit, clock),
-        ConversationSettings(groups, read_state, clock),
+        webhook_worker=worker,
     )
 
 
@@ -352,3 +334,7 @@ def schedule_loops(
     background.every(
         "media_cleanup", settings.media_cleanup_interval_seconds, media_cleanup, immediately=True
     )
+    if services.webhook_worker is not None:
+        background.every(
+            "webhooks", WEBHOOK_TICK_SECONDS, services.webhook_worker.tick, immediately=True
+        )

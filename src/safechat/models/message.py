@@ -72,6 +72,9 @@ class StoredMessage:
     edited_at: datetime | None = None
     edit_history: list[dict[str, Any]] = field(default_factory=list)
     moderation: dict[str, Any] | None = None  # verdict kept in MODERATION_MODE=flag
+    # Its notification webhooks are still to be queued (docs/webhooks.md): written in
+    # the same document as the message, so an acknowledged message is never unnotified.
+    hook_pending: bool = False
     mentions: list[str] = field(default_factory=list)
     # A thread's parent: kept by the group commit (services/messages/batch_extras.py).
     reply_count: int = 0
@@ -129,6 +132,8 @@ class StoredMessage:
             "mentions": self.mentions or None,
         }
         doc.update(drop_none(optional))
+        if self.hook_pending:
+            doc["hook"] = 1
         return doc
 
     def to_wire(self, plaintext: str, *, temp_id: str | None = None) -> dict[str, Any]:

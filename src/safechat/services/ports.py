@@ -298,3 +298,15 @@ class MediaStore(Protocol):
 
     def scan(self, prefix: str) -> AsyncIterator[list[StoredObject]]:
         """Every object whose key starts with `prefix`, a page at a time (for the sweep)."""
+
+
+# --- notification webhooks (docs/webhooks.md) -------------------------------------------
+
+
+class WebhookSender(Protocol):
+    """POSTs one delivery to the operator's endpoint."""
+
+    async def post(
+        self, url: str, body: bytes, headers: dict[str, str], timeout_seconds: float
+    ) -> int:
+        """The HTTP status of the answer; raises on a timeout or a connection failure."""

@@ -30,6 +30,7 @@ from safechat.services.ports import (
     RateLimiter,
 )
 from safechat.services.users import UserService
+from safechat.services.webhooks.events import WebhookEvents
 
 
 class GroupService:
@@ -49,10 +50,11 @@ class GroupService:
         *,
         hooks: MessageHooks | None = None,
         bans: BanGate | None = None,
+        webhooks: WebhookEvents | None = None,
     ) -> None:
         access = GroupAccess(groups)
         views = GroupViews(access, groups, messages, read_state, users, presence, renderer, clock)
-        announce = GroupAnnouncer(notifier, views)
+        announce = GroupAnnouncer(notifier, views, webhooks)
         self._access = access
         self._views = views
         self._management = GroupManagement(

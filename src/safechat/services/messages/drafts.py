@@ -54,8 +54,9 @@ class Stored:
     thread: ThreadState | None = None
 
 
-def new_message(draft: Draft, seq: int, now: datetime) -> StoredMessage:
-    """The stored document of `draft` under its reserved seq."""
+def new_message(draft: Draft, seq: int, now: datetime, *, hook: bool = False) -> StoredMessage:
+    """The stored document of `draft` under its reserved seq; `hook`: with its
+    notification webhooks pending (when webhooks are on)."""
     return StoredMessage(
         id=ObjectId(),
         group_id=draft.group_id,
@@ -69,6 +70,7 @@ def new_message(draft: Draft, seq: int, now: datetime) -> StoredMessage:
         reply_to=draft.reply_to,
         media=draft.media,
         moderation=draft.moderation,
+        hook_pending=hook,
         mentions=list(draft.mentions),
     )
 

@@ -79,6 +79,7 @@ class GroupCommit:
         threads: ThreadRepository | None = None,
         max_batch: int = MAX_BATCH,
         deadline_seconds: float = DEFAULT_DEADLINE_SECONDS,
+        webhooks: bool = False,
     ) -> None:
         """`prepare(sender_ids)` runs after a batch is stored and before any of its sends
         resumes, so that they can go on to their announcement without waiting again.
@@ -93,6 +94,7 @@ class GroupCommit:
         self._prepare = prepare
         self._max_batch = max_batch
         self._deadline = deadline_seconds
+        self._webhooks = webhooks
         self._queues: dict[ObjectId, deque[Pending]] = {}
         self._writers: set[asyncio.Task[None]] = set()
         self._recent = RecentSends(messages)
@@ -167,7 +169,7 @@ class GroupCommit:
         if not fresh:
             return
         messages = [
-            new_message(p.draft, seq, now)
+            new_message(p.draft, seq, now, hook=self._webhooks)
             for p, seq in zip(fresh, range(last_seq - len(fresh) + 1, last_seq + 1), strict=True)
         ]
         stored = await self._insert(fresh, messages, now)

@@ -35,6 +35,7 @@ from safechat.services.messages.sending import MessageSending, SendResult
 from safechat.services.messages.threads import MessageThreads
 from safechat.services.ports import Clock, MessageHooks, Notifier
 from safechat.services.users import UserService
+from safechat.services.webhooks.events import WebhookEvents
 
 
 class MessageService:
@@ -56,13 +57,21 @@ class MessageService:
         hooks: MessageHooks | None = None,
         media: MediaService | None = None,
         extras: ConversationRepos | None = None,
+        webhooks: WebhookEvents | None = None,
     ) -> None:
         checks = MessageChecks(groups, group_repo, messages, max_chars=max_chars, hooks=hooks)
         self._sending = MessageSending(
             checks, groups, users, encryptor, renderer, notifier, commit, media
         )
         self._changes = MessageChanges(
-            checks, messages, encryptor, renderer, notifier, clock, max_reactions=max_reactions
+            checks,
+            messages,
+            encryptor,
+            renderer,
+            notifier,
+            clock,
+            max_reactions=max_reactions,
+            webhooks=webhooks,
         )
         self._receipts = MessageReceipts(checks, groups, messages, read_state, notifier, clock)
         self._history = MessageHistory(checks, groups, messages, renderer)
