@@ -61,6 +61,7 @@ from safechat.services.media.service import MediaService
 from safechat.services.media.work import ImageWorkers
 from safechat.services.messages.group_commit import GroupCommit
 from safechat.services.messages.rendering import MessageRenderer
+from safechat.services.messages.seqs import AtomicSeqs, LocalSeqs
 from safechat.services.messages.service import ConversationRepos, MessageService
 from safechat.services.ports import Clock, CpuPool, MediaStore, WebhookSender
 from safechat.services.presence import PresenceService
@@ -175,8 +176,13 @@ def build_services(
         # One database deadline per step, 1.5 for the whole send: under a client's 10 s.
         deadline_seconds=1.5 * settings.db_timeout_ms / 1000,
         webhooks=settings.webhooks,
+        seqs=LocalSeqs(group_repo, message_repo, database.group_writes)
+        if settings.local_seqs
+        else AtomicSeqs(group_repo),
+        marks_behind=True,
     )
     background.on_close(commit.close)
+    background.on_close(read_state.close)  # after the commit: its last marks
     messages = MessageService(
         groups,
         group_repo,

@@ -22,6 +22,7 @@ def pair_key(a: str, b: str) -> str:
 class DirectRepository:
     def __init__(self, db: Database) -> None:
         self._c = db.collection("groups")
+        self._writes = db.group_writes
 
     async def by_pair(self, key: str) -> Group | None:
         doc = await self._c.find_one({"pairKey": key})
@@ -54,9 +55,11 @@ class DirectRepository:
     async def set_send_blocked(self, key: str, user_id: str, blocked: bool) -> Group | None:
         """Adds or takes `user_id` off the pair's may-not-send list (a block or unblock)."""
         change = "$addToSet" if blocked else "$pull"
-        doc = await self._c.find_one_and_update(
-            {"pairKey": key},
-            {change: {"sendBlocked": user_id}},
-            return_document=ReturnDocument.AFTER,
-        )
+        # Found by its pair key: every group's cached membership is dropped.
+        with self._writes.changing(None):
+            doc = await self._c.find_one_and_update(
+                {"pairKey": key},
+                {change: {"sendBlocked": user_id}},
+                return_document=ReturnDocument.AFTER,
+            )
         return Group.from_doc(doc) if doc else None

@@ -19,6 +19,7 @@ class GroupRepository:
     def __init__(self, db: Database) -> None:
         self._c = db.collection("groups")
         self._durable = db.collection("groups", durable=True)
+        self._writes = db.group_writes
 
     async def insert(self, doc: Doc) -> Group:
         await self._c.insert_one(doc)
@@ -62,54 +63,58 @@ class GroupRepository:
         return found
 
     async def update_fields(self, group_id: ObjectId, fields: Doc) -> Group | None:
-        doc = await self._c.find_one_and_update(
-            {"_id": group_id, **ACTIVE},
-            {"$set": fields},
-            return_document=ReturnDocument.AFTER,
-        )
+        with self._writes.changing(group_id):
+            doc = await self._c.find_one_and_update(
+                {"_id": group_id, **ACTIVE},
+                {"$set": fields},
+                return_document=ReturnDocument.AFTER,
+            )
         return Group.from_doc(doc) if doc else None
 
     async def add_member(
         self, group_id: ObjectId, user_id: str, role: Role, now: datetime
     ) -> Group | None:
         """Adds atomically; None when the group is gone or the user is already in."""
-        doc = await self._c.find_one_and_update(
-            # A banned user is refused by the same atomic step (services/groups/bans.py).
-            {
-                "_id": group_id,
-                **ACTIVE,
-                "members.userId": {"$ne": user_id},
-                "bannedIds": {"$ne": user_id},
-            },
-            {
-                "$push": {"members": {"userId": user_id, "role": role.value, "joinedAt": now}},
-                "$set": {"updatedAt": now},
-            },
-            return_document=ReturnDocument.AFTER,
-        )
+        with self._writes.changing(group_id):
+            doc = await self._c.find_one_and_update(
+                # A banned user is refused by the same atomic step (services/groups/bans.py).
+                {
+                    "_id": group_id,
+                    **ACTIVE,
+                    "members.userId": {"$ne": user_id},
+                    "bannedIds": {"$ne": user_id},
+                },
+                {
+                    "$push": {"members": {"userId": user_id, "role": role.value, "joinedAt": now}},
+                    "$set": {"updatedAt": now},
+                },
+                return_document=ReturnDocument.AFTER,
+            )
         return Group.from_doc(doc) if doc else None
 
     async def remove_member(self, group_id: ObjectId, user_id: str, now: datetime) -> Group | None:
         """Removes a non-owner; the owner can only leave after a transfer."""
-        doc = await self._c.find_one_and_update(
-            {"_id": group_id, **ACTIVE, "ownerId": {"$ne": user_id}, "members.userId": user_id},
-            {"$pull": {"members": {"userId": user_id}}, "$set": {"updatedAt": now}},
-            return_document=ReturnDocument.AFTER,
-        )
+        with self._writes.changing(group_id):
+            doc = await self._c.find_one_and_update(
+                {"_id": group_id, **ACTIVE, "ownerId": {"$ne": user_id}, "members.userId": user_id},
+                {"$pull": {"members": {"userId": user_id}}, "$set": {"updatedAt": now}},
+                return_document=ReturnDocument.AFTER,
+            )
         return Group.from_doc(doc) if doc else None
 
     async def retire_direct(self, group_id: ObjectId, user_id: str, now: datetime) -> Group | None:
         """An erased account leaves a direct conversation: the other person keeps it, and
         it stops being the pair's (`pairKey` goes), so a new one can be opened later."""
-        doc = await self._c.find_one_and_update(
-            {"_id": group_id, **ACTIVE, "type": "direct", "members.userId": user_id},
-            {
-                "$pull": {"members": {"userId": user_id}, "sendBlocked": user_id},
-                "$unset": {"pairKey": ""},
-                "$set": {"updatedAt": now},
-            },
-            return_document=ReturnDocument.AFTER,
-        )
+        with self._writes.changing(group_id):
+            doc = await self._c.find_one_and_update(
+                {"_id": group_id, **ACTIVE, "type": "direct", "members.userId": user_id},
+                {
+                    "$pull": {"members": {"userId": user_id}, "sendBlocked": user_id},
+                    "$unset": {"pairKey": ""},
+                    "$set": {"updatedAt": now},
+                },
+                return_document=ReturnDocument.AFTER,
+            )
         return Group.from_doc(doc) if doc else None
 
     async def set_role(
@@ -149,11 +154,12 @@ class GroupRepository:
         return Group.from_doc(doc) if doc else None
 
     async def soft_delete(self, group_id: ObjectId, now: datetime) -> Group | None:
-        doc = await self._c.find_one_and_update(
-            {"_id": group_id, **ACTIVE},
-            {"$set": {"isActive": False, "deletedAt": now, "updatedAt": now}},
-            return_document=ReturnDocument.BEFORE,
-        )
+        with self._writes.changing(group_id):
+            doc = await self._c.find_one_and_update(
+                {"_id": group_id, **ACTIVE},
+                {"$set": {"isActive": False, "deletedAt": now, "updatedAt": now}},
+                return_document=ReturnDocument.BEFORE,
+            )
         return Group.from_doc(doc) if doc else None
 
     async def reserve_seqs(
@@ -173,6 +179,13 @@ class GroupRepository:
             return_document=ReturnDocument.AFTER,
         )
         return int(doc["lastSeq"]) if doc else None
+
+    async def advance_seq(self, group_id: ObjectId, last_seq: int, now: datetime) -> None:
+        """Moves `lastSeq` up to `last_seq` (never down): what the local seq allocator
+        reserved in memory, written with the batch that used it."""
+        await self._durable.update_one(
+            {"_id": group_id}, {"$max": {"lastSeq": last_seq, "lastMessageAt": now}}
+        )
 
     async def has_members(self, group_id: ObjectId, members: Sequence[str]) -> bool:
         """True when the group is active and every one of `members` is in it."""

@@ -17,6 +17,7 @@ from bson import ObjectId
 from pymongo import UpdateOne
 
 from safechat.repositories.db import Database
+from safechat.repositories.marks_behind import Key, MarksBehind
 
 # Seqs kept per (group, user) at most: a conversation never read keeps its newest ones,
 # so unreadMentions counts up to this many (documented in docs/protocol.md).
@@ -26,6 +27,29 @@ MAX_MENTION_SEQS = 500
 class ReadStateRepository:
     def __init__(self, db: Database) -> None:
         self._c = db.collection("read_state")
+        self._behind = MarksBehind(self._write_behind)
+
+    async def advance_behind(
+        self, group_id: ObjectId, marks: dict[str, int], now: datetime
+    ) -> None:
+        """`advance_many` without mentions, written after this returns, coalesced
+        (marks_behind.py); this node's reads see the marks at once."""
+        await self._behind.add(group_id, marks, now)
+
+    async def close(self) -> None:
+        """Writes the marks still behind (at shutdown)."""
+        await self._behind.close()
+
+    async def _write_behind(self, marks: dict[Key, tuple[int, datetime]]) -> None:
+        ops = [
+            UpdateOne(
+                {"groupId": group_id, "userId": user_id},
+                {"$max": {"lastReadSeq": seq}, "$set": {"updatedAt": now}},
+                upsert=True,
+            )
+            for (group_id, user_id), (seq, now) in marks.items()
+        ]
+        await self._c.bulk_write(ops, ordered=False)
 
     async def advance(
         self,
@@ -82,12 +106,22 @@ class ReadStateRepository:
 
     async def for_user(self, user_id: str, group_ids: list[ObjectId]) -> dict[str, int]:
         cursor = self._c.find({"userId": user_id, "groupId": {"$in": group_ids}})
-        return {str(d["groupId"]): int(d.get("lastReadSeq", 0)) async for d in cursor}
+        found = {str(d["groupId"]): int(d.get("lastReadSeq", 0)) async for d in cursor}
+        return self._with_behind(user_id, found, group_ids)
 
     async def all_for_user(self, user_id: str) -> dict[str, int]:
         """groupId -> lastReadSeq for every group the user has a mark in."""
         cursor = self._c.find({"userId": user_id}, {"groupId": 1, "lastReadSeq": 1})
-        return {str(d["groupId"]): int(d.get("lastReadSeq", 0)) async for d in cursor}
+        found = {str(d["groupId"]): int(d.get("lastReadSeq", 0)) async for d in cursor}
+        return self._with_behind(user_id, found, None)
+
+    def _with_behind(
+        self, user_id: str, found: dict[str, int], group_ids: list[ObjectId] | None
+    ) -> dict[str, int]:
+        for gid, seq in self._behind.marks_of(user_id).items():
+            if group_ids is None or gid in group_ids:
+                found[str(gid)] = max(found.get(str(gid), 0), seq)
+        return found
 
     async def delete_user(self, user_id: str) -> int:
         result = await self._c.delete_many({"userId": user_id})
@@ -107,10 +141,13 @@ class ReadStateRepository:
         )
         found: dict[str, UserGroupState] = {}
         async for d in cursor:
-            mark = int(d.get("lastReadSeq", 0))
+            mark = max(int(d.get("lastReadSeq", 0)), self._behind.mark(d["groupId"], user_id))
             unread = sum(1 for s in d.get("mentionSeqs") or [] if int(s) > mark)
             mute = Mute(_aware(d.get("mutedUntil"))) if d.get("muted") else None
             found[str(d["groupId"])] = UserGroupState(mark, unread, mute)
+        for gid, seq in self._behind.marks_of(user_id).items():  # no document yet
+            if gid in group_ids and str(gid) not in found:
+                found[str(gid)] = UserGroupState(seq)
         return found
 
     async def set_mute(

@@ -48,7 +48,8 @@ from safechat.repositories.threads import ThreadRepository
 from safechat.services.messages.batch_extras import BatchExtras
 from safechat.services.messages.drafts import Draft, Pending, Stored, new_message, placeholder
 from safechat.services.messages.repeats import RecentSends, merge_repeats
-from safechat.services.ports import Clock
+from safechat.services.messages.seqs import AtomicSeqs
+from safechat.services.ports import Clock, SeqAllocator
 
 __all__ = ["Draft", "GroupCommit", "Stored"]
 
@@ -80,16 +81,23 @@ class GroupCommit:
         max_batch: int = MAX_BATCH,
         deadline_seconds: float = DEFAULT_DEADLINE_SECONDS,
         webhooks: bool = False,
+        seqs: SeqAllocator | None = None,
+        marks_behind: bool = False,
     ) -> None:
         """`prepare(sender_ids)` runs after a batch is stored and before any of its sends
         resumes, so that they can go on to their announcement without waiting again.
 
         Every send is answered within `deadline_seconds` of its arrival: a batch still
         writing by then is abandoned and its sends get SERVICE_UNAVAILABLE (a retry with
-        the same tempId finds what was stored; a reserved seq may stay a gap)."""
+        the same tempId finds what was stored; a reserved seq may stay a gap).
+
+        `seqs` defaults to the atomic reservation (services/messages/seqs.py);
+        `marks_behind` writes the senders' read marks after the answer, coalesced
+        (ReadStateRepository.advance_behind), instead of before it."""
         self._group_repo = group_repo
+        self._seqs: SeqAllocator = seqs or AtomicSeqs(group_repo)
         self._messages = messages
-        self._extras = BatchExtras(read_state, mentions, threads)
+        self._extras = BatchExtras(read_state, mentions, threads, marks_behind=marks_behind)
         self._clock = clock
         self._prepare = prepare
         self._max_batch = max_batch
@@ -172,7 +180,9 @@ class GroupCommit:
             new_message(p.draft, seq, now, hook=self._webhooks)
             for p, seq in zip(fresh, range(last_seq - len(fresh) + 1, last_seq + 1), strict=True)
         ]
-        stored = await self._insert(fresh, messages, now)
+        stored, _ = await asyncio.gather(
+            self._insert(fresh, messages, now), self._stored(group_id, last_seq, now)
+        )
         # Read marks, mentions and thread counts: one wait, never failing a send.
         threads = await self._extras.write(group_id, stored, now)
         if self._prepare is not None:
@@ -200,12 +210,10 @@ class GroupCommit:
             if not senders:
                 return [], 0
             if fresh:
-                last = await self._group_repo.reserve_seqs(
-                    group_id, len(fresh), now, members=senders
-                )
+                last = await self._seqs.reserve(group_id, len(fresh), now, senders)
                 if last is not None:
                     return fresh, last
-            elif await self._group_repo.has_members(group_id, senders):
+            elif await self._seqs.may_send(group_id, senders):
                 return [], 0
             group = await self._group_repo.get(group_id)
             if group is None:  # the group is gone
@@ -220,6 +228,14 @@ class GroupCommit:
         for p in live:
             p.fail(AccessDenied("Group membership changed while sending; please retry"))
         return [], 0
+
+    async def _stored(self, group_id: ObjectId, last_seq: int, now: datetime) -> None:
+        """The allocator's own write for the batch, if it has one; never fails a send
+        (the messages are what is durable: a reload finds the seqs stored above)."""
+        try:
+            await self._seqs.stored(group_id, last_seq, now)
+        except Exception:
+            log.warning("send_batch_last_seq_failed", group_id=str(group_id), exc_info=True)
 
     async def _insert(
         self, fresh: list[Pending], messages: list[StoredMessage], now: datetime
