@@ -26,7 +26,7 @@ class DirectRepository:
 
     async def by_pair(self, key: str) -> Group | None:
         doc = await self._c.find_one({"pairKey": key})
-        return Group.from_doc(doc) if doc else None
+        return self._writes.group(doc) if doc else None
 
     async def insert(self, a: str, b: str, send_blocked: list[str], now: datetime) -> Group:
         """Creates the pair's conversation; DuplicateKey when it exists (the unique index
@@ -50,7 +50,7 @@ class DirectRepository:
             await self._c.insert_one(doc)
         except DuplicateKeyError as exc:
             raise DuplicateKey("pairKey") from exc
-        return Group.from_doc(doc)
+        return self._writes.group(doc)
 
     async def set_send_blocked(self, key: str, user_id: str, blocked: bool) -> Group | None:
         """Adds or takes `user_id` off the pair's may-not-send list (a block or unblock)."""
@@ -62,4 +62,4 @@ class DirectRepository:
                 {change: {"sendBlocked": user_id}},
                 return_document=ReturnDocument.AFTER,
             )
-        return Group.from_doc(doc) if doc else None
+        return self._writes.group(doc) if doc else None

@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from bson import ObjectId
-from pymongo import ReturnDocument
+from pymongo import ReturnDocument, UpdateOne
 
 from safechat.models.group import Group, Role
 from safechat.repositories.db import Database, Doc
@@ -23,11 +23,11 @@ class GroupRepository:
 
     async def insert(self, doc: Doc) -> Group:
         await self._c.insert_one(doc)
-        return Group.from_doc(doc)
+        return self._writes.group(doc)
 
     async def get(self, group_id: ObjectId) -> Group | None:
         doc = await self._c.find_one({"_id": group_id, **ACTIVE})
-        return Group.from_doc(doc) if doc else None
+        return self._writes.group(doc) if doc else None
 
     async def ai_enabled_ids(self, group_ids: set[ObjectId]) -> set[ObjectId]:
         """Those of the active groups that allow AI (one query for a batch)."""
@@ -39,7 +39,7 @@ class GroupRepository:
 
     async def for_member(self, user_id: str) -> list[Group]:
         cursor = self._c.find({"members.userId": user_id, **ACTIVE}).sort("_id", 1)
-        return [Group.from_doc(d) async for d in cursor]
+        return [self._writes.group(d) async for d in cursor]
 
     async def ids_for_member(self, user_id: str) -> list[str]:
         cursor = self._c.find({"members.userId": user_id, **ACTIVE}, {"_id": 1})
@@ -57,7 +57,7 @@ class GroupRepository:
             if d.get("type") == "direct":  # private anyway; never listed (§8)
                 continue
             if needle is None or needle in str(d.get("name", "")).casefold():
-                found.append(Group.from_doc(d))
+                found.append(self._writes.group(d))
                 if len(found) >= limit:
                     break
         return found
@@ -69,7 +69,7 @@ class GroupRepository:
                 {"$set": fields},
                 return_document=ReturnDocument.AFTER,
             )
-        return Group.from_doc(doc) if doc else None
+        return self._writes.group(doc) if doc else None
 
     async def add_member(
         self, group_id: ObjectId, user_id: str, role: Role, now: datetime
@@ -90,7 +90,7 @@ class GroupRepository:
                 },
                 return_document=ReturnDocument.AFTER,
             )
-        return Group.from_doc(doc) if doc else None
+        return self._writes.group(doc) if doc else None
 
     async def remove_member(self, group_id: ObjectId, user_id: str, now: datetime) -> Group | None:
         """Removes a non-owner; the owner can only leave after a transfer."""
@@ -100,7 +100,7 @@ class GroupRepository:
                 {"$pull": {"members": {"userId": user_id}}, "$set": {"updatedAt": now}},
                 return_document=ReturnDocument.AFTER,
             )
-        return Group.from_doc(doc) if doc else None
+        return self._writes.group(doc) if doc else None
 
     async def retire_direct(self, group_id: ObjectId, user_id: str, now: datetime) -> Group | None:
         """An erased account leaves a direct conversation: the other person keeps it, and
@@ -115,7 +115,7 @@ class GroupRepository:
                 },
                 return_document=ReturnDocument.AFTER,
             )
-        return Group.from_doc(doc) if doc else None
+        return self._writes.group(doc) if doc else None
 
     async def set_role(
         self, group_id: ObjectId, user_id: str, role: Role, now: datetime
@@ -132,7 +132,7 @@ class GroupRepository:
             array_filters=[{"m.userId": user_id}],
             return_document=ReturnDocument.AFTER,
         )
-        return Group.from_doc(doc) if doc else None
+        return self._writes.group(doc) if doc else None
 
     async def transfer_ownership(
         self, group_id: ObjectId, old_owner: str, new_owner: str, now: datetime
@@ -151,7 +151,7 @@ class GroupRepository:
             array_filters=[{"new.userId": new_owner}, {"old.userId": old_owner}],
             return_document=ReturnDocument.AFTER,
         )
-        return Group.from_doc(doc) if doc else None
+        return self._writes.group(doc) if doc else None
 
     async def soft_delete(self, group_id: ObjectId, now: datetime) -> Group | None:
         with self._writes.changing(group_id):
@@ -160,7 +160,7 @@ class GroupRepository:
                 {"$set": {"isActive": False, "deletedAt": now, "updatedAt": now}},
                 return_document=ReturnDocument.BEFORE,
             )
-        return Group.from_doc(doc) if doc else None
+        return self._writes.group(doc) if doc else None
 
     async def reserve_seqs(
         self, group_id: ObjectId, count: int, now: datetime, *, members: Sequence[str] = ()
@@ -180,12 +180,15 @@ class GroupRepository:
         )
         return int(doc["lastSeq"]) if doc else None
 
-    async def advance_seq(self, group_id: ObjectId, last_seq: int, now: datetime) -> None:
-        """Moves `lastSeq` up to `last_seq` (never down): what the local seq allocator
-        reserved in memory, written with the batch that used it."""
-        await self._durable.update_one(
-            {"_id": group_id}, {"$max": {"lastSeq": last_seq, "lastMessageAt": now}}
-        )
+    async def advance_seqs(self, seqs: dict[ObjectId, tuple[int, datetime]]) -> None:
+        """Moves each group's `lastSeq` up (never down) in one round trip: what the local
+        seq allocator handed out in memory."""
+        ops = [
+            UpdateOne({"_id": gid}, {"$max": {"lastSeq": seq, "lastMessageAt": at}})
+            for gid, (seq, at) in seqs.items()
+        ]
+        if ops:
+            await self._durable.bulk_write(ops, ordered=False)
 
     async def has_members(self, group_id: ObjectId, members: Sequence[str]) -> bool:
         """True when the group is active and every one of `members` is in it."""
@@ -196,7 +199,10 @@ class GroupRepository:
 
     async def last_seqs(self, group_ids: list[ObjectId]) -> dict[str, int]:
         cursor = self._c.find({"_id": {"$in": group_ids}}, {"lastSeq": 1})
-        return {str(d["_id"]): int(d.get("lastSeq", 0)) async for d in cursor}
+        return {
+            str(d["_id"]): self._writes.last_seq(d["_id"], int(d.get("lastSeq", 0)))
+            async for d in cursor
+        }
 
 
 def _all_members(user_ids: Sequence[str]) -> Doc:

@@ -1,14 +1,14 @@
 """Read marks written behind the send (docs/performance.md).
 
 Sending implies having read up to there, but that mark need not be durable before the
-send is answered: the group commit hands the senders' marks here and goes on. One writer
-task takes everything queued (per (group, user) the highest seq, from every group) in
-one unordered bulk write, and while it is in flight new marks queue behind it, so under
-load marks coalesce by themselves and nothing waits for a timer. Until a mark is written,
-reads of this repository on this node see it (`mark`), so the sender's own messages never
-count as unread for them here; another node sees it once written (a few ms).
+send is answered: the group commit hands the senders' marks here and goes on. `flush`
+(a background tick every few ms, see wiring.py) writes everything queued (per (group,
+user) the highest seq, from every group) in one unordered bulk write, so the database
+sees one command per tick instead of one per batch. Until a mark is written, reads of
+this repository on this node see it (`mark`), so the sender's own messages never count
+as unread for them here; another node sees it once written (one tick).
 
-Bounded: with `max_pending` marks not yet written, the next `add` waits for the writer.
+Bounded: with `max_pending` marks not yet written, `add` flushes first.
 `close()` (at shutdown, after the group commit's) writes what is left. A failed write is
 logged and its marks dropped, as a failed read-mark update was before (a sender's own
 messages then count as unread for them until they read).
@@ -17,7 +17,6 @@ messages then count as unread for them until they read).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 
@@ -46,7 +45,7 @@ class MarksBehind:
         # user -> group -> seq.
         self._unwritten: dict[str, dict[ObjectId, int]] = {}
         self._count = 0
-        self._writer: asyncio.Task[None] | None = None
+        self._lock = asyncio.Lock()
 
     def mark(self, group_id: ObjectId, user_id: str) -> int:
         """The user's unwritten mark in the group (0: none)."""
@@ -56,8 +55,8 @@ class MarksBehind:
         return dict(self._unwritten.get(user_id, {}))
 
     async def add(self, group_id: ObjectId, marks: dict[str, int], now: datetime) -> None:
-        while self._count >= self._max_pending and self._writer is not None:
-            await asyncio.shield(self._writer)
+        if self._count >= self._max_pending:
+            await self.flush()
         for user_id, seq in marks.items():
             if seq <= self.mark(group_id, user_id):
                 continue
@@ -65,22 +64,22 @@ class MarksBehind:
             self._queued[(group_id, user_id)] = (seq, now)
             self._count += group_id not in mine
             mine[group_id] = seq
-        if self._queued and self._writer is None:
-            self._writer = asyncio.create_task(self._drain())
 
     async def close(self) -> None:
-        """Writes what is queued and waits for it."""
-        while self._writer is not None:
-            with contextlib.suppress(Exception):
-                await asyncio.shield(self._writer)
+        await self.flush()
 
-    async def _drain(self) -> None:
-        try:
+    async def flush(self) -> None:
+        """Writes what is queued; one flush at a time (a later one waits for it)."""
+        async with self._lock:
             while self._queued:
                 keys = list(self._queued)[: self._batch]
                 items = {k: self._queued.pop(k) for k in keys}
                 try:
                     await self._write(items)
+                except asyncio.CancelledError:
+                    for key, value in items.items():  # written at shutdown instead
+                        self._queued.setdefault(key, value)
+                    raise
                 except Exception:
                     log.warning("read_marks_write_failed", marks=len(items), exc_info=True)
                 for (group_id, user_id), (seq, _) in items.items():
@@ -91,5 +90,3 @@ class MarksBehind:
                         self._count -= 1
                         if not mine:
                             del self._unwritten[user_id]
-        finally:
-            self._writer = None

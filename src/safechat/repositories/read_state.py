@@ -36,9 +36,9 @@ class ReadStateRepository:
         (marks_behind.py); this node's reads see the marks at once."""
         await self._behind.add(group_id, marks, now)
 
-    async def close(self) -> None:
-        """Writes the marks still behind (at shutdown)."""
-        await self._behind.close()
+    async def flush_behind(self) -> None:
+        """Writes the marks `advance_behind` took (a background tick, and the shutdown)."""
+        await self._behind.flush()
 
     async def _write_behind(self, marks: dict[Key, tuple[int, datetime]]) -> None:
         ops = [

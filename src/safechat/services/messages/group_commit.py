@@ -180,9 +180,8 @@ class GroupCommit:
             new_message(p.draft, seq, now, hook=self._webhooks)
             for p, seq in zip(fresh, range(last_seq - len(fresh) + 1, last_seq + 1), strict=True)
         ]
-        stored, _ = await asyncio.gather(
-            self._insert(fresh, messages, now), self._stored(group_id, last_seq, now)
-        )
+        stored = await self._insert(fresh, messages, now)
+        await self._stored(group_id, last_seq, now)
         # Read marks, mentions and thread counts: one wait, never failing a send.
         threads = await self._extras.write(group_id, stored, now)
         if self._prepare is not None:

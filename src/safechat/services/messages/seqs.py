@@ -6,9 +6,10 @@ writer. Used with `MONGODB_URI`.
 
 `LocalSeqs`: for a node that is its database's only writer (the embedded database is
 this server's own child). A group's counter is loaded once from `groups.lastSeq` (and the
-messages stored above it, in case the process died between a batch's insert and its
-`lastSeq` write), then advanced in memory; `stored` writes it with the batch (`$max`,
-concurrently with the insert, before any send of it is answered). Who may send comes from
+messages stored above it, in case the process died before its `lastSeq` write), then
+advanced in memory; after a batch's insert, `stored` records it for this node's reads of
+the group (repositories/group_writes.py), and `flush` (a background tick, and the
+shutdown) writes every group's with one `$max` each in one round trip. Who may send comes from
 a per-node cache of the group's members, dropped around every membership write this node
 makes (repositories/group_writes.py), which are all the membership writes there are: a
 member removed before a send arrives is refused, as by the atomic path.
@@ -90,7 +91,23 @@ class LocalSeqs:
         return all(s in allowed for s in senders)
 
     async def stored(self, group_id: ObjectId, last_seq: int, now: datetime) -> None:
-        await self._groups.advance_seq(group_id, last_seq, now)
+        # Written by `flush`, coalesced; this node's group reads see it at once.
+        unwritten = self._writes.unwritten_seqs
+        if last_seq > unwritten.get(group_id, (0, now))[0]:
+            unwritten[group_id] = (last_seq, now)
+
+    async def flush(self) -> None:
+        """Writes the groups' `lastSeq`s handed out since the last flush (a background
+        tick and the shutdown). Losing them in a crash loses nothing: a reload also
+        reads the seqs stored above `lastSeq`."""
+        unwritten = self._writes.unwritten_seqs
+        if not unwritten:
+            return
+        taken = dict(unwritten)
+        await self._groups.advance_seqs(taken)
+        for gid, value in taken.items():
+            if unwritten.get(gid) == value:  # not advanced again meanwhile
+                del unwritten[gid]
 
     async def _load(self, group_id: ObjectId) -> frozenset[str] | None:
         """Who may send in the group (None: it is gone), cached unless a membership
