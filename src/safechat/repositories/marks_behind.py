@@ -65,8 +65,11 @@ class MarksBehind:
             self._count += group_id not in mine
             mine[group_id] = seq
 
-    async def close(self) -> None:
-        await self.flush()
+    def forget(self, user_id: str) -> None:
+        """Drops the user's marks not yet written (their read state is being deleted)."""
+        self._count -= len(self._unwritten.pop(user_id, {}))
+        for key in [k for k in self._queued if k[1] == user_id]:
+            del self._queued[key]
 
     async def flush(self) -> None:
         """Writes what is queued; one flush at a time (a later one waits for it)."""

@@ -124,6 +124,9 @@ class ReadStateRepository:
         return found
 
     async def delete_user(self, user_id: str) -> int:
+        # Marks still behind would re-create what this deletes.
+        await self._behind.flush()
+        self._behind.forget(user_id)
         result = await self._c.delete_many({"userId": user_id})
         return result.deleted_count
 

@@ -1,13 +1,16 @@
 """Group commit: concurrent sends to one group share one durable write (design.md §4).
 
 Sends to a group queue up while that group's previous batch is being written; the
-next batch takes everything queued, in arrival order, and costs three round trips
-whatever its size: one `$inc` of `lastSeq` by N whose filter is also the membership
-check of every sender, one unordered `insert_many`, then at once the bulk read-state
-update (with the mentioned users' mention seqs), the mentions' insert and one `$inc` per
-thread parent (batch_extras.py). Each
-send is answered only after its own insert returned, so nothing is acknowledged before
-it is durable. Under light load a batch is one message and nothing waits for a timer.
+next batch takes everything queued, in arrival order: its seqs come from the SeqAllocator
+(services/messages/seqs.py: an atomic `$inc` of `lastSeq` by N whose filter is also the
+membership check of every sender, or, where this node is the database's only writer,
+in memory with the check against a per-node membership cache), then one unordered
+`insert_many`, then at once, when the batch has any, the mentioned users' mention seqs,
+the mentions' insert and one `$inc` per thread parent (batch_extras.py). The senders'
+read marks (and the local allocator's `lastSeq`) are written behind, coalesced on a
+tick. Each send is answered only after its own insert returned, so nothing is
+acknowledged before it is durable. Under light load a batch is one message and nothing
+waits for a timer.
 
 Reused tempIds are found without a query in the common case: this node remembers its
 recent sends (repeats.py), and the unique (senderId, clientMessageId) index refuses the others at
@@ -47,6 +50,7 @@ from safechat.repositories.read_state import ReadStateRepository
 from safechat.repositories.threads import ThreadRepository
 from safechat.services.messages.batch_extras import BatchExtras
 from safechat.services.messages.drafts import Draft, Pending, Stored, new_message, placeholder
+from safechat.services.messages.inserts import SharedInserts
 from safechat.services.messages.repeats import RecentSends, merge_repeats
 from safechat.services.messages.seqs import AtomicSeqs
 from safechat.services.ports import Clock, SeqAllocator
@@ -106,6 +110,7 @@ class GroupCommit:
         self._queues: dict[ObjectId, deque[Pending]] = {}
         self._writers: set[asyncio.Task[None]] = set()
         self._recent = RecentSends(messages)
+        self._inserts = SharedInserts(messages)
         self._closed = False
 
     async def store(self, draft: Draft) -> Stored:
@@ -134,6 +139,7 @@ class GroupCommit:
         for task in writers:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
+        await self._inserts.close()
 
     async def _drain(self, group_id: ObjectId, queue: deque[Pending]) -> None:
         try:
@@ -241,7 +247,7 @@ class GroupCommit:
     ) -> list[StoredMessage]:
         """Inserts the batch; fills the seqs of messages that were not stored."""
         try:
-            failed = await self._messages.insert_batch(messages)
+            failed = await self._inserts.insert_batch(messages)
         except Exception:
             log.warning("send_batch_insert_failed", size=len(messages), exc_info=True)
             failed = dict.fromkeys(range(len(messages)), False)
