@@ -264,3 +264,21 @@ async def test_two_nodes_on_one_database_deliver_each_event_once(
     counts = Counter(d.id for d in receiver.delivered())
     assert len(receiver.delivered("message.new")) == 30
     assert max(counts.values()) == 1, counts.most_common(3)
+
+
+async def test_an_erased_account_s_messages_are_notified_as_deleted(
+    mongo_uri: str, db_name: str, tmp_path: Path, receiver: Receiver
+) -> None:
+    server = await hooked(mongo_uri, db_name, tmp_path, receiver)
+    try:
+        gid, alice, _ = await room(server)
+        sent = {await post(server, alice, gid, f"note {i}") for i in range(3)}
+        status, body = await server.request("DELETE", "/api/me", alice)
+        assert status == 200, body
+        await receiver.wait_for(3, "message.deleted")
+        await receiver.wait_for(1, "member.removed")
+    finally:
+        await server.stop()
+    deleted = [d.json["data"] for d in receiver.delivered("message.deleted")]
+    assert {d["messageId"] for d in deleted} == sent
+    assert {d["by"] for d in deleted} == {"user_alice"}
