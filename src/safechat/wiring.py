@@ -250,7 +250,16 @@ def build_services(
         media,
         notifier,
         account=AccountService(
-            AccountExport(users, group_repo, message_repo, read_state, media_repo, renderer, clock),
+            AccountExport(
+                users,
+                group_repo,
+                message_repo,
+                read_state,
+                media_repo,
+                BlockRepository(database),
+                renderer,
+                clock,
+            ),
             AccountEraser(
                 EraseDeps(
                     users=users,
@@ -267,6 +276,7 @@ def build_services(
                     clock=clock,
                     hooks=ai_content,
                     blocks=BlockRepository(database),
+                    webhooks=webhooks,
                 )
             ),
         ),

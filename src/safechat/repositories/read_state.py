@@ -84,10 +84,16 @@ class ReadStateRepository:
         cursor = self._c.find({"userId": user_id, "groupId": {"$in": group_ids}})
         return {str(d["groupId"]): int(d.get("lastReadSeq", 0)) async for d in cursor}
 
-    async def all_for_user(self, user_id: str) -> dict[str, int]:
-        """groupId -> lastReadSeq for every group the user has a mark in."""
-        cursor = self._c.find({"userId": user_id}, {"groupId": 1, "lastReadSeq": 1})
-        return {str(d["groupId"]): int(d.get("lastReadSeq", 0)) async for d in cursor}
+    async def all_for_user(self, user_id: str) -> dict[str, UserGroupState]:
+        """groupId -> the user's mark and mute, for every group they have a record in."""
+        cursor = self._c.find(
+            {"userId": user_id}, {"groupId": 1, "lastReadSeq": 1, "muted": 1, "mutedUntil": 1}
+        )
+        found: dict[str, UserGroupState] = {}
+        async for d in cursor:
+            mute = Mute(_aware(d.get("mutedUntil"))) if d.get("muted") else None
+            found[str(d["groupId"])] = UserGroupState(int(d.get("lastReadSeq", 0)), 0, mute)
+        return found
 
     async def delete_user(self, user_id: str) -> int:
         result = await self._c.delete_many({"userId": user_id})
