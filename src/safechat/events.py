@@ -18,11 +18,22 @@ from typing_extensions import TypedDict
 
 from safechat.errors import ChatError, ErrorBody
 from safechat.models.common import iso
+from safechat.models.wire import (
+    GroupMemberDict,
+    GroupSummaryDict,
+    GroupViewDict,
+    MessageDict,
+    OnlineMemberDict,
+    OnlineUserDict,
+    UserProfileDict,
+    UserSummaryDict,
+)
 
-# Rendered elsewhere (models/message.py, models/user.py, models/group.py).
-Message = dict[str, Any]
-UserSummary = dict[str, Any]
-GroupSummary = dict[str, Any]
+# Rendered elsewhere (models/message.py, models/user.py, models/group.py) as plain
+# dicts; their shapes are in models/wire.py, attached for the contract documents.
+Message = MessageDict
+UserSummary = UserSummaryDict
+GroupSummary = GroupSummaryDict
 
 
 class Event(StrEnum):
@@ -83,7 +94,7 @@ class ErrorPayload(ErrorBody):
 
 
 class AuthenticationSuccess(TypedDict):
-    user: dict[str, Any]  # the user's own profile, email included
+    user: UserProfileDict  # the user's own profile, email included
     sessionId: str
 
 
@@ -133,7 +144,7 @@ class MessagesRead(TypedDict):
 class GroupJoined(TypedDict):
     groupId: str
     group: GroupSummary
-    onlineMembers: list[dict[str, Any]]  # UserSummary + status
+    onlineMembers: list[OnlineMemberDict]  # UserSummary + status
 
 
 class GroupLeft(TypedDict):
@@ -142,7 +153,7 @@ class GroupLeft(TypedDict):
 
 class GroupMembers(TypedDict):
     groupId: str
-    members: list[dict[str, Any]]  # {userId, role, joinedAt, user, isOnline}
+    members: list[GroupMemberDict]
 
 
 class GroupAdded(TypedDict):
@@ -154,7 +165,7 @@ class GroupRemoved(TypedDict):
 
 
 class GroupUpdated(TypedDict):
-    group: dict[str, Any]  # GroupSummary without role and unreadCount
+    group: GroupViewDict  # GroupSummary without role and unreadCount
 
 
 class UserOnline(TypedDict):
@@ -187,7 +198,7 @@ class UserStoppedTyping(TypedDict):
 
 class OnlineUsers(TypedDict):
     groupId: NotRequired[str]
-    users: list[dict[str, Any]]  # {userId, user, status, lastActivity, deviceType}
+    users: list[OnlineUserDict]
 
 
 class SmartRepliesComplete(TypedDict):

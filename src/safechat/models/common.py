@@ -7,7 +7,15 @@ from datetime import UTC, datetime
 from typing import Annotated, Any, TypeVar
 
 from bson import ObjectId
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    WithJsonSchema,
+    field_validator,
+)
 
 from safechat.errors import ValidationFailed
 
@@ -24,7 +32,12 @@ def _check_object_id(value: str) -> str:
     return value.lower()
 
 
-ObjectIdStr = Annotated[str, AfterValidator(_check_object_id)]
+# The JSON Schema says what the validator checks (contract documents, docs/protocol.md §7).
+ObjectIdStr = Annotated[
+    str,
+    AfterValidator(_check_object_id),
+    WithJsonSchema({"type": "string", "pattern": OBJECT_ID_PATTERN.pattern}),
+]
 UserId = Annotated[str, Field(min_length=1, max_length=200)]
 
 

@@ -108,6 +108,10 @@ async def _answer_errors(request: web.Request, handler: Handler) -> web.StreamRe
     return response
 
 
+# Public /api documents (contract documents, protocol §7).
+PUBLIC_DOCUMENTS = frozenset({"/api/asyncapi.json"})
+
+
 @web.middleware
 def auth_middleware(request: web.Request, handler: Handler) -> Awaitable[web.StreamResponse]:
     """Every /api route but health needs a bearer token; the user comes from it alone."""
@@ -116,6 +120,9 @@ def auth_middleware(request: web.Request, handler: Handler) -> Awaitable[web.Str
         path = "/api/" + path[len("/api/v1/") :]
     # /api/dev/token signs people in, so it cannot ask for a token (routes/dev.py).
     if not path.startswith("/api/") or path.startswith("/api/health/") or path == "/api/dev/token":
+        return handler(request)
+    # The contract documents are public: a client developer reads them before signing in.
+    if path in PUBLIC_DOCUMENTS:
         return handler(request)
     return _authenticated(request, handler)
 
