@@ -4,6 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 E2E_STAMP := tests/e2e/node_modules/.installed-stamp
+APIDOCS_TEST_STAMP := tests/apidocs/node_modules/.installed-stamp
 # Linters for terraform/, the Dockerfile and the workflow (tests/infra): their own venv,
 # so checkov's pinned dependency tree never meets the application's.
 TOOLS_VENV ?= .venv-tools
@@ -15,7 +16,7 @@ WEB_VENDOR := src/safechat/web/vendor/socket.io.esm.min.js
 # The /docs renderers' browser bundles (AsyncAPI React component, Swagger UI), from npm.
 DOCS_VENDOR := src/safechat/apidocs/vendor/asyncapi-standalone.js
 
-.PHONY: install run test test-unit lint format e2e-deps redis-deps chromium-deps infra-tools bench-deps \
+.PHONY: install run test test-unit lint format e2e-deps apidocs-deps redis-deps chromium-deps infra-tools bench-deps \
 	bench-a bench-b bench-c bench-d bench-steady bench-storm bench-compare soak fault clean
 
 $(STAMP): pyproject.toml
@@ -41,6 +42,14 @@ $(E2E_STAMP): tests/e2e/package.json
 	touch $(E2E_STAMP)
 
 e2e-deps: $(E2E_STAMP)
+
+# The AsyncAPI parser that validates /api/asyncapi.json (tests/apidocs).
+$(APIDOCS_TEST_STAMP): tests/apidocs/package.json tests/apidocs/package-lock.json
+	bash scripts/ensure-node.sh
+	cd tests/apidocs && npm ci --no-audit --no-fund --loglevel=error
+	touch $(APIDOCS_TEST_STAMP)
+
+apidocs-deps: $(APIDOCS_TEST_STAMP)
 
 redis-deps:
 	bash scripts/ensure-redis.sh
@@ -86,7 +95,7 @@ fault: install redis-deps
 chromium-deps:
 	bash scripts/ensure-chromium.sh
 
-test: install e2e-deps redis-deps infra-tools bench-deps chromium-deps
+test: install e2e-deps redis-deps infra-tools bench-deps chromium-deps apidocs-deps
 	$(BIN)/pytest
 
 test-unit: install
