@@ -153,7 +153,7 @@ def _document() -> dict[str, Any]:
             "title": "SafeChat Socket.IO API",
             "version": __version__,
             "description": DESCRIPTION,
-            "license": {"name": "See the LICENSE file of the SafeChat repository"},
+            "license": {"name": "MIT", "url": "https://opensource.org/license/mit"},
             "tags": [{"name": name, "description": text} for name, text in TAGS.items()],
         },
         "defaultContentType": "application/json",

@@ -24,9 +24,11 @@ ASSETS = {
     "vendor/swagger-ui.css": "text/css; charset=utf-8",
 }
 # The renderers set inline styles and draw data: images; everything else is same-origin
-# (Swagger UI's "try it out" calls this server's own routes).
+# (Swagger UI's "try it out" calls this server's own routes). 'unsafe-eval': the AsyncAPI
+# component validates the document with ajv, which compiles its checks with `new
+# Function`; this page shows only the server's own documents, never user content.
 CSP = (
-    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+    "default-src 'self'; script-src 'self' 'unsafe-eval'; style-src 'self' 'unsafe-inline'; "
     "img-src 'self' data:; font-src 'self' data:; connect-src 'self'; object-src 'none'; "
     "base-uri 'none'; frame-ancestors 'none'"
 )
