@@ -5,6 +5,8 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 E2E_STAMP := tests/e2e/node_modules/.installed-stamp
 APIDOCS_TEST_STAMP := tests/apidocs/node_modules/.installed-stamp
+# TypeScript client types (clients/typescript/README.md): typescript and the generators.
+CLIENT_TS_STAMP := clients/typescript/node_modules/.installed-stamp
 # Linters for terraform/, the Dockerfile and the workflow (tests/infra): their own venv,
 # so checkov's pinned dependency tree never meets the application's.
 TOOLS_VENV ?= .venv-tools
@@ -16,7 +18,7 @@ WEB_VENDOR := src/safechat/web/vendor/socket.io.esm.min.js
 # The /docs renderers' browser bundles (AsyncAPI React component, Swagger UI), from npm.
 DOCS_VENDOR := src/safechat/apidocs/vendor/asyncapi-standalone.js
 
-.PHONY: install run test test-unit lint format e2e-deps apidocs-deps redis-deps chromium-deps infra-tools bench-deps \
+.PHONY: install run test test-unit lint format e2e-deps apidocs-deps client-deps client-types redis-deps chromium-deps infra-tools bench-deps \
 	bench-a bench-b bench-c bench-d bench-steady bench-storm bench-compare soak fault clean
 
 $(STAMP): pyproject.toml
@@ -50,6 +52,18 @@ $(APIDOCS_TEST_STAMP): tests/apidocs/package.json tests/apidocs/package-lock.jso
 	touch $(APIDOCS_TEST_STAMP)
 
 apidocs-deps: $(APIDOCS_TEST_STAMP)
+
+$(CLIENT_TS_STAMP): clients/typescript/package.json clients/typescript/package-lock.json
+	bash scripts/ensure-node.sh
+	cd clients/typescript && npm ci --no-audit --no-fund --loglevel=error
+	touch $(CLIENT_TS_STAMP)
+
+client-deps: $(CLIENT_TS_STAMP)
+
+# Regenerates clients/typescript/src from the server's contract documents; commit the result.
+client-types: install client-deps
+	$(BIN)/python tools/export_contract.py
+	cd clients/typescript && node scripts/generate.mjs
 
 redis-deps:
 	bash scripts/ensure-redis.sh
@@ -95,7 +109,7 @@ fault: install redis-deps
 chromium-deps:
 	bash scripts/ensure-chromium.sh
 
-test: install e2e-deps redis-deps infra-tools bench-deps chromium-deps apidocs-deps
+test: install e2e-deps redis-deps infra-tools bench-deps chromium-deps apidocs-deps client-deps
 	$(BIN)/pytest
 
 test-unit: install
@@ -112,5 +126,5 @@ format: install
 
 clean:
 	rm -rf $(VENV) $(TOOLS_VENV) tests/e2e/node_modules web/node_modules src/safechat/web/vendor \
-		apidocs/node_modules src/safechat/apidocs/vendor tools/node_modules bench/node_modules \
+		apidocs/node_modules src/safechat/apidocs/vendor tests/apidocs/node_modules clients/typescript/node_modules tools/node_modules bench/node_modules \
 		.pytest_cache .mypy_cache .ruff_cache
