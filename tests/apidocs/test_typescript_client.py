@@ -3,6 +3,7 @@ server's documents today, and the example client compiles with `tsc --strict`.""
 
 from __future__ import annotations
 
+import json
 import shutil
 import sys
 from pathlib import Path
@@ -87,3 +88,41 @@ async def test_a_wrong_payload_or_reply_use_does_not_compile(tmp_path: Path) -> 
     assert any("'number' is not assignable to type 'string'" in e for e in errors), out
     assert any("Property 'group' does not exist" in e for e in errors), out
     assert any("Property 'nope' does not exist" in e for e in errors), out
+
+
+async def test_rest_types_are_generated_when_an_openapi_document_is_exported(
+    tmp_path: Path,
+) -> None:
+    """openapi-typescript runs on contract/openapi.json when present; index.ts exports it."""
+    node = require_node(PKG / "node_modules" / "openapi-typescript", "client-deps")
+    copy = _copy(tmp_path)
+    me = {"type": "object", "properties": {"userId": {"type": "string"}}, "required": ["userId"]}
+    ok = {"description": "ok", "content": {"application/json": {"schema": me}}}
+    spec = {
+        "openapi": "3.1.0",
+        "info": {"title": "t", "version": "1"},
+        "paths": {"/api/me": {"get": {"operationId": "getMe", "responses": {"200": ok}}}},
+    }
+    (copy / "contract" / "openapi.json").write_text(json.dumps(spec))
+    script = PKG / "scripts" / "generate.mjs"
+    code, _out, err = await run(node, str(script), str(copy), env=clean_env(), cwd=ROOT, timeout=60)
+    assert code == 0, err
+    assert '"/api/me"' in (copy / "src" / "rest.ts").read_text()
+    assert 'export type * as rest from "./rest.js";' in (copy / "src" / "index.ts").read_text()
+    (copy / "examples" / "rest.ts").write_text(
+        'import type { rest } from "../src/index.js";\n'
+        'type Me = rest.paths["/api/me"]["get"]["responses"][200]["content"]["application/json"];\n'
+        'export const me: Me = { userId: "u1" };\n'
+    )
+    code, out, _err = await run(
+        node,
+        str(TSC),
+        "--strict",
+        "--noEmit",
+        "-p",
+        str(copy),
+        env=clean_env(),
+        cwd=copy,
+        timeout=120,
+    )
+    assert code == 0, out

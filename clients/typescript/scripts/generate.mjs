@@ -144,16 +144,42 @@ async function rest(openapiPath) {
   return `${BANNER("contract/openapi.json")}\n\n${astToString(ast)}`;
 }
 
+function index(hasRest) {
+  const lines = [
+    BANNER("the documents in contract/"),
+    'import type { Socket } from "socket.io-client";',
+    "",
+    'import type { ClientToServerEvents, ServerToClientEvents } from "./events.js";',
+    "",
+    'export * from "./events.js";',
+  ];
+  if (hasRest) {
+    lines.push(
+      "// REST: `paths`, `components` and `operations` of the OpenAPI document (openapi-typescript).",
+      'export type * as rest from "./rest.js";',
+    );
+  }
+  lines.push(
+    "",
+    "/** A socket.io-client socket typed with SafeChat's events. */",
+    "export type SafeChatSocket = Socket<ServerToClientEvents, ClientToServerEvents>;",
+    "",
+  );
+  return lines.join("\n");
+}
+
 const asyncapi = JSON.parse(await readFile(path.join(PKG, "contract", "asyncapi.json"), "utf8"));
 await writeFile(path.join(PKG, "src", "events.ts"), await events(asyncapi));
 console.log(`wrote ${path.join(PKG, "src", "events.ts")}`);
 
 const openapiPath = path.join(PKG, "contract", "openapi.json");
 const restPath = path.join(PKG, "src", "rest.ts");
-if (existsSync(openapiPath)) {
+const hasRest = existsSync(openapiPath);
+if (hasRest) {
   await writeFile(restPath, await rest(openapiPath));
   console.log(`wrote ${restPath}`);
 } else {
   // No document, no REST types: a stale file would describe another server.
   await rm(restPath, { force: true });
 }
+await writeFile(path.join(PKG, "src", "index.ts"), index(hasRest));
