@@ -25,6 +25,9 @@ from safechat.models.wire import (
     MessageDict,
     OnlineMemberDict,
     OnlineUserDict,
+    ProviderName,
+    ReactionAction,
+    StatusText,
     UserProfileDict,
     UserSummaryDict,
 )
@@ -123,7 +126,7 @@ class MessageReaction(TypedDict):
     groupId: str
     emoji: str
     userId: str
-    action: str  # "added" | "removed"
+    action: ReactionAction
     reactions: dict[str, list[str]]
 
 
@@ -171,7 +174,7 @@ class GroupUpdated(TypedDict):
 class UserOnline(TypedDict):
     userId: str
     user: UserSummary
-    status: str
+    status: StatusText
 
 
 class UserOffline(TypedDict):
@@ -181,7 +184,7 @@ class UserOffline(TypedDict):
 
 class UserStatusChanged(TypedDict):
     userId: str
-    status: str
+    status: StatusText
     lastSeen: str | None
 
 
@@ -207,7 +210,7 @@ class SmartRepliesComplete(TypedDict):
     suggestions: list[str]
     confidence: float
     processingTime: int
-    provider: str
+    provider: ProviderName
 
 
 class TypingSuggestion(TypedDict):
@@ -216,7 +219,7 @@ class TypingSuggestion(TypedDict):
     suggestion: str
     text: str
     confidence: float
-    provider: str
+    provider: ProviderName
 
 
 PAYLOADS: dict[Event, Any] = {

@@ -98,7 +98,7 @@ export interface ChangeStatus {
 }
 export interface ChangeStatusAck {
   userId: string;
-  status: string;
+  status: "online" | "away";
   lastSeen: string | null;
   ok: true;
 }
@@ -353,7 +353,7 @@ export interface MessageReaction {
   groupId: string;
   emoji: string;
   userId: string;
-  action: string;
+  action: "added" | "removed";
   reactions: {
     [k: string]: string[];
   };
@@ -400,7 +400,7 @@ export interface ReactMessageAck {
   groupId: string;
   emoji: string;
   userId: string;
-  action: string;
+  action: "added" | "removed";
   reactions: {
     [k: string]: string[];
   };
@@ -432,7 +432,7 @@ export interface SmartRepliesComplete {
   suggestions: string[];
   confidence: number;
   processingTime: number;
-  provider: string;
+  provider: "openai" | "offline";
 }
 export interface SmartRepliesRequest {
   groupId: string;
@@ -488,7 +488,7 @@ export interface TypingSuggestion {
   suggestion: string;
   text: string;
   confidence: number;
-  provider: string;
+  provider: "openai" | "offline";
 }
 export interface TypingSuggestionsRequest {
   groupId: string;
@@ -502,11 +502,11 @@ export interface UserOffline {
 export interface UserOnline {
   userId: string;
   user: UserSummary;
-  status: string;
+  status: "online" | "away";
 }
 export interface UserStatusChanged {
   userId: string;
-  status: string;
+  status: "online" | "away";
   lastSeen: string | null;
 }
 export interface UserStoppedTyping {

@@ -113,6 +113,8 @@ def _payload(event: ClientEvent) -> tuple[JsonSchemaMode, Any]:
     return ("validation", event.payload) if event.payload else ("validation", Any)
 
 
+# Memoized, not app state: the document is a constant of the code (no settings, no
+# data), so one build per process (~40 ms) serves every request and test server.
 @cache
 def _document() -> dict[str, Any]:
     inputs: list[tuple[str, JsonSchemaMode, Any]] = []

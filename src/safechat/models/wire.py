@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal, NotRequired
 
-from pydantic import GetCoreSchemaHandler, GetPydanticSchema
+from pydantic import GetCoreSchemaHandler, GetPydanticSchema, WithJsonSchema
 from pydantic_core import CoreSchema
 from typing_extensions import TypedDict
 
@@ -28,6 +28,17 @@ def described_as(shape: Any) -> GetPydanticSchema:
         return handler.generate_schema(shape)
 
     return GetPydanticSchema(schema)
+
+
+def one_of(*values: str) -> WithJsonSchema:
+    """For a `str` field that services fill from plain strings: the schema lists the values."""
+    return WithJsonSchema({"type": "string", "enum": list(values)})
+
+
+# Plain strings to the code, their values to the contract documents.
+ReactionAction = Annotated[str, one_of("added", "removed")]
+StatusText = Annotated[str, one_of("online", "away")]
+ProviderName = Annotated[str, one_of("openai", "offline")]
 
 
 class MediaInfo(TypedDict):
