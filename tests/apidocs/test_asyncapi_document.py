@@ -13,7 +13,7 @@ from safechat.contract.asyncapi import asyncapi_document
 from safechat.contract.socket_events import CLIENT_EVENTS
 from safechat.events import PAYLOADS, Event
 from tests.e2e.test_js_client import run
-from tests.helpers.support import ChatServer, require_node
+from tests.helpers.support import ChatServer, require_node, start_server
 
 HERE = Path(__file__).resolve().parent
 PARSER_PKG = HERE / "node_modules" / "@asyncapi" / "parser"
@@ -32,6 +32,28 @@ async def test_document_is_public_and_names_the_serving_host(server: ChatServer)
     assert status == 200
     assert doc["asyncapi"] == "3.0.0"
     assert doc["servers"]["safechat"]["host"] == f"127.0.0.1:{server.settings.port}"
+
+
+async def test_behind_a_proxy_the_server_entry_is_the_public_url(
+    mongo_uri: str, db_name: str, tmp_path: Path
+) -> None:
+    srv = await start_server(
+        mongo_uri=mongo_uri,
+        db_name=db_name,
+        data_dir=tmp_path / "data",
+        public_url="https://chat.example.com",
+    )
+    try:
+        status, doc = await srv.request("GET", "/api/asyncapi.json")
+    finally:
+        await srv.stop()
+    assert status == 200
+    server = doc["servers"]["safechat"]
+    assert (server["protocol"], server["host"], server["pathname"]) == (
+        "wss",
+        "chat.example.com",
+        "/socket.io/",
+    )
 
 
 async def test_every_handled_event_is_a_documented_client_operation(server: ChatServer) -> None:

@@ -11,7 +11,9 @@ from pathlib import Path
 from typing import Literal
 
 from aiohttp import web
+from yarl import URL
 
+from safechat.container import SETTINGS
 from safechat.contract.asyncapi import asyncapi_document
 
 DOCS_DIR = Path(__file__).resolve().parent.parent / "apidocs"
@@ -37,9 +39,13 @@ CACHE = "public, max-age=300"
 
 
 async def asyncapi_json(request: web.Request) -> web.Response:
-    # The server entry names the host this was fetched from, so tools connect back here.
-    protocol: Literal["ws", "wss"] = "wss" if request.scheme == "https" else "ws"
-    doc = asyncapi_document(host=request.host, protocol=protocol)
+    # The server entry names this server: its public URL when configured (behind a
+    # proxy), else the host this was fetched from, so tools connect back here.
+    public = request.app[SETTINGS].public_url
+    url = URL(public) if public else request.url
+    protocol: Literal["ws", "wss"] = "wss" if url.scheme == "https" else "ws"
+    host = url.raw_authority if public else request.host
+    doc = asyncapi_document(host=host, protocol=protocol)
     return web.json_response(doc, headers={"Cache-Control": CACHE})
 
 
