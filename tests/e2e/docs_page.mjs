@@ -2,7 +2,8 @@
 // OpenAPI one renders when the server has /api/openapi.json (else the page says so), and
 // nothing is fetched from another origin. Run by tests/e2e/test_docs_page.py; by hand:
 //
-//   SAFECHAT_URL=http://127.0.0.1:3001 EXPECT_OPENAPI=0 node tests/e2e/docs_page.mjs
+//   SAFECHAT_URL=http://127.0.0.1:3001 EXPECT_OPENAPI=0 [SAFECHAT_SCREENSHOT=x.png] \
+//   node tests/e2e/docs_page.mjs
 //
 // Prints one JSON line: {"ok":true, ...observations} or {"ok":false,"error":...}.
 
@@ -40,6 +41,10 @@ try {
   } else {
     await page.locator("#rest-status", { hasText: "not available" }).waitFor({ timeout: STEP_MS });
     observed.restStatus = await page.locator("#rest-status").innerText();
+  }
+  if (process.env.SAFECHAT_SCREENSHOT) {
+    await op.scrollIntoViewIfNeeded();
+    await page.screenshot({ path: process.env.SAFECHAT_SCREENSHOT });
   }
   console.log(JSON.stringify({ ok: true, ...observed }));
   await browser.close();
