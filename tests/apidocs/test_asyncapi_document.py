@@ -10,6 +10,7 @@ from pydantic import TypeAdapter
 
 from safechat.container import SIO
 from safechat.contract.asyncapi import asyncapi_document
+from safechat.contract.server_events import SERVER_EVENTS
 from safechat.contract.socket_events import CLIENT_EVENTS
 from safechat.events import PAYLOADS, Event
 from tests.e2e.test_js_client import run
@@ -71,6 +72,7 @@ def test_every_server_event_is_a_documented_send_operation() -> None:
     """`Event` is every name the server emits (tests/unit/test_events.py holds src to it)."""
     doc = asyncapi_document()
     assert _operations(doc, "send") == {e.value for e in Event}
+    assert set(SERVER_EVENTS) == set(Event), "summaries: contract/server_events.py"
     for event in Event:
         payload = doc["components"]["messages"][event.value]["payload"]
         if "$ref" in payload:

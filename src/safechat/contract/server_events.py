@@ -1,7 +1,7 @@
 """What each server event means, for the AsyncAPI document: (summary, tag).
 
-Keyed by every `Event` (events.py); a missing one fails document generation, so a new
-event cannot ship undocumented.
+Keyed by every `Event` (events.py); tests/apidocs fail when one is missing, so a new
+event cannot ship without its summary.
 """
 
 from __future__ import annotations
