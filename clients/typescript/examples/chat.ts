@@ -4,7 +4,7 @@
 // SAFECHAT_URL, SAFECHAT_TOKEN and SAFECHAT_GROUP set.
 import { io } from "socket.io-client";
 
-import type { AckReply, Message, SafeChatSocket } from "../src/index.js";
+import type { AckReply, ConnectErrorData, Message, SafeChatSocket } from "../src/index.js";
 
 const url = process.env.SAFECHAT_URL ?? "http://127.0.0.1:3001";
 const token = process.env.SAFECHAT_TOKEN ?? "";
@@ -18,8 +18,9 @@ function show(message: Message): void {
 }
 
 socket.on("connect_error", (err) => {
-  // A refused handshake: err.message, and {code, message, timestamp} in data.
-  console.error("refused:", err.message);
+  // A refused handshake carries the server's error in `data`.
+  const data = (err as Error & { data?: ConnectErrorData }).data;
+  console.error("refused:", data?.code ?? err.message);
 });
 
 socket.on("authentication_success", ({ user, sessionId }) => {

@@ -127,6 +127,10 @@ async function events(doc) {
     " */",
     `export interface ClientToServerEvents {\n${clientMap}}`,
     "",
+    ...(defs.ErrorPayload
+      ? ["/** `err.data` of a refused handshake (`connect_error`): {code, message, timestamp}. */",
+         "export type ConnectErrorData = ErrorPayload;", ""]
+      : []),
     "export type ServerEventName = keyof ServerToClientEvents;",
     "export type ClientEventName = keyof ClientToServerEvents;",
     "/** The reply an ack callback receives for `event`. */",

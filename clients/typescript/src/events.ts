@@ -625,6 +625,9 @@ export interface ClientToServerEvents {
   rate_ai_suggestion: (payload: RateSuggestion, ack: (reply: RateAiSuggestionReply) => void) => void;
 }
 
+/** `err.data` of a refused handshake (`connect_error`): {code, message, timestamp}. */
+export type ConnectErrorData = ErrorPayload;
+
 export type ServerEventName = keyof ServerToClientEvents;
 export type ClientEventName = keyof ClientToServerEvents;
 /** The reply an ack callback receives for `event`. */
