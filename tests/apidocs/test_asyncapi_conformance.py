@@ -115,6 +115,13 @@ async def test_every_ack_and_event_matches_the_document(server: ChatServer) -> N
     await c.call(b, "request_typing_suggestions", {"groupId": gid, "partialText": "hel"})
     await c.wait(b, "typing_suggestion")
     await c.call(b, "rate_ai_suggestion", {"requestId": ai["requestId"], "rating": "positive"})
+    mention = {"groupId": gid, "content": "@bob", "mentions": ["user_bob"]}
+    await c.call(a, "send_message", mention)
+    await c.wait(b, "mention")
+    await c.call(a, "pin_message", {"messageId": mid})
+    await c.wait(b, "message_pinned")
+    await c.call(a, "unpin_message", {"messageId": mid})
+    await c.wait(b, "message_unpinned")
     await c.call(a, "delete_message", {"messageId": mid})
     await c.wait(b, "message_deleted")
     await c.call(a, "leave_group", {"groupId": gid})

@@ -1,16 +1,31 @@
-// A minimal SafeChat client: connect with a token, join a group, send a message with an
-// ack, and print the group's messages. Type-checked by the test suite with
+// A minimal SafeChat client: connect with a token, load a group's history over REST,
+// join it, send a message with an ack, and print the group's messages. Type-checked by the test suite with
 // `tsc --strict --noEmit`; run it with e.g. `npx tsx examples/chat.ts` and
 // SAFECHAT_URL, SAFECHAT_TOKEN and SAFECHAT_GROUP set.
 import { io } from "socket.io-client";
 
-import type { AckReply, ConnectErrorData, Message, SafeChatSocket } from "../src/index.js";
+import type { AckReply, ConnectErrorData, Message, SafeChatSocket, rest } from "../src/index.js";
 
 const url = process.env.SAFECHAT_URL ?? "http://127.0.0.1:3001";
 const token = process.env.SAFECHAT_TOKEN ?? "";
 const groupId = process.env.SAFECHAT_GROUP ?? "";
 
 const socket: SafeChatSocket = io(url, { auth: { token }, transports: ["websocket"] });
+
+type History = rest.components["schemas"]["HistoryResponse"];
+type RestError = { success: false; error: rest.components["schemas"]["ErrorDetail"] };
+
+/** GET /api/messages/group/{groupId}: the newest messages, typed from the OpenAPI document. */
+async function history(limit: number): Promise<History> {
+  const res = await fetch(`${url}/api/messages/group/${groupId}?limit=${limit}`, {
+    headers: { Authorization: `Bearer ${token}` },
+  });
+  if (!res.ok) {
+    const body = (await res.json()) as RestError;
+    throw new Error(`${res.status} ${body.error.code}: ${body.error.message}`);
+  }
+  return (await res.json()) as History;
+}
 
 function show(message: Message): void {
   const text = message.isDeleted ? "(deleted)" : message.content;
@@ -37,6 +52,8 @@ socket.on("user_typing", ({ user }) => console.log(`${user.username ?? user.user
 socket.on("message_error", (error) => console.error(`${error.code}: ${error.message}`));
 
 socket.on("connect", async () => {
+  (await history(20)).messages.forEach(show);
+
   // The callback form: the reply is a union, narrowed on `ok`.
   socket.emit("join_group", { groupId }, (reply) => {
     if (!reply.ok) {

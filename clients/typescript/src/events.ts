@@ -11,6 +11,7 @@ export type JoinGroupReply = JoinGroupAck | AckError;
 export type LeaveGroupReply = LeaveGroupAck | AckError;
 export type MarkMessageReadReply = MarkMessageReadAck | AckError;
 export type MarkMessagesReadReply = MarkMessagesReadAck | AckError;
+export type PinMessageReply = PinMessageAck | AckError;
 export type RateAiSuggestionReply = Ack | AckError;
 export type ReactMessageReply = ReactMessageAck | AckError;
 export type ReauthReply = ReauthAck | AckError;
@@ -20,6 +21,7 @@ export type SendMessageReply = SendMessageAck | AckError;
 export type SyncReply = SyncAck | SyncGroupsAck | AckError;
 export type TypingStartReply = Ack | AckError;
 export type TypingStopReply = Ack | AckError;
+export type UnpinMessageReply = UnpinMessageAck | AckError;
 export type UserGroupsPayload = GroupSummary[];
 
 /**
@@ -76,15 +78,15 @@ export interface AuthenticateAck {
   ok: true;
 }
 /**
- * The user's own view (authentication_success, GET /api/me).
+ * The user's own view (GET /api/me, authentication_success).
  */
 export interface UserProfile {
+  id: string;
   userId: string;
   firstName?: string;
   lastName?: string;
   username?: string;
   profileImageUrl?: string;
-  id: string;
   email: string | null;
   lastSeen: string | null;
   createdAt: string | null;
@@ -120,9 +122,6 @@ export interface EditMessageAck {
   ok: true;
   message: Message;
 }
-/**
- * A message; `content` is '' when deleted, the caption of a media message.
- */
 export interface Message {
   id: string;
   groupId: string;
@@ -131,45 +130,48 @@ export interface Message {
   senderId: string;
   type: "text" | "image" | "file" | "system";
   content: string;
-  media?: MediaInfo;
-  replyTo?: string;
-  tempId?: string;
   readBy: ReadReceipt[];
   reactions: {
     [k: string]: string[];
   };
   isDeleted: boolean;
-  deletedAt?: string | null;
-  deletedBy?: string | null;
-  editedAt?: string;
-  moderation?: Moderation;
   timestamp: string;
   createdAt: string;
   updatedAt: string;
-}
-/**
- * A message's attachment: stable SafeChat URLs that sign on every read (docs/media.md).
- */
-export interface MediaInfo {
-  id: string;
-  mediaId: string;
-  kind: "image" | "file";
-  mimeType: string;
-  size: number;
-  width?: number;
-  height?: number;
-  filename?: string;
-  url: string;
-  thumbnailUrl?: string;
+  replyTo?: string;
+  editedAt?: string;
+  deletedAt?: string | null;
+  deletedBy?: string | null;
+  media?: MediaView;
+  moderation?: ModerationFlag;
+  tempId?: string;
+  mentions: string[];
+  replyCount: number;
+  lastReplyAt?: string;
 }
 export interface ReadReceipt {
   userId: string;
-  readAt: string | null;
+  readAt: string;
 }
 /**
- * Present when MODERATION_MODE=flag flagged the message.
+ * A message's `media`: SafeChat's own URLs, which sign on every read.
  */
-export interface Moderation {
+export interface MediaView {
+  id: string;
+  mediaId: string;
+  kind?: "image" | "file";
+  mimeType?: string;
+  size?: number;
+  width?: number;
+  height?: number;
+  filename: string;
+  url: string;
+  thumbnailUrl?: string;
+}
+/**
+ * Kept on a message in MODERATION_MODE=flag.
+ */
+export interface ModerationFlag {
   flagged: boolean;
   categories: string[];
 }
@@ -204,18 +206,21 @@ export interface ErrorPayload {
 }
 export interface GroupMembersAck {
   groupId: string;
-  members: GroupMember[];
+  members: MemberDetail[];
   ok: true;
 }
-export interface GroupMember {
+/**
+ * A member with their profile and whether they are online (members lists).
+ */
+export interface MemberDetail {
   userId: string;
   role: "owner" | "admin" | "member";
-  joinedAt: string | null;
+  joinedAt: string;
   user: UserSummary;
   isOnline: boolean;
 }
 /**
- * What other users see of a user (never the email).
+ * What other users see of a user: never the email.
  */
 export interface UserSummary {
   userId: string;
@@ -240,7 +245,7 @@ export interface GroupAdded {
   group: GroupSummary;
 }
 /**
- * A group as one viewer sees it: their role and unread count.
+ * A group as one member sees it.
  */
 export interface GroupSummary {
   id: string;
@@ -248,9 +253,9 @@ export interface GroupSummary {
   description?: string;
   isPrivate: boolean;
   memberCount: number;
-  type: "group";
+  type: "group" | "direct";
   createdAt: string;
-  ownerId: string;
+  ownerId?: string;
   lastSeq: number;
   updatedAt: string;
   lastMessageAt?: string;
@@ -258,12 +263,19 @@ export interface GroupSummary {
   role?: "owner" | "admin" | "member";
   lastMessage?: Message;
   unreadCount: number;
+  muted: boolean;
+  mutedUntil?: string;
+  peer?: UserSummary;
+  unreadMentions: number;
 }
 export interface GroupJoined {
   groupId: string;
   group: GroupSummary;
   onlineMembers: OnlineMember[];
 }
+/**
+ * An online member of a joined group: the profile summary and the status.
+ */
 export interface OnlineMember {
   userId: string;
   firstName?: string;
@@ -277,7 +289,7 @@ export interface GroupLeft {
 }
 export interface GroupMembers {
   groupId: string;
-  members: GroupMember[];
+  members: MemberDetail[];
 }
 export interface GroupRef {
   groupId: string;
@@ -289,7 +301,7 @@ export interface GroupUpdated {
   group: GroupView;
 }
 /**
- * A group as every member sees it alike (group_updated).
+ * A group as every member sees it alike (group_updated): no per-viewer fields.
  */
 export interface GroupView {
   id: string;
@@ -297,9 +309,9 @@ export interface GroupView {
   description?: string;
   isPrivate: boolean;
   memberCount: number;
-  type: "group";
+  type: "group" | "direct";
   createdAt: string;
-  ownerId: string;
+  ownerId?: string;
   lastSeq: number;
   updatedAt: string;
   lastMessageAt?: string;
@@ -340,6 +352,10 @@ export interface MarkMessagesReadAck {
   ok: true;
   lastReadSeq: number;
 }
+export interface Mention {
+  message: Message;
+  groupId: string;
+}
 export interface MessageDeleted {
   messageId: string;
   groupId: string;
@@ -347,6 +363,12 @@ export interface MessageDeleted {
 }
 export interface MessageEdited {
   message: Message;
+}
+export interface MessagePinned {
+  messageId: string;
+  groupId: string;
+  pinnedBy: string;
+  pinnedAt: string | null;
 }
 export interface MessageReaction {
   messageId: string;
@@ -368,6 +390,10 @@ export interface MessageSent {
   message: Message;
   tempId: string | null;
 }
+export interface MessageUnpinned {
+  messageId: string;
+  groupId: string;
+}
 export interface MessagesRead {
   groupId: string;
   messageIds: string[];
@@ -384,6 +410,17 @@ export interface OnlineUsers {
 }
 export interface OnlineUsersQuery {
   groupId?: string | null;
+}
+export interface PinMessage {
+  messageId: string;
+}
+export interface PinMessageAck {
+  messageId: string;
+  groupId: string;
+  pinnedBy: string;
+  pinnedAt: string | null;
+  ok: true;
+  alreadyPinned: boolean;
 }
 export interface RateSuggestion {
   requestId: string;
@@ -420,6 +457,7 @@ export interface SendMessage {
   tempId?: string | null;
   replyTo?: string | null;
   mediaId?: string | null;
+  mentions?: string[] | null;
 }
 export interface SendMessageAck {
   ok: true;
@@ -479,6 +517,12 @@ export interface SyncRequest {
   } | null;
   limit?: number;
 }
+export interface ThreadUpdated {
+  messageId: string;
+  groupId: string;
+  replyCount: number;
+  lastReplyAt: string | null;
+}
 export interface TypingEvent {
   groupId: string;
 }
@@ -494,6 +538,12 @@ export interface TypingSuggestionsRequest {
   groupId: string;
   partialText: string;
   cursorPosition?: number | null;
+}
+export interface UnpinMessageAck {
+  messageId: string;
+  groupId: string;
+  ok: true;
+  wasPinned: boolean;
 }
 export interface UserOffline {
   userId: string;
@@ -569,6 +619,14 @@ export interface ServerToClientEvents {
   smart_replies_complete: (payload: SmartRepliesComplete) => void;
   /** The answer to request_typing_suggestions. */
   typing_suggestion: (payload: TypingSuggestion) => void;
+  /** You were mentioned in a message (to each of your sockets). */
+  mention: (payload: Mention) => void;
+  /** A thread got a reply: its parent's reply count changed. */
+  thread_updated: (payload: ThreadUpdated) => void;
+  /** A message was pinned. */
+  message_pinned: (payload: MessagePinned) => void;
+  /** A message was unpinned. */
+  message_unpinned: (payload: MessageUnpinned) => void;
   /** Error channel of connection and presence events, and of unknown events. */
   error: (payload: ErrorPayload) => void;
   /** Error channel of message events. */
@@ -609,6 +667,10 @@ export interface ClientToServerEvents {
   mark_messages_read: (payload: MarkMessagesRead, ack: (reply: MarkMessagesReadReply) => void) => void;
   /** Catch up after a reconnect: {groupId, afterSeq} or {groups: {id: afterSeq}}. Refusals also go to `message_error`. */
   sync: (payload: SyncRequest, ack: (reply: SyncReply) => void) => void;
+  /** Pin a message of the group (owner/admin; both people in a direct conversation). Refusals also go to `message_error`. The server also sends `message_pinned`. */
+  pin_message: (payload: PinMessage, ack: (reply: PinMessageReply) => void) => void;
+  /** Unpin a message. Refusals also go to `message_error`. The server also sends `message_unpinned`. */
+  unpin_message: (payload: PinMessage, ack: (reply: UnpinMessageReply) => void) => void;
   /** Start typing in a group (auto-stops after 5 s). Refusals also go to `error`. The server also sends `user_typing`. */
   typing_start: (payload: TypingEvent, ack: (reply: TypingStartReply) => void) => void;
   /** Stop typing in a group. Refusals also go to `error`. The server also sends `user_stopped_typing`. */

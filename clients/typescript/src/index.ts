@@ -4,6 +4,8 @@ import type { Socket } from "socket.io-client";
 import type { ClientToServerEvents, ServerToClientEvents } from "./events.js";
 
 export * from "./events.js";
+// REST: `paths`, `components` and `operations` of the OpenAPI document (openapi-typescript).
+export type * as rest from "./rest.js";
 
 /** A socket.io-client socket typed with SafeChat's events. */
 export type SafeChatSocket = Socket<ServerToClientEvents, ClientToServerEvents>;

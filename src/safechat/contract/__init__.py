@@ -1,1 +1,1 @@
-"""Machine-readable contracts generated from the models (docs/protocol.md §7)."""
+"""Machine-readable contracts generated from the code (OpenAPI, AsyncAPI; protocol §7)."""

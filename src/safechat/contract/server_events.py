@@ -48,6 +48,10 @@ SERVER_EVENTS: dict[Event, tuple[str, str]] = {
     Event.ONLINE_USERS: ("To the socket: the get_online_users answer.", "presence"),
     Event.SMART_REPLIES_COMPLETE: ("The answer to request_smart_replies.", "ai"),
     Event.TYPING_SUGGESTION: ("The answer to request_typing_suggestions.", "ai"),
+    Event.MENTION: ("You were mentioned in a message (to each of your sockets).", "messages"),
+    Event.THREAD_UPDATED: ("A thread got a reply: its parent's reply count changed.", "messages"),
+    Event.MESSAGE_PINNED: ("A message was pinned.", "messages"),
+    Event.MESSAGE_UNPINNED: ("A message was unpinned.", "messages"),
     Event.ERROR: (
         "Error channel of connection and presence events, and of unknown events.",
         "connection",

@@ -26,6 +26,7 @@ from safechat.models.message import (
     SyncRequest,
 )
 from safechat.models.presence import ChangeStatus, OnlineUsersQuery, TypingEvent
+from safechat.models.threads import PinMessage
 from safechat.models.user import Reauth
 
 
@@ -139,6 +140,24 @@ CLIENT_EVENTS: tuple[ClientEvent, ...] = (
         acks.SyncAck | acks.SyncGroupsAck,
         MSG,
         tag="messages",
+    ),
+    ClientEvent(
+        "pin_message",
+        "Pin a message of the group (owner/admin; both people in a direct conversation).",
+        PinMessage,
+        acks.PinMessageAck,
+        MSG,
+        (Event.MESSAGE_PINNED,),
+        "messages",
+    ),
+    ClientEvent(
+        "unpin_message",
+        "Unpin a message.",
+        PinMessage,
+        acks.UnpinMessageAck,
+        MSG,
+        (Event.MESSAGE_UNPINNED,),
+        "messages",
     ),
     ClientEvent(
         "typing_start",

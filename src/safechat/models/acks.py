@@ -17,9 +17,11 @@ from safechat.events import (
     GroupLeft,
     GroupMembers,
     MessageDeleted,
+    MessagePinned,
     MessageReaction,
     MessageRead,
     MessagesRead,
+    MessageUnpinned,
     OnlineUsers,
     UserStatusChanged,
 )
@@ -115,3 +117,13 @@ class AIRequestAck(TypedDict):
 
     ok: Literal[True]
     requestId: str
+
+
+class PinMessageAck(MessagePinned):
+    ok: Literal[True]
+    alreadyPinned: bool  # true: it was pinned before; nothing was broadcast
+
+
+class UnpinMessageAck(MessageUnpinned):
+    ok: Literal[True]
+    wasPinned: bool  # false: it was not pinned; nothing was broadcast

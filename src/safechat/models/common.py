@@ -32,11 +32,10 @@ def _check_object_id(value: str) -> str:
     return value.lower()
 
 
-# The JSON Schema says what the validator checks (contract documents, docs/protocol.md §7).
+# What the OpenAPI/AsyncAPI documents say of an id (the check itself is _check_object_id).
+OBJECT_ID_JSON_SCHEMA: dict[str, Any] = {"type": "string", "pattern": OBJECT_ID_PATTERN.pattern}
 ObjectIdStr = Annotated[
-    str,
-    AfterValidator(_check_object_id),
-    WithJsonSchema({"type": "string", "pattern": OBJECT_ID_PATTERN.pattern}),
+    str, AfterValidator(_check_object_id), WithJsonSchema(OBJECT_ID_JSON_SCHEMA)
 ]
 UserId = Annotated[str, Field(min_length=1, max_length=200)]
 

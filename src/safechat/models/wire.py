@@ -1,28 +1,203 @@
-"""The shapes the server sends (docs/protocol.md §3), for the contract documents.
+"""The shapes the server sends (docs/protocol.md §3), as types pydantic can describe.
 
-The code that renders them (StoredMessage.to_wire, User.summary, Group.summary, ...)
-builds plain dicts; these TypedDicts describe them so pydantic can make JSON Schema
-(AsyncAPI, OpenAPI, TypeScript types) and tests can check real answers against them.
-`events.py` attaches them to its `dict[str, Any]` aliases with `described_as`, so the
-services keep building plain dicts.
+The models render these as plain dicts (Message.to_wire, Group.summary, ...); these
+TypedDicts say what those dicts hold, so the OpenAPI document (safechat/contract) is made
+from them. `extra="forbid"`: a field the server sends that is not listed here is a bug in
+the document, and the contract tests (schemathesis) find it.
 """
 
 from __future__ import annotations
 
 from typing import Annotated, Any, Literal, NotRequired
 
-from pydantic import GetCoreSchemaHandler, GetPydanticSchema, WithJsonSchema
+from pydantic import (
+    ConfigDict,
+    GetCoreSchemaHandler,
+    GetPydanticSchema,
+    WithJsonSchema,
+    with_config,
+)
 from pydantic_core import CoreSchema
 from typing_extensions import TypedDict
 
-MessageType = Literal["text", "image", "file", "system"]
-RoleName = Literal["owner", "admin", "member"]
-Status = Literal["online", "away"]
+CLOSED = ConfigDict(extra="forbid")
+
+# ISO-8601 UTC with milliseconds and a Z (models/common.iso).
+Timestamp = str
+
+
+@with_config(CLOSED)
+class UserSummary(TypedDict):
+    """What other users see of a user: never the email."""
+
+    userId: str
+    firstName: NotRequired[str]
+    lastName: NotRequired[str]
+    username: NotRequired[str]
+    profileImageUrl: NotRequired[str]
+
+
+@with_config(CLOSED)
+class UserProfile(TypedDict):
+    """The user's own view (GET /api/me, authentication_success)."""
+
+    id: str
+    userId: str
+    firstName: NotRequired[str]
+    lastName: NotRequired[str]
+    username: NotRequired[str]
+    profileImageUrl: NotRequired[str]
+    email: str | None
+    lastSeen: Timestamp | None
+    createdAt: Timestamp | None
+
+
+@with_config(CLOSED)
+class MediaView(TypedDict):
+    """A message's `media`: SafeChat's own URLs, which sign on every read."""
+
+    id: str
+    mediaId: str
+    kind: NotRequired[Literal["image", "file"]]
+    mimeType: NotRequired[str]
+    size: NotRequired[int]
+    width: NotRequired[int]
+    height: NotRequired[int]
+    filename: str
+    url: str
+    thumbnailUrl: NotRequired[str]
+
+
+@with_config(CLOSED)
+class UploadedMedia(TypedDict):
+    """The `media` of upload and complete answers: the message view plus its state."""
+
+    id: str
+    mediaId: str
+    kind: NotRequired[Literal["image", "file"]]
+    mimeType: NotRequired[str]
+    size: NotRequired[int]
+    width: NotRequired[int]
+    height: NotRequired[int]
+    filename: str
+    url: str
+    thumbnailUrl: NotRequired[str]
+    status: Literal["pending", "ready", "attached"]
+    groupId: str
+    createdAt: Timestamp
+
+
+@with_config(CLOSED)
+class ReadReceipt(TypedDict):
+    userId: str
+    readAt: Timestamp
+
+
+@with_config(CLOSED)
+class ModerationFlag(TypedDict):
+    """Kept on a message in MODERATION_MODE=flag."""
+
+    flagged: bool
+    categories: list[str]
+
+
+@with_config(CLOSED)
+class Message(TypedDict):
+    id: str
+    groupId: str
+    roomId: str
+    seq: int
+    senderId: str
+    type: Literal["text", "image", "file", "system"]
+    content: str
+    readBy: list[ReadReceipt]
+    reactions: dict[str, list[str]]
+    isDeleted: bool
+    timestamp: Timestamp
+    createdAt: Timestamp
+    updatedAt: Timestamp
+    replyTo: NotRequired[str]
+    editedAt: NotRequired[Timestamp]
+    deletedAt: NotRequired[Timestamp | None]
+    deletedBy: NotRequired[str | None]
+    media: NotRequired[MediaView]
+    moderation: NotRequired[ModerationFlag]
+    tempId: NotRequired[str]
+    mentions: list[str]
+    replyCount: int
+    lastReplyAt: NotRequired[Timestamp]
+
+
+@with_config(CLOSED)
+class GroupPublic(TypedDict):
+    """What anyone may see of a public group (discover, a non-member's GET)."""
+
+    id: str
+    name: str
+    description: NotRequired[str]
+    isPrivate: bool
+    memberCount: int
+    type: Literal["group"]
+    createdAt: Timestamp
+
+
+@with_config(CLOSED)
+class GroupSummary(TypedDict):
+    """A group as one member sees it."""
+
+    id: str
+    name: str
+    description: NotRequired[str]
+    isPrivate: bool
+    memberCount: int
+    type: Literal["group", "direct"]
+    createdAt: Timestamp
+    ownerId: NotRequired[str]  # none in a direct conversation
+    lastSeq: int
+    updatedAt: Timestamp
+    lastMessageAt: NotRequired[Timestamp]
+    aiEnabled: bool
+    role: NotRequired[Literal["owner", "admin", "member"]]
+    lastMessage: NotRequired[Message]
+    unreadCount: int
+    muted: bool
+    mutedUntil: NotRequired[Timestamp]
+    peer: NotRequired[UserSummary]  # the other person of a direct conversation
+    unreadMentions: int
+
+
+@with_config(CLOSED)
+class Member(TypedDict):
+    userId: str
+    role: Literal["owner", "admin", "member"]
+    joinedAt: Timestamp
+
+
+@with_config(CLOSED)
+class GroupDetail(GroupSummary):
+    """GET /api/groups/{id} for a member: the summary plus its members."""
+
+    members: list[Member]
+
+
+@with_config(CLOSED)
+class MemberDetail(TypedDict):
+    """A member with their profile and whether they are online (members lists)."""
+
+    userId: str
+    role: Literal["owner", "admin", "member"]
+    joinedAt: Timestamp
+    user: UserSummary
+    isOnline: bool
+
+
+# --- for the socket events (events.py) and the AsyncAPI document -------------------
 
 
 def described_as(shape: Any) -> GetPydanticSchema:
     """An annotation that gives a plain-dict alias the schema of `shape` (a TypedDict):
-    type checkers see the dict, pydantic validates and documents `shape`."""
+    type checkers see the dict the services build, pydantic validates and documents
+    `shape`."""
 
     def schema(_source: Any, handler: GetCoreSchemaHandler) -> CoreSchema:
         return handler.generate_schema(shape)
@@ -41,122 +216,46 @@ StatusText = Annotated[str, one_of("online", "away")]
 ProviderName = Annotated[str, one_of("openai", "offline")]
 
 
-class MediaInfo(TypedDict):
-    """A message's attachment: stable SafeChat URLs that sign on every read (docs/media.md)."""
-
-    id: str
-    mediaId: str
-    kind: Literal["image", "file"]
-    mimeType: str
-    size: int
-    width: NotRequired[int]
-    height: NotRequired[int]
-    filename: NotRequired[str]
-    url: str
-    thumbnailUrl: NotRequired[str]
-
-
-class ReadReceipt(TypedDict):
-    userId: str
-    readAt: str | None
-
-
-class Moderation(TypedDict):
-    """Present when MODERATION_MODE=flag flagged the message."""
-
-    flagged: bool
-    categories: list[str]
-
-
-class Message(TypedDict):
-    """A message; `content` is '' when deleted, the caption of a media message."""
-
-    id: str
-    groupId: str
-    roomId: str  # = groupId
-    seq: int
-    senderId: str
-    type: MessageType
-    content: str
-    media: NotRequired[MediaInfo]
-    replyTo: NotRequired[str]
-    tempId: NotRequired[str]  # only on the sender's own copy (ack, message_sent)
-    readBy: list[ReadReceipt]
-    reactions: dict[str, list[str]]  # emoji -> user ids
-    isDeleted: bool
-    deletedAt: NotRequired[str | None]
-    deletedBy: NotRequired[str | None]
-    editedAt: NotRequired[str]
-    moderation: NotRequired[Moderation]
-    timestamp: str  # == createdAt
-    createdAt: str
-    updatedAt: str
-
-
-class UserSummary(TypedDict):
-    """What other users see of a user (never the email)."""
-
-    userId: str
-    firstName: NotRequired[str]
-    lastName: NotRequired[str]
-    username: NotRequired[str]
-    profileImageUrl: NotRequired[str]
-
-
-class UserProfile(UserSummary):
-    """The user's own view (authentication_success, GET /api/me)."""
-
-    id: str
-    email: str | None
-    lastSeen: str | None
-    createdAt: str | None
-
-
+@with_config(CLOSED)
 class GroupView(TypedDict):
-    """A group as every member sees it alike (group_updated)."""
+    """A group as every member sees it alike (group_updated): no per-viewer fields."""
 
     id: str
     name: str
     description: NotRequired[str]
     isPrivate: bool
     memberCount: int
-    type: Literal["group"]
-    createdAt: str
-    ownerId: str
+    type: Literal["group", "direct"]
+    createdAt: Timestamp
+    ownerId: NotRequired[str]  # none in a direct conversation
     lastSeq: int
-    updatedAt: str
-    lastMessageAt: NotRequired[str]
+    updatedAt: Timestamp
+    lastMessageAt: NotRequired[Timestamp]
     aiEnabled: bool
 
 
-class GroupSummary(GroupView):
-    """A group as one viewer sees it: their role and unread count."""
+@with_config(CLOSED)
+class OnlineMember(TypedDict):
+    """An online member of a joined group: the profile summary and the status."""
 
-    role: NotRequired[RoleName]
-    lastMessage: NotRequired[Message]
-    unreadCount: int
-
-
-class OnlineMember(UserSummary):
-    status: Status
-
-
-class GroupMember(TypedDict):
     userId: str
-    role: RoleName
-    joinedAt: str | None
-    user: UserSummary
-    isOnline: bool
+    firstName: NotRequired[str]
+    lastName: NotRequired[str]
+    username: NotRequired[str]
+    profileImageUrl: NotRequired[str]
+    status: Literal["online", "away"]
 
 
+@with_config(CLOSED)
 class OnlineUser(TypedDict):
     userId: str
     user: UserSummary
-    status: Status
-    lastActivity: str | None
+    status: Literal["online", "away"]
+    lastActivity: Timestamp | None
     deviceType: str
 
 
+@with_config(CLOSED)
 class SyncResult(TypedDict):
     """One group's catch-up: new messages after `afterSeq`, and earlier ones changed."""
 
@@ -173,5 +272,5 @@ UserProfileDict = Annotated[dict[str, Any], described_as(UserProfile)]
 GroupViewDict = Annotated[dict[str, Any], described_as(GroupView)]
 GroupSummaryDict = Annotated[dict[str, Any], described_as(GroupSummary)]
 OnlineMemberDict = Annotated[dict[str, Any], described_as(OnlineMember)]
-GroupMemberDict = Annotated[dict[str, Any], described_as(GroupMember)]
+GroupMemberDict = Annotated[dict[str, Any], described_as(MemberDetail)]
 OnlineUserDict = Annotated[dict[str, Any], described_as(OnlineUser)]

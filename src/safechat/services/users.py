@@ -115,5 +115,12 @@ class UserService:
                 details={"userIds": sorted(missing)},
             )
 
+    async def erase(self, user_id: str) -> None:
+        """Deletes the user record; this node forgets it, so the next request or
+        connect with a valid token creates a new, empty user."""
+        await self._users.delete(user_id)
+        self._recent.pop(user_id, None)
+        self._summaries.pop(user_id, None)
+
     async def touch_last_seen(self, user_id: str) -> None:
         await self._users.touch_last_seen(user_id, self._clock.now())
