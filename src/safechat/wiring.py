@@ -63,6 +63,7 @@ log = structlog.get_logger("safechat")
 # How often the background loops run (the presence loop also auto-stops typing).
 EXPIRY_CHECK_SECONDS = 15.0
 PRESENCE_TICK_SECONDS = 0.5
+SESSION_FLUSH_SECONDS = 5.0
 
 
 def build_services(
@@ -193,6 +194,7 @@ def build_services(
         notifier=notifier,
         max_sockets_per_user=settings.max_sockets_per_user,
         reauth_grace_seconds=settings.auth_reauth_grace_seconds,
+        session_resume_seconds=settings.session_resume_seconds,
     )
     presence_service = PresenceService(
         presence,
@@ -280,3 +282,7 @@ def schedule_loops(
     background.every(
         "media_cleanup", settings.media_cleanup_interval_seconds, media_cleanup, immediately=True
     )
+    # Session records nobody resumed end within a few seconds of their resume window;
+    # at shutdown every parked one ends (services/session_records.py).
+    background.every("session_flush", SESSION_FLUSH_SECONDS, connections.sessions.flush)
+    background.on_close(connections.sessions.close)

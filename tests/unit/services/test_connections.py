@@ -108,6 +108,9 @@ class _Groups:
     async def room_ids_for(self, user_id: str) -> list[str]:
         return []
 
+    async def member_groups(self, user_id: str) -> list[Any]:
+        return []
+
 
 class _Sessions:
     def __init__(self) -> None:
