@@ -75,9 +75,12 @@ async def test_a_reconnect_of_unchanged_users_writes_nothing(resuming: ChatServe
         assert status == 201
     first = [await server.client(alice), await server.client(bob)]
     sessions = [c.drain("authentication_success")[0]["sessionId"] for c in first]
+    connected = await quiet(server, sockets=2)
     for c in first:
         await c.close()
     before = await quiet(server)
+    # Nor did the disconnects: the records (and the users' lastSeen) wait out the window.
+    assert delta(connected, before) == {}
 
     again = [EventClient(server.url, alice), EventClient(server.url, bob)]
     server.clients.extend(again)
@@ -137,5 +140,11 @@ async def test_session_records_end_after_the_resume_window(resuming: ChatServer)
     assert len(records) == 1  # parked, still open
     db = server.app[SERVICES].database.db
     assert (await db.sessions.find_one({"sessionId": sid}))["endedAt"] is None
+    seen_before = (await db.users.find_one({"clerkId": "user_dave"}))["lastSeen"]
     await records.close()  # what the shutdown (or the window's end) does
-    assert (await db.sessions.find_one({"sessionId": sid}))["endedAt"] is not None
+    ended = (await db.sessions.find_one({"sessionId": sid}))["endedAt"]
+    assert ended is not None
+    # The user's last socket: their lastSeen is the time it closed.
+    seen = (await db.users.find_one({"clerkId": "user_dave"}))["lastSeen"]
+    assert seen == ended
+    assert seen > seen_before

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime
 
-from pymongo import ReturnDocument
+from pymongo import ReturnDocument, UpdateOne
 from pymongo.errors import DuplicateKeyError
 
 from safechat.errors import Conflict, DuplicateKey
@@ -67,3 +67,11 @@ class UserRepository:
 
     async def touch_last_seen(self, user_id: str, now: datetime) -> None:
         await self._c.update_one({"clerkId": user_id}, {"$set": {"lastSeen": now}})
+
+    async def seen_many(self, seen: list[tuple[str, datetime]]) -> None:
+        """Several users' last sight, in one round trip; never moves one back."""
+        if seen:
+            await self._c.bulk_write(
+                [UpdateOne({"clerkId": u}, {"$max": {"lastSeen": at}}) for u, at in seen],
+                ordered=False,
+            )

@@ -138,7 +138,7 @@ class ConnectionService:
         self._groups = groups
         self._presence = presence
         self.sessions = SessionRecords(
-            sessions, clock, node_id, resume_seconds=session_resume_seconds
+            sessions, clock, node_id, seen=self._seen, resume_seconds=session_resume_seconds
         )
         self._clock = clock
         self._notify = notifier
@@ -146,6 +146,9 @@ class ConnectionService:
         self._max_sockets = max_sockets_per_user
         self._grace = reauth_grace_seconds
         self._live: dict[str, LiveSocket] = {}
+
+    async def _seen(self, seen: list[tuple[str, datetime]]) -> None:
+        await self._users.seen(seen)
 
     async def verify(self, token: object) -> Claims:
         return await self._verifier.verify(token)
@@ -199,7 +202,9 @@ class ConnectionService:
         try:
             await self._presence.remove(live.user_id, live.sid, now.timestamp())
             if live.session_id:
-                await self.sessions.closed(live.session_id, live.resume_key, now)
+                await self.sessions.closed(
+                    live.session_id, live.resume_key, now, user_id=live.user_id, last=False
+                )
         except Exception:
             log.exception("connect_release_failed", sid=live.sid)
 
@@ -270,9 +275,11 @@ class ConnectionService:
             return None
         now = self._clock.now()
         last = await self._presence.remove(live.user_id, sid, now.timestamp())
-        await self.sessions.closed(live.session_id, live.resume_key, now)
-        if last:
-            await self._users.touch_last_seen(live.user_id)
+        # The record ends, and a last socket's lastSeen is written, now or after the
+        # resume window (not at all if the same device reconnects in time).
+        await self.sessions.closed(
+            live.session_id, live.resume_key, now, user_id=live.user_id, last=last
+        )
         return live, last
 
     async def cleanup_stale(self) -> int:

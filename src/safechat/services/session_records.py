@@ -19,6 +19,7 @@ from __future__ import annotations
 import itertools
 import uuid
 from collections import OrderedDict
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -27,6 +28,9 @@ from safechat.services.ports import Clock
 
 # Parked records beyond this are ended at once (oldest first): memory stays bounded.
 MAX_PARKED = 50_000
+
+# Writes the users' last sight: (user id, when their last socket closed).
+Seen = Callable[[list[tuple[str, datetime]]], Awaitable[None]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,8 +61,10 @@ class Device:
 @dataclass(frozen=True, slots=True)
 class _Parked:
     key: int
+    user_id: str
     closed_at: datetime
     closed_mono: float
+    last: bool  # the user's last socket: their lastSeen is written with the end
 
 
 class SessionRecords:
@@ -68,12 +74,14 @@ class SessionRecords:
         clock: Clock,
         node_id: str,
         *,
+        seen: Seen | None = None,
         resume_seconds: float = 60.0,
         max_parked: int = MAX_PARKED,
     ) -> None:
         self._repo = repo
         self._clock = clock
         self._node_id = node_id
+        self._seen = seen
         self._resume = resume_seconds
         self._max = max_parked
         # session id -> parked record, oldest first; and key -> its parked session ids.
@@ -100,12 +108,19 @@ class SessionRecords:
         )
         return session_id, True
 
-    async def closed(self, session_id: str, key: int, now: datetime) -> None:
-        """The socket of `session_id` is gone: park its record, or end it at once."""
+    async def closed(
+        self, session_id: str, key: int, now: datetime, *, user_id: str, last: bool
+    ) -> None:
+        """The socket of `session_id` is gone: park its record, or end it at once.
+        `last`: it was the user's last socket, so their lastSeen is written with the end
+        (not at all when the same device resumes the record in time)."""
         if self._resume <= 0:
             await self._repo.end(session_id, now)
+            if last and self._seen is not None:
+                await self._seen([(user_id, now)])
             return
-        self._parked[session_id] = _Parked(key, now, self._clock.monotonic())
+        parked = _Parked(key, user_id, now, self._clock.monotonic(), last)
+        self._parked[session_id] = parked
         self._by_key.setdefault(key, []).append(session_id)
         if len(self._parked) > self._max:
             over = len(self._parked) - self._max
@@ -155,6 +170,9 @@ class SessionRecords:
             ended.append((sid, parked))
         try:
             await self._repo.end_many([(sid, p.closed_at) for sid, p in ended])
+            seen = [(p.user_id, p.closed_at) for _, p in ended if p.last]
+            if seen and self._seen is not None:
+                await self._seen(seen)
         except BaseException:
             # Parked again, as the oldest: the next flush tries once more.
             for sid, parked in reversed(ended):

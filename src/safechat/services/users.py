@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import datetime
 from typing import Any
 
 from safechat.errors import DuplicateKey, UserNotFound, ValidationFailed
@@ -126,3 +127,7 @@ class UserService:
 
     async def touch_last_seen(self, user_id: str) -> None:
         await self._users.touch_last_seen(user_id, self._clock.now())
+
+    async def seen(self, seen: list[tuple[str, datetime]]) -> None:
+        """Users last seen at these times (their last socket closed then)."""
+        await self._users.seen_many(seen)

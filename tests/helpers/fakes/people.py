@@ -71,6 +71,13 @@ class FakeUserRepository(Faults):
         if user_id in self.docs:
             self.docs[user_id]["lastSeen"] = now
 
+    @faulty
+    async def seen_many(self, seen: list[tuple[str, datetime]]) -> None:
+        for user_id, at in seen:
+            doc = self.docs.get(user_id)
+            if doc is not None and (doc.get("lastSeen") is None or doc["lastSeen"] < at):
+                doc["lastSeen"] = at
+
 
 class FakeReadStateRepository(Faults):
     """(groupId, userId) -> lastReadSeq; marks only move forward, as with `$max`."""
