@@ -30,6 +30,9 @@ from safechat.routes import health as health_routes
 from safechat.routes import me as me_routes
 from safechat.routes import media as media_routes
 from safechat.routes import messages as message_routes
+from safechat.routes import openapi as openapi_routes
+from safechat.routes import people as people_routes
+from safechat.routes import threads as thread_routes
 from safechat.routes import web as web_routes
 from safechat.routes.common import auth_middleware, error_middleware
 from safechat.services.ports import Clock, SystemClock
@@ -76,8 +79,10 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> web.Applica
     me_routes.setup(app)
     group_routes.setup(app)
     message_routes.setup(app)
+    thread_routes.setup(app)
     ai_routes.setup(app)
     media_routes.setup(app)
+    people_routes.setup(app)
     # The web client at / (docs/web-client.md) and its dev-only sign-in.
     dev_routes.setup(app)
     web_routes.setup(app)
@@ -85,5 +90,6 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> web.Applica
     # same setting open_media_store chooses by.
     if not settings.s3_bucket:
         local_http.setup_routes(app)
+    openapi_routes.setup(app)
     app.cleanup_ctx.append(lifetime(settings, clock))
     return app

@@ -1,4 +1,4 @@
-"""`safechat serve | token | doctor`."""
+"""`safechat serve | token | doctor | reencrypt | migrate-from-node`."""
 
 from __future__ import annotations
 
@@ -73,6 +73,28 @@ def build_parser() -> argparse.ArgumentParser:
     reencrypt.add_argument("--dry-run", action="store_true", help="count, change nothing")
     reencrypt.add_argument("--batch", type=int, default=500, help="messages per page (500)")
     _add_common(reencrypt)
+
+    migrate = sub.add_parser(
+        "migrate-from-node",
+        help="copy the old Node service's users, groups and messages into SafeChat's database",
+        description="Reads the Node service's MongoDB (never writes to it) and writes its "
+        "users, groups, messages (re-encrypted, with seqs) and read state into the database "
+        "SafeChat is configured with. Idempotent: run it again after an interruption. Stop "
+        "the old service's writes first; with the embedded database, stop `safechat serve` "
+        "too. Guide: docs/migration.md.",
+    )
+    migrate.add_argument("--source-uri", required=True, help="the Node service's MongoDB URI")
+    migrate.add_argument("--source-db", help="its database (default: the one the URI names)")
+    migrate.add_argument(
+        "--legacy-secret",
+        help="the Node service's encryption secret (better: env LEGACY_ENCRYPTION_SECRET, "
+        "which other users of the machine cannot read from the process list)",
+    )
+    migrate.add_argument("--dry-run", action="store_true", help="read and check, write nothing")
+    migrate.add_argument("--batch", type=int, default=500, help="documents per write (500)")
+    migrate.add_argument(
+        "--data-dir", type=Path, help="keys and embedded database (SAFECHAT_DATA_DIR, ./var)"
+    )
     return parser
 
 
@@ -207,6 +229,8 @@ def main(argv: list[str] | None = None) -> int:
         return cmd_token(settings, args)
     if args.command == "reencrypt":
         return cmd_reencrypt(settings, args)
+    if args.command == "migrate-from-node":
+        return cmd_migrate(settings, args)
     from safechat.doctor import run_doctor
 
     return asyncio.run(run_doctor(settings))
@@ -224,3 +248,48 @@ def cmd_reencrypt(settings: Settings, args: argparse.Namespace) -> int:
         f"changed meanwhile {report.changed_meanwhile}; undecryptable {report.undecryptable}"
     )
     return 1 if report.undecryptable or report.changed_meanwhile else 0
+
+
+def cmd_migrate(settings: Settings, args: argparse.Namespace) -> int:
+    from pymongo.errors import PyMongoError
+
+    from safechat.commands import MigrationRefused, migrate_from_node
+    from safechat.logs import configure_logging
+
+    configure_logging(settings.log_level, settings.log_format, settings.env)
+    if args.legacy_secret:
+        settings = settings.model_copy(update={"legacy_encryption_secret": args.legacy_secret})
+    if args.batch < 1:
+        print("migrate-from-node: --batch must be at least 1", file=sys.stderr)
+        return 2
+    # The embedded database serves one process: not while `safechat serve` runs on it.
+    lock = claim_data_dir(settings) if not settings.mongodb_uri else None
+    if lock is False:
+        print(
+            f"migrate-from-node: data dir {settings.data_dir} is in use by `safechat serve`; "
+            "stop it first (or use MONGODB_URI)",
+            file=sys.stderr,
+        )
+        return 2
+    try:
+        report = asyncio.run(
+            migrate_from_node(
+                settings,
+                source_uri=args.source_uri,
+                source_db=args.source_db,
+                batch=args.batch,
+                dry_run=args.dry_run,
+            )
+        )
+    except MigrationRefused as exc:
+        print(f"migrate-from-node: {exc}", file=sys.stderr)
+        return 2
+    except PyMongoError as exc:
+        print(f"migrate-from-node: database error, nothing more written: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("migrate-from-node: interrupted; run it again to resume", file=sys.stderr)
+        return 130
+    for line in report.lines():
+        print(line)
+    return 1 if report.skipped else 0

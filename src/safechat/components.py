@@ -46,6 +46,7 @@ from safechat.services.ports import (
     PresenceStore,
     RateLimiter,
     TypingStore,
+    WebhookSender,
 )
 from safechat.services.ratelimit import Limits
 
@@ -89,10 +90,13 @@ def encryptor(settings: Settings) -> Encryptor:
 
 
 @contextlib.asynccontextmanager
-async def open_database(settings: Settings) -> AsyncIterator[tuple[Database, EmbeddedMongo | None]]:
+async def open_database(
+    settings: Settings, *, indexes: bool = True
+) -> AsyncIterator[tuple[Database, EmbeddedMongo | None]]:
     """The configured MongoDB, or the embedded server started (and stopped) here.
 
-    Indexes are created on every open; creating an existing index is a no-op.
+    Indexes are created on every open (creating an existing index is a no-op), unless
+    `indexes` is False: a dry run that must write nothing.
     """
     embedded: EmbeddedMongo | None = None
     uri = settings.mongodb_uri
@@ -117,7 +121,7 @@ async def open_database(settings: Settings) -> AsyncIterator[tuple[Database, Emb
     )
     database = Database(client, settings.mongodb_db)
     try:
-        await database.ensure_indexes()
+        await (database.ensure_indexes() if indexes else database.ping())
         yield database, embedded
     finally:
         try:
@@ -181,6 +185,9 @@ def limits_from(settings: Settings) -> Limits:
             "group_create",
             settings.rate_group_create_per_minute,
             settings.rate_group_create_burst,
+        ),
+        account=Limit(
+            "account", settings.rate_account_per_hour / 3600.0, settings.rate_account_per_hour
         ),
     )
 
@@ -293,3 +300,18 @@ def build_ai_guard(settings: Settings, clock: Clock, *, pool: CpuPool | None = N
         moderation_timeout=settings.moderation_timeout_seconds,
         fallback=settings.ai_fallback_offline,
     )
+
+
+# --- notification webhooks ----------------------------------------------------------
+
+
+@contextlib.asynccontextmanager
+async def open_webhook_sender(settings: Settings) -> AsyncIterator[WebhookSender | None]:
+    """The HTTP client for webhook deliveries, only when webhooks are configured."""
+    if not settings.webhooks:
+        yield None
+        return
+    from safechat.adapters.webhooks import open_webhook_sender as open_http
+
+    async with open_http() as sender:
+        yield sender

@@ -136,6 +136,7 @@ class Settings(BaseSettings):
         10, ge=1, validation_alias=_env("RATE_GROUP_CREATE_PER_MINUTE")
     )
     rate_group_create_burst: int = Field(20, ge=1, validation_alias=_env("RATE_GROUP_CREATE_BURST"))
+    rate_account_per_hour: int = Field(10, ge=1, validation_alias=_env("RATE_ACCOUNT_PER_HOUR"))
     max_sockets_per_user: int = Field(20, ge=1, validation_alias=_env("MAX_SOCKETS_PER_USER"))
     # A closed socket's session record stays open this long on its node, so a reconnect
     # from the same device and token session continues it without a database write.
@@ -252,10 +253,31 @@ class Settings(BaseSettings):
             return [o.strip() for o in value.split(",") if o.strip()]
         return value
 
+    # Notification webhooks (docs/webhooks.md): off unless both are set.
+    webhook_url: str | None = Field(None, validation_alias=_env("WEBHOOK_URL"))
+    webhook_secret: str | None = Field(None, validation_alias=_env("WEBHOOK_SECRET"))
+    webhook_include_content: bool = Field(False, validation_alias=_env("WEBHOOK_INCLUDE_CONTENT"))
+    webhook_max_attempts: int = Field(
+        8, ge=1, le=100, validation_alias=_env("WEBHOOK_MAX_ATTEMPTS")
+    )
+    webhook_timeout_seconds: float = Field(
+        10.0, gt=0, le=120, validation_alias=_env("WEBHOOK_TIMEOUT_SECONDS")
+    )
+    webhook_backoff_base_seconds: float = Field(
+        1.0, gt=0, validation_alias=_env("WEBHOOK_BACKOFF_BASE_SECONDS")
+    )
+    webhook_backoff_cap_seconds: float = Field(
+        300.0, gt=0, validation_alias=_env("WEBHOOK_BACKOFF_CAP_SECONDS")
+    )
+
     @model_validator(mode="after")
     def _check(self) -> Settings:
         if bool(self.clerk_jwks_url) != bool(self.clerk_issuer):
             raise ValueError("CLERK_JWKS_URL and CLERK_ISSUER must be set together")
+        if bool(self.webhook_url) != bool(self.webhook_secret):
+            raise ValueError("WEBHOOK_URL and WEBHOOK_SECRET must be set together")
+        if self.webhook_url and not self.webhook_url.startswith(("http://", "https://")):
+            raise ValueError("WEBHOOK_URL must be an http:// or https:// URL")
         if self.env == "production" and "*" in self.allowed_origins:
             raise ValueError("ALLOWED_ORIGINS='*' is refused outside dev mode")
         if self.env == "production" and self.dev_issuer and not self.allow_dev_issuer:
@@ -265,6 +287,11 @@ class Settings(BaseSettings):
                 "own tokens, for a demo or test stack only)"
             )
         return self
+
+    @property
+    def webhooks(self) -> bool:
+        """True when notification webhooks are configured."""
+        return bool(self.webhook_url and self.webhook_secret)
 
     @property
     def ai_remote(self) -> bool:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import socketio
 from aiohttp import web
@@ -18,6 +19,7 @@ from safechat.config import Settings
 from safechat.handlers.connection import ConnectionHandlers
 from safechat.metrics import Metrics
 from safechat.repositories.db import Database
+from safechat.services.account import AccountService
 from safechat.services.ai.service import AIService
 from safechat.services.auth import DevIssuer, TokenVerifier
 from safechat.services.connections import ConnectionService
@@ -25,11 +27,16 @@ from safechat.services.groups.service import GroupService
 from safechat.services.media.service import MediaService
 from safechat.services.media.work import ImageWorkers
 from safechat.services.messages.service import MessageService
+from safechat.services.people.service import PeopleService
 from safechat.services.ports import MediaStore, Notifier, RateLimiter
 from safechat.services.presence import PresenceService
 from safechat.services.ratelimit import Limits
 from safechat.services.tasks import Background
 from safechat.services.users import UserService
+from safechat.services.webhooks.worker import WebhookWorker
+
+if TYPE_CHECKING:
+    from safechat.routes.spec import Operation
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,8 +54,12 @@ class Services:
     ai: AIService
     media: MediaService
     notifier: Notifier
+    account: AccountService
+    people: PeopleService
     # None on a single node; otherwise whether Redis answers right now.
     redis_available: Callable[[], bool] | None = None
+    # Only with WEBHOOK_URL and WEBHOOK_SECRET set (docs/webhooks.md).
+    webhook_worker: WebhookWorker | None = None
 
 
 # Whether a direct upload to a key is still open (MediaService.upload_open): the signed
@@ -69,3 +80,7 @@ IMAGE_WORKERS = web.AppKey("image_workers", ImageWorkers)
 # Only with the local media store (no S3_BUCKET).
 LOCAL_MEDIA = web.AppKey("local_media", LocalMediaStore)
 UPLOAD_GATE = web.AppKey[UploadGate]("local_upload_gate")
+# The REST routes' declaration table (routes/spec.py), read by the OpenAPI generator.
+OPERATIONS = web.AppKey[list["Operation"]]("operations")
+# /api/openapi.json's body, made on its first request (routes/openapi.py).
+OPENAPI_JSON = web.AppKey[dict[str, bytes]]("openapi_json")

@@ -83,6 +83,23 @@ async def _redis(url: str) -> str:
     return f"reachable at {parts.hostname}:{parts.port or 6379}, Redis {version}"
 
 
+async def _webhook(url: str) -> str:
+    """Any HTTP answer to a HEAD within 5 s means the endpoint is reachable (receivers
+    often accept only POST); only scheme, host and port are printed (a URL may carry a
+    token in its path or query)."""
+    import aiohttp
+
+    parts = urlsplit(url)
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    where = f"{parts.scheme}://{parts.hostname}:{port}"
+    timeout = aiohttp.ClientTimeout(total=5)
+    async with (
+        aiohttp.ClientSession(timeout=timeout) as session,
+        session.head(url, allow_redirects=False) as response,
+    ):
+        return f"reachable at {where} (HTTP {response.status} to HEAD)"
+
+
 async def _s3_credentials() -> str:
     """Media: which link of boto3's chain supplies credentials (bucket rights are not probed:
     the least-privilege role has no bucket-level permission to probe with)."""
@@ -159,6 +176,11 @@ async def gather_checks(settings: Settings) -> list[Check]:
         checks.append((name, ok, f"{bucket}: {detail}"))
     else:
         checks.append(("media", True, f"local store at {(data_dir / 'media').resolve()}"))
+    if settings.webhook_url:
+        hook_url = settings.webhook_url
+        checks.append(await _try("webhooks", lambda: _webhook(hook_url)))
+    else:
+        checks.append(("webhooks", True, "off (WEBHOOK_URL not set)"))
     origins = settings.cors_origins
     checks.append(
         ("origins", True, "any (dev mode)" if origins == "*" else ", ".join(origins) or "none")

@@ -55,6 +55,11 @@ class Event(StrEnum):
     # AI answers, sent later to the requesting socket (docs/protocol.md §7)
     SMART_REPLIES_COMPLETE = "smart_replies_complete"
     TYPING_SUGGESTION = "typing_suggestion"
+    # mentions, threads, pins (docs/protocol.md, "Mentions, threads and pins")
+    MENTION = "mention"
+    THREAD_UPDATED = "thread_updated"
+    MESSAGE_PINNED = "message_pinned"
+    MESSAGE_UNPINNED = "message_unpinned"
     # error channels (docs/protocol.md §2)
     ERROR = "error"
     MESSAGE_ERROR = "message_error"
@@ -208,6 +213,30 @@ class TypingSuggestion(TypedDict):
     provider: str
 
 
+class Mention(TypedDict):
+    message: Message
+    groupId: str
+
+
+class ThreadUpdated(TypedDict):
+    messageId: str  # the thread's parent
+    groupId: str
+    replyCount: int
+    lastReplyAt: str | None
+
+
+class MessagePinned(TypedDict):
+    messageId: str
+    groupId: str
+    pinnedBy: str
+    pinnedAt: str | None
+
+
+class MessageUnpinned(TypedDict):
+    messageId: str
+    groupId: str
+
+
 PAYLOADS: dict[Event, Any] = {
     Event.AUTHENTICATION_SUCCESS: AuthenticationSuccess,
     Event.USER_GROUPS: list[GroupSummary],
@@ -233,6 +262,10 @@ PAYLOADS: dict[Event, Any] = {
     Event.ONLINE_USERS: OnlineUsers,
     Event.SMART_REPLIES_COMPLETE: SmartRepliesComplete,
     Event.TYPING_SUGGESTION: TypingSuggestion,
+    Event.MENTION: Mention,
+    Event.THREAD_UPDATED: ThreadUpdated,
+    Event.MESSAGE_PINNED: MessagePinned,
+    Event.MESSAGE_UNPINNED: MessageUnpinned,
     Event.ERROR: ErrorPayload,
     Event.MESSAGE_ERROR: ErrorPayload,
     Event.GROUP_ERROR: ErrorPayload,

@@ -19,6 +19,7 @@ from safechat.components import (
     open_image_workers,
     open_media_store,
     open_signing_keys,
+    open_webhook_sender,
     shared_state,
 )
 from safechat.config import Settings
@@ -54,6 +55,7 @@ def lifetime(settings: Settings, clock: Clock) -> Callable[[web.Application], As
             shared_state(settings, clock) as state,
             open_cpu_pool(settings) as cpu,
             open_signing_keys(settings, clock) as (keys, dev_issuer),
+            open_webhook_sender(settings) as webhook_sender,
         ):
             app[IMAGE_WORKERS] = workers
             app[MEDIA_STORE] = store
@@ -74,6 +76,7 @@ def lifetime(settings: Settings, clock: Clock) -> Callable[[web.Application], As
                 background=background,
                 metrics=metrics,
                 cpu=cpu,
+                webhook_sender=webhook_sender,
             )
             try:
                 app[SERVICES] = services
@@ -83,6 +86,9 @@ def lifetime(settings: Settings, clock: Clock) -> Callable[[web.Application], As
                 services.ai.content.start()
                 stale = await services.connections.cleanup_stale()
                 await services.presence.purge_node(services.connections.node_id)
+                if (worker := services.webhook_worker) is not None:
+                    await worker.prepare()
+                    metrics.track_webhooks(lambda: worker.stats)
                 handlers = register_handlers(app[SIO], services, metrics, clock, background)
                 app[CONNECTION_HANDLERS] = handlers
                 metrics.track_connections(lambda: len(services.connections.live()))

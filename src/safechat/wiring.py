@@ -35,28 +35,38 @@ from safechat.metrics import Metrics
 from safechat.models.media import media_wire
 from safechat.repositories.ai_feedback import FeedbackRepository
 from safechat.repositories.audit import AuditRepository
+from safechat.repositories.bans import BanRepository
+from safechat.repositories.blocks import BlockRepository
 from safechat.repositories.db import Database
 from safechat.repositories.embeddings import EmbeddingRepository
 from safechat.repositories.groups import GroupRepository
 from safechat.repositories.media import MediaRepository
+from safechat.repositories.mentions import MentionRepository
 from safechat.repositories.messages import MessageRepository
+from safechat.repositories.pins import PinRepository
 from safechat.repositories.read_state import ReadStateRepository
 from safechat.repositories.sessions import SessionRepository
+from safechat.repositories.threads import ThreadRepository
 from safechat.repositories.users import UserRepository
+from safechat.services.account import AccountService
+from safechat.services.account.erase import AccountEraser, EraseDeps
+from safechat.services.account.export import AccountExport
 from safechat.services.ai.content import ContentAI
 from safechat.services.ai.service import AIService
 from safechat.services.auth import DevIssuer, SigningKeys, TokenVerifier
 from safechat.services.connections import ConnectionService
+from safechat.services.groups.bans import BanGate
 from safechat.services.groups.service import GroupService
 from safechat.services.media.service import MediaService
 from safechat.services.media.work import ImageWorkers
 from safechat.services.messages.group_commit import GroupCommit
 from safechat.services.messages.rendering import MessageRenderer
-from safechat.services.messages.service import MessageService
-from safechat.services.ports import Clock, CpuPool, MediaStore
+from safechat.services.messages.service import ConversationRepos, MessageService
+from safechat.services.ports import Clock, CpuPool, MediaStore, WebhookSender
 from safechat.services.presence import PresenceService
 from safechat.services.tasks import Background
 from safechat.services.users import UserService
+from safechat.wiring_parts import build_people, build_webhook_worker, webhook_events
 
 log = structlog.get_logger("safechat")
 
@@ -64,6 +74,8 @@ log = structlog.get_logger("safechat")
 EXPIRY_CHECK_SECONDS = 15.0
 PRESENCE_TICK_SECONDS = 0.5
 SESSION_FLUSH_SECONDS = 5.0
+# How soon a sent message's webhook is queued and a due delivery is tried.
+WEBHOOK_TICK_SECONDS = 0.5
 
 
 def build_services(
@@ -80,6 +92,7 @@ def build_services(
     background: Background,
     metrics: Metrics,
     cpu: CpuPool | None = None,
+    webhook_sender: WebhookSender | None = None,
 ) -> Services:
     limits = limits_from(settings)
     enc = encryptor(settings)
@@ -91,8 +104,12 @@ def build_services(
     # Refusals are counted here, once, whichever edge asked.
     limiter = MeteredLimiter(state.limiter, metrics)
     group_repo = GroupRepository(database)
+    webhooks = webhook_events(settings, database, clock)
     message_repo = MessageRepository(database)
     read_state = ReadStateRepository(database)
+    audit = AuditRepository(database)
+    media_repo = MediaRepository(database)
+    session_repo = SessionRepository(database)
     verifier = TokenVerifier(
         keys,
         settings.issuer,
@@ -123,7 +140,7 @@ def build_services(
         group_repo,
         message_repo,
         read_state,
-        AuditRepository(database),
+        audit,
         users,
         presence,
         renderer,
@@ -132,9 +149,11 @@ def build_services(
         limiter,
         limits.group_create,
         hooks=ai_content,
+        bans=BanGate(BanRepository(database), clock),
+        webhooks=webhooks,
     )
     media = MediaService(
-        MediaRepository(database),
+        media_repo,
         message_repo,
         groups,
         store,
@@ -143,14 +162,20 @@ def build_services(
         limits=media_limits(settings),
         workers=workers,
     )
+    conversation = ConversationRepos(
+        MentionRepository(database), ThreadRepository(database), PinRepository(database)
+    )
     commit = GroupCommit(
         group_repo,
         message_repo,
         read_state,
         clock,
         prepare=users.warm,
+        mentions=conversation.mentions,
+        threads=conversation.threads,
         # One database deadline per step, 1.5 for the whole send: under a client's 10 s.
         deadline_seconds=1.5 * settings.db_timeout_ms / 1000,
+        webhooks=settings.webhooks,
     )
     background.on_close(commit.close)
     messages = MessageService(
@@ -168,6 +193,8 @@ def build_services(
         max_reactions=settings.max_reactions_per_message,
         hooks=ai_content,
         media=media,
+        extras=conversation,
+        webhooks=webhooks,
     )
     ai = AIService(
         groups,
@@ -188,7 +215,7 @@ def build_services(
         users,
         groups,
         presence,
-        SessionRepository(database),
+        session_repo,
         clock,
         node_id(settings.data_dir),
         notifier=notifier,
@@ -206,6 +233,10 @@ def build_services(
         typing_seconds=settings.typing_timeout_seconds,
         heartbeat_seconds=settings.presence_ttl_seconds / 3,
     )
+    people = build_people(database, groups, users, read_state, clock, limiter, limits.group_create)
+    worker = build_webhook_worker(
+        settings, database, webhook_sender, group_repo, presence, people, renderer, clock
+    )
     return Services(
         database,
         verifier,
@@ -220,7 +251,30 @@ def build_services(
         ai,
         media,
         notifier,
-        state.redis_status(),
+        account=AccountService(
+            AccountExport(users, group_repo, message_repo, read_state, media_repo, renderer, clock),
+            AccountEraser(
+                EraseDeps(
+                    users=users,
+                    groups=groups,
+                    messages=messages,
+                    group_repo=group_repo,
+                    message_repo=message_repo,
+                    read_state=read_state,
+                    media=media_repo,
+                    store=store,
+                    sessions=session_repo,
+                    audit=audit,
+                    notifier=notifier,
+                    clock=clock,
+                    hooks=ai_content,
+                    blocks=BlockRepository(database),
+                )
+            ),
+        ),
+        people=people,
+        redis_available=state.redis_status(),
+        webhook_worker=worker,
     )
 
 
@@ -286,3 +340,7 @@ def schedule_loops(
     # at shutdown every parked one ends (services/session_records.py).
     background.every("session_flush", SESSION_FLUSH_SECONDS, connections.sessions.flush)
     background.on_close(connections.sessions.close)
+    if services.webhook_worker is not None:
+        background.every(
+            "webhooks", WEBHOOK_TICK_SECONDS, services.webhook_worker.tick, immediately=True
+        )

@@ -51,11 +51,12 @@ from safechat.models.message import (
     SyncRequest,
 )
 from safechat.models.presence import ChangeStatus, OnlineUsersQuery, TypingEvent
+from safechat.models.threads import PinMessage
 from safechat.models.user import Reauth, UpdateMe
 from tests.helpers.support import ChatServer, EventClient, start_server
 
 CODES = {c.value for c in ErrorCode} - {"INTERNAL_ERROR", "SERVICE_UNAVAILABLE"}
-SOCKET_CASES = 150  # per event: 19 events
+SOCKET_CASES = 150  # per event: 21 events
 REST_CASES = 60  # per route: 16 routes
 
 EVENTS: dict[str, type[BaseModel] | None] = {
@@ -77,6 +78,8 @@ EVENTS: dict[str, type[BaseModel] | None] = {
     "request_typing_suggestions": TypingSuggestionsRequest,
     "rate_ai_suggestion": RateSuggestion,
     "reauth": Reauth,
+    "pin_message": PinMessage,
+    "unpin_message": PinMessage,
     "authenticate": None,  # payload ignored
     # Names no handler has: `*` (python-socketio's catch-all name) and an unknown one.
     "*": None,
@@ -104,6 +107,8 @@ BASES: dict[str, dict[str, Any]] = {
     "request_typing_suggestions": {"groupId": "{gid}", "partialText": "hel"},
     "rate_ai_suggestion": {"requestId": "r1", "rating": "positive"},
     "reauth": {"token": "{token}"},
+    "pin_message": {"messageId": "{mid}"},
+    "unpin_message": {"messageId": "{mid}"},
     "authenticate": {},
     "*": {},
     "no_such_event": {},

@@ -24,6 +24,7 @@ from safechat.adapters.http_guard import runner_options
 from safechat.app import create_app
 from safechat.config import Settings
 from safechat.container import SERVICES
+from safechat.services.ports import Clock
 
 
 class EventClient:
@@ -151,7 +152,7 @@ GENEROUS_LIMITS: dict[str, Any] = {
 
 
 async def start_server(
-    *, mongo_uri: str, db_name: str, data_dir: Path, **overrides: Any
+    *, mongo_uri: str, db_name: str, data_dir: Path, clock: Clock | None = None, **overrides: Any
 ) -> ChatServer:
     port = free_port()
     settings = Settings(
@@ -162,7 +163,7 @@ async def start_server(
         log_level="WARNING",
         **{**ISOLATED, **GENEROUS_LIMITS, **overrides},
     )
-    app = create_app(settings)
+    app = create_app(settings, clock=clock)
     runner = web.AppRunner(app, **runner_options(settings))
     await runner.setup()
     await web.TCPSite(runner, "127.0.0.1", port).start()

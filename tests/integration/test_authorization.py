@@ -39,6 +39,10 @@ BROADCASTS = (
     "group_removed",
     "group_joined",
     "group_members",
+    "mention",
+    "thread_updated",
+    "message_pinned",
+    "message_unpinned",
 )
 
 
@@ -126,6 +130,8 @@ async def snapshot(server: ChatServer, *group_ids: str) -> dict[str, Any]:
         .sort([("groupId", 1), ("userId", 1)])
         .to_list(),
         "audit": await db.audit_events.count_documents({}),
+        "pins": await db.pins.find({"_id": {"$in": oids}}).sort("_id").to_list(),
+        "mentions": await db.mentions.find({"groupId": {"$in": oids}}).sort("_id").to_list(),
     }
 
 
@@ -213,6 +219,21 @@ OUTSIDER_EVENTS: list[tuple[str, dict[str, Any], str, str]] = [
     ("sync", {"groups": {"{eve_gid}": 0, "{gid}": 0}}, "ACCESS_DENIED", "message_error"),
     ("get_group_members", {"groupId": "{gid}"}, "ACCESS_DENIED", "group_error"),
     ("join_group", {"groupId": "{gid}"}, "ACCESS_DENIED", "group_error"),
+    (
+        "send_message",
+        {"groupId": "{gid}", "content": "@bob", "mentions": ["user_bob"]},
+        "ACCESS_DENIED",
+        "message_error",
+    ),
+    # Mentioning someone outside your own group does not reach them.
+    (
+        "send_message",
+        {"groupId": "{eve_gid}", "content": "@bob", "mentions": ["user_bob"]},
+        "VALIDATION_ERROR",
+        "message_error",
+    ),
+    ("pin_message", {"messageId": "{mid}"}, "MESSAGE_NOT_FOUND", "message_error"),
+    ("unpin_message", {"messageId": "{mid}"}, "MESSAGE_NOT_FOUND", "message_error"),
 ]
 
 
@@ -340,6 +361,16 @@ OUTSIDER_REST: list[tuple[str, str, Any, int, str]] = [
     ("PATCH", "/api/groups/{gid}/members/user_bob", {"role": "admin"}, 403, "ACCESS_DENIED"),
     ("DELETE", "/api/groups/{gid}/members/user_bob", None, 403, "ACCESS_DENIED"),
     ("POST", "/api/groups/{gid}/transfer-ownership", {"userId": "user_eve"}, 403, "ACCESS_DENIED"),
+    ("GET", "/api/messages/{mid}/replies", None, 404, "MESSAGE_NOT_FOUND"),
+    ("GET", "/api/v1/messages/{mid}/replies?limit=5", None, 404, "MESSAGE_NOT_FOUND"),
+    ("GET", "/api/groups/{gid}/pins", None, 403, "ACCESS_DENIED"),
+    (
+        "POST",
+        "/api/messages",
+        {"groupId": "{gid}", "content": "x", "mentions": ["user_bob"]},
+        403,
+        "ACCESS_DENIED",
+    ),
 ]
 
 
@@ -401,6 +432,8 @@ async def test_plain_member_cannot_manage_the_group(
         ("edit_message", {"messageId": "{mid}", "content": "bob rewrote it"}),
         ("delete_message", {"messageId": "{mid}", "groupId": "{gid}"}),
         ("delete_message", {"messageId": "{mid}"}),
+        ("pin_message", {"messageId": "{mid}"}),
+        ("unpin_message", {"messageId": "{mid}"}),
     ],
 )
 async def test_plain_member_cannot_touch_others_messages_over_socket(
@@ -454,6 +487,44 @@ async def test_admin_may_do_what_admins_may(server: ChatServer) -> None:
     assert data["deletedBy"] == "user_carol"
 
 
+async def test_threads_mentions_and_pins_by_role(server: ChatServer) -> None:
+    """Owner and admin pin and unpin; a plain member reads pins and threads and
+    mentions others; an outsider sees none of it (the refusal tables above)."""
+    w = await make_world(server)
+    c = await server.client(w.carol)
+    ack = await w.b.call(
+        "send_message",
+        {"groupId": w.gid, "content": "re: plan", "replyTo": w.mid, "mentions": ["user_alice"]},
+    )
+    assert ack["ok"], ack
+    assert (await w.a.wait_for("mention"))["message"]["id"] == ack["message"]["id"]
+    assert (await w.a.wait_for("thread_updated"))["replyCount"] == 1
+    await w.e.expect_none("mention", within=0.1)
+    await w.e.expect_none("thread_updated", within=0.0)
+    for who, client in (("user_alice", w.a), ("user_carol", c)):
+        pinned = await client.call("pin_message", {"messageId": w.mid})
+        assert pinned["ok"], (who, pinned)
+        assert pinned["pinnedBy"] == who
+        assert (await w.b.wait_for("message_pinned"))["pinnedBy"] == who
+        await w.e.expect_none("message_pinned", within=0.1)
+        for reader in (w.alice, w.bob, w.carol):
+            status, body = await server.request("GET", f"/api/groups/{w.gid}/pins", reader)
+            assert status == 200, body
+            assert [p["message"]["id"] for p in body["pins"]] == [w.mid]
+            status, body = await server.request("GET", f"/api/messages/{w.mid}/replies", reader)
+            assert status == 200, body
+            assert [m["id"] for m in body["messages"]] == [ack["message"]["id"]]
+        unpinned = await client.call("unpin_message", {"messageId": w.mid})
+        assert unpinned["wasPinned"] is True
+        assert (await w.b.wait_for("message_unpinned"))["messageId"] == w.mid
+    status, body = await server.request("GET", "/api/me/mentions", w.alice)
+    assert [m["message"]["id"] for m in body["mentions"]] == [ack["message"]["id"]]
+    status, body = await server.request("GET", "/api/me/mentions", w.eve)
+    assert status == 200
+    assert body["mentions"] == []
+    assert "re: plan" not in json.dumps(body)
+
+
 # --- removed members ----------------------------------------------------------
 
 
@@ -487,6 +558,7 @@ async def test_removed_member_loses_access_immediately(server: ChatServer) -> No
         ("edit_message", {"messageId": bob_mid, "content": "rewrite"}, "MESSAGE_NOT_FOUND"),
         ("delete_message", {"messageId": bob_mid}, "MESSAGE_NOT_FOUND"),
         ("join_group", {"groupId": w.gid}, "ACCESS_DENIED"),
+        ("pin_message", {"messageId": w.mid}, "MESSAGE_NOT_FOUND"),
     ]
     for event, payload, code in refused:
         ack = await w.b.call(event, payload)
@@ -498,6 +570,8 @@ async def test_removed_member_loses_access_immediately(server: ChatServer) -> No
         ("POST", "/api/messages", {"groupId": w.gid, "content": "x"}, 403),
         ("GET", f"/api/groups/{w.gid}", None, 403),
         ("GET", f"/api/messages/{bob_mid}/history", None, 404),
+        ("GET", f"/api/messages/{w.mid}/replies", None, 404),
+        ("GET", f"/api/groups/{w.gid}/pins", None, 403),
     ]:
         status, data = await server.request(method, path, w.bob, body)
         assert status == want, (method, path, data)
@@ -554,6 +628,9 @@ IMPERSONATION_EVENTS: list[tuple[str, dict[str, Any]]] = [
     ("join_group", {"groupId": "{gid}", "userId": "user_alice"}),
     ("get_group_members", {"groupId": "{gid}", "userId": "user_alice"}),
     ("leave_group", {"groupId": "{gid}", "userId": "user_alice"}),
+    ("pin_message", {"messageId": "{mid}", "pinnedBy": "user_alice"}),
+    ("pin_message", {"messageId": "{mid}", "userId": "user_alice"}),
+    ("unpin_message", {"messageId": "{mid}", "userId": "user_alice"}),
 ]
 
 
@@ -571,7 +648,7 @@ async def test_identity_fields_in_socket_payloads_are_rejected(
     assert ack["ok"] is False
     assert ack["error"]["code"] == "VALIDATION_ERROR"
     locs = [e["loc"] for e in ack["error"]["details"]["errors"]]
-    assert set(locs) & {"senderId", "userId", "deletedBy", "readBy"}, locs
+    assert set(locs) & {"senderId", "userId", "deletedBy", "readBy", "pinnedBy"}, locs
     assert "user_alice" not in json.dumps(ack)
     assert await snapshot(w.server, w.gid) == before
     await assert_quiet([w.a, w.b])

@@ -116,6 +116,8 @@ CHANNELS = {
     "leave_group": "group_error",
     "get_group_members": "group_error",
     "reauth": "error",
+    "pin_message": "message_error",
+    "unpin_message": "message_error",
 }
 
 # A payload each event would accept; "+unknown field" adds one to it.
@@ -131,6 +133,8 @@ VALID: dict[str, dict[str, Any]] = {
     "leave_group": {"groupId": "{gid}"},
     "get_group_members": {"groupId": "{gid}"},
     "reauth": {"token": "{token}"},
+    "pin_message": {"messageId": "{mid}"},
+    "unpin_message": {"messageId": "{mid}"},
 }
 
 # Shapes that are wrong for every event. A tuple is sent as several arguments.
@@ -180,6 +184,29 @@ SPECIFIC: dict[str, list[tuple[str, Any, str]]] = {
         ("content 4001 chars", {"groupId": "{gid}", "content": MARK + "x" * 4001}, TOO_LONG),
         ("content 4001 emoji", {"groupId": "{gid}", "content": "🙂" * 4001}, TOO_LONG),
         ("content 60 KB", {"groupId": "{gid}", "content": MARK + "y" * 60_000}, TOO_LONG),
+        ("mentions a string", {"groupId": "{gid}", "content": "x", "mentions": MARK}, V),
+        ("mentions object", {"groupId": "{gid}", "content": "x", "mentions": {MARK: 1}}, V),
+        ("mention number", {"groupId": "{gid}", "content": "x", "mentions": [5]}, V),
+        ("mention empty", {"groupId": "{gid}", "content": "x", "mentions": [""]}, V),
+        ("mention operator", {"groupId": "{gid}", "content": "x", "mentions": [{"$ne": 1}]}, V),
+        ("mention not a member", {"groupId": "{gid}", "content": "x", "mentions": [MARK]}, V),
+        ("mentions repeated", {"groupId": "{gid}", "content": "x", "mentions": [MARK, MARK]}, V),
+        (
+            "51 mentions",
+            {"groupId": "{gid}", "content": "x", "mentions": [f"{MARK}{i}" for i in range(51)]},
+            V,
+        ),
+    ],
+    "pin_message": [
+        ("missing messageId", {}, V),
+        ("messageId not an ObjectId", {"messageId": MARK}, V),
+        ("messageId operator", {"messageId": {"$gt": ""}}, V),
+        ("messageId number", {"messageId": 7}, V),
+    ],
+    "unpin_message": [
+        ("missing messageId", {}, V),
+        ("messageId not an ObjectId", {"messageId": MARK}, V),
+        ("messageId list", {"messageId": ["{mid}"]}, V),
     ],
     "edit_message": [
         ("missing content", {"messageId": "{mid}"}, V),

@@ -122,7 +122,7 @@ async def test_a_changed_profile_is_written_on_reconnect(resuming: ChatServer) -
     welcome = again.drain("authentication_success")[0]
     assert welcome["user"]["firstName"] == "Caroline"
     changed = delta(before, await quiet(server, sockets=1))
-    assert changed == {"users": 1}
+    assert set(changed) == {"users"}  # the profile (and its directory keys), nothing else
     status, body = await server.request("GET", "/api/me", renamed)
     assert status == 200
     assert body["user"]["firstName"] == "Caroline"
@@ -148,3 +148,16 @@ async def test_session_records_end_after_the_resume_window(resuming: ChatServer)
     seen = (await db.users.find_one({"clerkId": "user_dave"}))["lastSeen"]
     assert seen == ended
     assert seen > seen_before
+
+
+async def test_a_user_stored_without_directory_keys_gets_them_at_the_next_connect(
+    resuming: ChatServer,
+) -> None:
+    server = resuming
+    token = await server.user("user_erin", first_name="Erin")
+    users = server.app[SERVICES].database.db.users
+    await users.update_one({"clerkId": "user_erin"}, {"$unset": {"searchKeys": ""}})
+    await server.client(token)
+    doc = await users.find_one({"clerkId": "user_erin"})
+    assert doc is not None
+    assert doc["searchKeys"] == ["erin"]

@@ -15,6 +15,7 @@ from safechat.models.message import (
     SendMessage,
     SyncRequest,
 )
+from safechat.models.threads import PinMessage
 from safechat.services.connections import LiveSocket
 from safechat.services.messages.service import MessageService
 
@@ -35,6 +36,8 @@ class MessageHandlers:
         on("mark_message_read", CHANNEL)(self.mark_message_read)
         on("mark_messages_read", CHANNEL)(self.mark_messages_read)
         on("sync", CHANNEL)(self.sync)
+        on("pin_message", CHANNEL)(self.pin_message)
+        on("unpin_message", CHANNEL)(self.unpin_message)
 
     async def send_message(self, live: LiveSocket, payload: Any) -> dict[str, Any]:
         body = parse(SendMessage, payload)
@@ -61,6 +64,14 @@ class MessageHandlers:
     async def mark_messages_read(self, live: LiveSocket, payload: Any) -> dict[str, Any]:
         body = parse(MarkMessagesRead, payload)
         return await self._messages.mark_many_read(live.user_id, body)
+
+    async def pin_message(self, live: LiveSocket, payload: Any) -> dict[str, Any]:
+        body = parse(PinMessage, payload)
+        return await self._messages.pin(live.user_id, body.messageId)
+
+    async def unpin_message(self, live: LiveSocket, payload: Any) -> dict[str, Any]:
+        body = parse(PinMessage, payload)
+        return await self._messages.unpin(live.user_id, body.messageId)
 
     async def sync(self, live: LiveSocket, payload: Any) -> dict[str, Any]:
         body = parse(SyncRequest, payload)

@@ -7,7 +7,15 @@ from datetime import UTC, datetime
 from typing import Annotated, Any, TypeVar
 
 from bson import ObjectId
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    WithJsonSchema,
+    field_validator,
+)
 
 from safechat.errors import ValidationFailed
 
@@ -24,7 +32,11 @@ def _check_object_id(value: str) -> str:
     return value.lower()
 
 
-ObjectIdStr = Annotated[str, AfterValidator(_check_object_id)]
+# What the OpenAPI/AsyncAPI documents say of an id (the check itself is _check_object_id).
+OBJECT_ID_JSON_SCHEMA: dict[str, Any] = {"type": "string", "pattern": OBJECT_ID_PATTERN.pattern}
+ObjectIdStr = Annotated[
+    str, AfterValidator(_check_object_id), WithJsonSchema(OBJECT_ID_JSON_SCHEMA)
+]
 UserId = Annotated[str, Field(min_length=1, max_length=200)]
 
 

@@ -40,13 +40,19 @@ class Group:
     description: str | None
     is_private: bool
     is_active: bool
-    owner_id: str
+    owner_id: str | None  # None for a direct conversation: neither person owns it
     members: list[Member]
     last_seq: int
     created_at: datetime
     updated_at: datetime
     last_message_at: datetime | None = None
     ai_enabled: bool = True
+    kind: Literal["group", "direct"] = "group"
+    # Members who may not send here (a direct conversation's blocked person); checked by
+    # the send's atomic seq reservation (repositories/groups.py), never read per message.
+    send_blocked: frozenset[str] = frozenset()
+    # Users refused on join and add while their ban lasts (details: `group_bans`).
+    banned_ids: frozenset[str] = frozenset()
     member_index: dict[str, Member] = field(default_factory=dict, compare=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -64,7 +70,7 @@ class Group:
             description=doc.get("description"),
             is_private=bool(doc.get("isPrivate", False)),
             is_active=bool(doc.get("isActive", True)),
-            owner_id=doc["ownerId"],
+            owner_id=doc.get("ownerId"),
             members=[
                 Member(m["userId"], Role(m["role"]), m["joinedAt"]) for m in doc.get("members", [])
             ],
@@ -73,7 +79,31 @@ class Group:
             updated_at=doc.get("updatedAt", doc["createdAt"]),
             last_message_at=doc.get("lastMessageAt"),
             ai_enabled=bool(doc.get("aiEnabled", True)),
+            kind="direct" if doc.get("type") == "direct" else "group",
+            send_blocked=frozenset(doc.get("sendBlocked", ())),
+            banned_ids=frozenset(doc.get("bannedIds", ())),
         )
+
+    @property
+    def is_direct(self) -> bool:
+        return self.kind == "direct"
+
+    def peer_of(self, user_id: str) -> str | None:
+        """The other person of a direct conversation (None for groups)."""
+        if not self.is_direct:
+            return None
+        return next((m.user_id for m in self.members if m.user_id != user_id), None)
+
+    def may_moderate(self, user_id: str) -> bool:
+        """Owner-ish actions §8 opens to both people of a direct conversation (pins):
+        an admin or the owner of a group, either member of a direct conversation."""
+        role = self.role_of(user_id)
+        if role is None:
+            return False
+        return self.is_direct or role.rank >= Role.ADMIN.rank
+
+    def may_send(self, user_id: str) -> bool:
+        return user_id in self.member_index and user_id not in self.send_blocked
 
     def member(self, user_id: str) -> Member | None:
         return self.member_index.get(user_id)
@@ -91,7 +121,7 @@ class Group:
                 "description": self.description,
                 "isPrivate": self.is_private,
                 "memberCount": len(self.members),
-                "type": "group",
+                "type": self.kind,
                 "createdAt": iso(self.created_at),
             }
         )
@@ -117,14 +147,33 @@ class Group:
         *,
         unread_count: int = 0,
         last_message: dict[str, Any] | None = None,
+        unread_mentions: int = 0,
+        muted_until: datetime | None = None,
+        muted: bool = False,
+        peer: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
-        """GroupSummary of the protocol, as seen by `viewer`."""
+        """GroupSummary of the protocol, as seen by `viewer`. A direct conversation has no
+        name of its own: it carries the other person (`peer`) and their display name."""
         role = self.role_of(viewer)
-        return {
+        out = {
             **self.shared_view(),
             **drop_none({"role": role.value if role else None, "lastMessage": last_message}),
             "unreadCount": unread_count,
+            "unreadMentions": unread_mentions,
+            "muted": muted,
         }
+        if muted and muted_until is not None:
+            out["mutedUntil"] = iso(muted_until)
+        if peer is not None:
+            out["peer"] = peer
+            out["name"] = display_name(peer)
+        return out
+
+
+def display_name(user: dict[str, Any]) -> str:
+    """What a client would show for a UserSummary: the full name, else the username."""
+    full = " ".join(p for p in (user.get("firstName"), user.get("lastName")) if p)
+    return full or str(user.get("username") or user.get("userId", ""))
 
 
 GroupName = Annotated[str, Field(min_length=1, max_length=100)]

@@ -113,6 +113,14 @@ class StoredMedia:
 
 def media_wire(summary: dict[str, Any], base_url: str) -> dict[str, Any]:
     """The protocol's `media` object: stable SafeChat URLs that sign on every read."""
+    if "externalUrl" in summary:
+        # Migrated from the Node service, pointing outside SafeChat's store
+        # (docs/migration.md): no SafeChat id, the old URL as it was.
+        wire = {k: v for k, v in summary.items() if not k.startswith("external")}
+        wire.update(url=summary["externalUrl"], external=True)
+        if summary.get("externalThumbnailUrl"):
+            wire["thumbnailUrl"] = summary["externalThumbnailUrl"]
+        return wire
     mid = str(summary["mediaId"])
     url = f"{base_url}/api/media/{mid}"
     wire = {k: v for k, v in summary.items() if k != "hasThumbnail"}

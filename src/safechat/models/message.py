@@ -9,7 +9,15 @@ from typing import Annotated, Any, Literal
 from bson import ObjectId
 from pydantic import AfterValidator, Field, model_validator
 
-from safechat.models.common import MAX_SAFE_INT, Inbound, ObjectIdStr, Query, drop_none, iso
+from safechat.models.common import (
+    MAX_SAFE_INT,
+    Inbound,
+    ObjectIdStr,
+    Query,
+    UserId,
+    drop_none,
+    iso,
+)
 
 ClientId = Annotated[str, Field(min_length=1, max_length=128)]
 Seq = Annotated[int, Field(ge=0, le=MAX_SAFE_INT)]
@@ -28,6 +36,17 @@ def _check_emoji(value: str) -> str:
 
 
 Emoji = Annotated[str, Field(min_length=1, max_length=32), AfterValidator(_check_emoji)]
+
+MAX_MENTIONS = 50
+
+
+def _unique(value: list[str]) -> list[str]:
+    if len(set(value)) != len(value):
+        raise ValueError("mentions must be unique")
+    return value
+
+
+Mentions = Annotated[list[UserId], Field(max_length=MAX_MENTIONS), AfterValidator(_unique)]
 
 
 @dataclass(slots=True)
@@ -53,6 +72,13 @@ class StoredMessage:
     edited_at: datetime | None = None
     edit_history: list[dict[str, Any]] = field(default_factory=list)
     moderation: dict[str, Any] | None = None  # verdict kept in MODERATION_MODE=flag
+    # Its notification webhooks are still to be queued (docs/webhooks.md): written in
+    # the same document as the message, so an acknowledged message is never unnotified.
+    hook_pending: bool = False
+    mentions: list[str] = field(default_factory=list)
+    # A thread's parent: kept by the group commit (services/messages/batch_extras.py).
+    reply_count: int = 0
+    last_reply_at: datetime | None = None
 
     @classmethod
     def from_doc(cls, doc: dict[str, Any]) -> StoredMessage:
@@ -76,6 +102,9 @@ class StoredMessage:
             edited_at=doc.get("editedAt"),
             edit_history=list(doc.get("editHistory", [])),
             moderation=doc.get("moderation"),
+            mentions=list(doc.get("mentions") or []),
+            reply_count=int(doc.get("replyCount", 0)),
+            last_reply_at=doc.get("lastReplyAt"),
         )
 
     def to_doc(self) -> dict[str, Any]:
@@ -100,8 +129,11 @@ class StoredMessage:
             "deletedAt": self.deleted_at,
             "editedAt": self.edited_at,
             "moderation": self.moderation,
+            "mentions": self.mentions or None,
         }
         doc.update(drop_none(optional))
+        if self.hook_pending:
+            doc["hook"] = 1
         return doc
 
     def to_wire(self, plaintext: str, *, temp_id: str | None = None) -> dict[str, Any]:
@@ -119,6 +151,8 @@ class StoredMessage:
             "readBy": [{"userId": r["userId"], "readAt": iso(r["readAt"])} for r in self.read_by],
             "reactions": {} if self.is_deleted else self.reactions,
             "isDeleted": self.is_deleted,
+            "mentions": list(self.mentions),
+            "replyCount": self.reply_count,
             "timestamp": created,
             "createdAt": created,
             "updatedAt": iso(self.updated_at),
@@ -127,6 +161,8 @@ class StoredMessage:
             wire["replyTo"] = str(self.reply_to)
         if self.edited_at is not None:
             wire["editedAt"] = iso(self.edited_at)
+        if self.last_reply_at is not None:
+            wire["lastReplyAt"] = iso(self.last_reply_at)
         if self.is_deleted:
             wire["deletedAt"] = iso(self.deleted_at)
             wire["deletedBy"] = self.deleted_by
@@ -149,6 +185,7 @@ class SendMessage(Inbound):
     tempId: ClientId | None = None
     replyTo: ObjectIdStr | None = None
     mediaId: ObjectIdStr | None = None
+    mentions: Mentions | None = None
 
 
 class EditMessage(Inbound):

@@ -23,6 +23,9 @@ INDEXES: dict[str, list[IndexModel]] = {
             name="username_unique",
             partialFilterExpression={"username": {"$type": "string"}},
         ),
+        # The directory's prefix search: lowercased names, a range query on this index
+        # (repositories/directory.py).
+        IndexModel([("searchKeys", ASCENDING)], name="search_keys"),
     ],
     "groups": [
         IndexModel([("members.userId", ASCENDING), ("isActive", ASCENDING)], name="members"),
@@ -30,6 +33,9 @@ INDEXES: dict[str, list[IndexModel]] = {
             [("isPrivate", ASCENDING), ("isActive", ASCENDING), ("_id", DESCENDING)],
             name="discover",
         ),
+        # One direct conversation per pair: "<min>:<max>" of the two user ids. Sparse, not
+        # partial: SecantusDB answers lookups from a sparse index but scans for a partial one.
+        IndexModel([("pairKey", ASCENDING)], unique=True, sparse=True, name="direct_pair"),
     ],
     "messages": [
         IndexModel([("groupId", ASCENDING), ("seq", ASCENDING)], unique=True, name="group_seq"),
@@ -48,6 +54,9 @@ INDEXES: dict[str, list[IndexModel]] = {
             name="media_id_unique",
             partialFilterExpression={"media.mediaId": {"$type": "string"}},
         ),
+        # Threads: a parent's replies in seq order. Not partial: the embedded database
+        # cannot use a partial index.
+        IndexModel([("replyTo", ASCENDING), ("seq", ASCENDING)], name="reply_to_seq"),
     ],
     "read_state": [
         IndexModel([("groupId", ASCENDING), ("userId", ASCENDING)], unique=True, name="group_user"),
@@ -71,6 +80,17 @@ INDEXES: dict[str, list[IndexModel]] = {
     "media": [
         IndexModel([("status", ASCENDING), ("createdAt", ASCENDING)], name="status_created"),
         IndexModel([("ownerId", ASCENDING), ("createdAt", ASCENDING)], name="owner_created"),
+    ],
+    # Mentions: a user's, newest first (GET /api/me/mentions).
+    "mentions": [
+        IndexModel([("userId", ASCENDING), ("messageId", DESCENDING)], name="user_message"),
+    ],
+    "blocks": [
+        IndexModel([("blockerId", ASCENDING), ("blockedId", ASCENDING)], unique=True, name="pair"),
+        IndexModel([("blockedId", ASCENDING)], name="blocked"),
+    ],
+    "group_bans": [
+        IndexModel([("groupId", ASCENDING), ("userId", ASCENDING)], unique=True, name="group_user"),
     ],
     "audit_events": [
         IndexModel([("groupId", ASCENDING), ("at", DESCENDING)], name="group_at"),

@@ -53,6 +53,8 @@ class GroupRepository:
         needle = q.casefold() if q else None
         # Name filtering in Python keeps regex (and its injection risks) out of queries.
         async for d in docs:
+            if d.get("type") == "direct":  # private anyway; never listed (§8)
+                continue
             if needle is None or needle in str(d.get("name", "")).casefold():
                 found.append(Group.from_doc(d))
                 if len(found) >= limit:
@@ -72,7 +74,13 @@ class GroupRepository:
     ) -> Group | None:
         """Adds atomically; None when the group is gone or the user is already in."""
         doc = await self._c.find_one_and_update(
-            {"_id": group_id, **ACTIVE, "members.userId": {"$ne": user_id}},
+            # A banned user is refused by the same atomic step (services/groups/bans.py).
+            {
+                "_id": group_id,
+                **ACTIVE,
+                "members.userId": {"$ne": user_id},
+                "bannedIds": {"$ne": user_id},
+            },
             {
                 "$push": {"members": {"userId": user_id, "role": role.value, "joinedAt": now}},
                 "$set": {"updatedAt": now},
@@ -86,6 +94,20 @@ class GroupRepository:
         doc = await self._c.find_one_and_update(
             {"_id": group_id, **ACTIVE, "ownerId": {"$ne": user_id}, "members.userId": user_id},
             {"$pull": {"members": {"userId": user_id}}, "$set": {"updatedAt": now}},
+            return_document=ReturnDocument.AFTER,
+        )
+        return Group.from_doc(doc) if doc else None
+
+    async def retire_direct(self, group_id: ObjectId, user_id: str, now: datetime) -> Group | None:
+        """An erased account leaves a direct conversation: the other person keeps it, and
+        it stops being the pair's (`pairKey` goes), so a new one can be opened later."""
+        doc = await self._c.find_one_and_update(
+            {"_id": group_id, **ACTIVE, "type": "direct", "members.userId": user_id},
+            {
+                "$pull": {"members": {"userId": user_id}, "sendBlocked": user_id},
+                "$unset": {"pairKey": ""},
+                "$set": {"updatedAt": now},
+            },
             return_document=ReturnDocument.AFTER,
         )
         return Group.from_doc(doc) if doc else None
@@ -165,12 +187,15 @@ class GroupRepository:
 
 
 def _all_members(user_ids: Sequence[str]) -> Doc:
+    """Every one of `user_ids` is a member allowed to send (not in `sendBlocked`, which
+    only a direct conversation with a block has): the send path's check, in its write."""
     # $and of equalities rather than $all: SecantusDB's $all misses dotted array paths.
     if not user_ids:
         return {}
+    senders = {"sendBlocked": {"$nin": list(user_ids)}}
     if len(user_ids) == 1:
-        return {"members.userId": user_ids[0]}
-    return {"$and": [{"members.userId": u} for u in user_ids]}
+        return {"members.userId": user_ids[0], **senders}
+    return {"$and": [{"members.userId": u} for u in user_ids], **senders}
 
 
 def new_group_doc(

@@ -63,3 +63,18 @@ class MediaRepository:
         """Deletes the record unless it was attached meanwhile (then the message wins)."""
         result = await self._c.delete_one({"_id": media_id, "status": {"$in": UNATTACHED}})
         return result.deleted_count == 1
+
+    async def by_owner(
+        self, owner_id: str, after: ObjectId | None, limit: int
+    ) -> list[StoredMedia]:
+        """The user's uploads, attached or not, in id order."""
+        query: dict[str, Any] = {"ownerId": owner_id}
+        if after is not None:
+            query["_id"] = {"$gt": after}
+        cursor = self._c.find(query).sort("_id", 1).limit(limit)
+        return [StoredMedia.from_doc(d) async for d in cursor]
+
+    async def remove(self, media_id: ObjectId) -> bool:
+        """Deletes the record whatever its state (the account is being erased)."""
+        result = await self._c.delete_one({"_id": media_id})
+        return result.deleted_count == 1

@@ -300,3 +300,30 @@ class MessageRepository:
         found = [StoredMessage.from_doc(d) async for d in cursor]
         found.reverse()
         return found
+
+    # --- one user's data (GET /api/me/export, DELETE /api/me) -------------------------
+
+    async def by_sender(
+        self, sender_id: str, after: ObjectId | None, limit: int
+    ) -> list[StoredMessage]:
+        """The sender's live messages in id order, a page at a time (senderId index)."""
+        query: Doc = {"senderId": sender_id, "isDeleted": False}
+        if after is not None:
+            query["_id"] = {"$gt": after}
+        cursor = self._c.find(query).sort("_id", ASCENDING).limit(limit)
+        return [StoredMessage.from_doc(d) async for d in cursor]
+
+    async def reactions_page(
+        self, group_ids: list[ObjectId], after: ObjectId | None, limit: int
+    ) -> list[Doc]:
+        """Ids and reactions of the groups' live messages with any reaction, in id order."""
+        query: Doc = {
+            "groupId": {"$in": group_ids},
+            "isDeleted": False,
+            "reactions": {"$nin": [{}, None]},
+        }
+        if after is not None:
+            query["_id"] = {"$gt": after}
+        projection = {"_id": 1, "groupId": 1, "reactions": 1}
+        cursor = self._c.find(query, projection).sort("_id", ASCENDING).limit(limit)
+        return [d async for d in cursor]

@@ -1,16 +1,26 @@
 """The `read_state` collection: (groupId, userId) -> lastReadSeq high-water mark.
 
 `readByThrough`: every message of the group up to this seq has the user in its `readBy`
-(or is their own), so "mark read up to N" only has to look at the seqs after it."""
+(or is their own), so "mark read up to N" only has to look at the seqs after it.
+
+`mentionSeqs`: the seqs of the group's messages that mention the user, pushed by the group
+commit in the same round trip as the senders' marks and pruned up to the mark whenever it
+moves here; `unreadMentions` counts those above `lastReadSeq`, from the document the
+group list reads anyway (no query per group, no history scan)."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from bson import ObjectId
 from pymongo import UpdateOne
 
 from safechat.repositories.db import Database
+
+# Seqs kept per (group, user) at most: a conversation never read keeps its newest ones,
+# so unreadMentions counts up to this many (documented in docs/protocol.md).
+MAX_MENTION_SEQS = 500
 
 
 class ReadStateRepository:
@@ -32,7 +42,8 @@ class ReadStateRepository:
             marks["readByThrough"] = read_by_through
         await self._c.update_one(
             {"groupId": group_id, "userId": user_id},
-            {"$max": marks, "$set": {"updatedAt": now}},
+            # Mentions at or below the new mark are read: dropped, so the list stays short.
+            {"$max": marks, "$set": {"updatedAt": now}, "$pull": {"mentionSeqs": {"$lte": seq}}},
             upsert=True,
         )
 
@@ -40,22 +51,100 @@ class ReadStateRepository:
         doc = await self._c.find_one({"groupId": group_id, "userId": user_id}, {"readByThrough": 1})
         return int(doc.get("readByThrough", 0)) if doc else 0
 
-    async def advance_many(self, group_id: ObjectId, marks: dict[str, int], now: datetime) -> None:
-        """`advance` for several users of one group in one round trip."""
-        if not marks:
-            return
-        await self._c.bulk_write(
-            [
-                UpdateOne(
-                    {"groupId": group_id, "userId": user_id},
-                    {"$max": {"lastReadSeq": seq}, "$set": {"updatedAt": now}},
-                    upsert=True,
-                )
-                for user_id, seq in marks.items()
-            ],
-            ordered=False,
-        )
+    async def advance_many(
+        self,
+        group_id: ObjectId,
+        marks: dict[str, int],
+        now: datetime,
+        *,
+        mentions: dict[str, list[int]] | None = None,
+    ) -> None:
+        """`advance` for several users of one group in one round trip, which also records
+        `mentions` (user -> seqs of messages mentioning them)."""
+        ops = [
+            UpdateOne(
+                {"groupId": group_id, "userId": user_id},
+                {"$max": {"lastReadSeq": seq}, "$set": {"updatedAt": now}},
+                upsert=True,
+            )
+            for user_id, seq in marks.items()
+        ]
+        ops += [
+            UpdateOne(
+                {"groupId": group_id, "userId": user_id},
+                {"$push": {"mentionSeqs": {"$each": seqs, "$slice": -MAX_MENTION_SEQS}}},
+                upsert=True,
+            )
+            for user_id, seqs in (mentions or {}).items()
+        ]
+        if ops:
+            await self._c.bulk_write(ops, ordered=False)
 
     async def for_user(self, user_id: str, group_ids: list[ObjectId]) -> dict[str, int]:
         cursor = self._c.find({"userId": user_id, "groupId": {"$in": group_ids}})
         return {str(d["groupId"]): int(d.get("lastReadSeq", 0)) async for d in cursor}
+
+    async def all_for_user(self, user_id: str) -> dict[str, int]:
+        """groupId -> lastReadSeq for every group the user has a mark in."""
+        cursor = self._c.find({"userId": user_id}, {"groupId": 1, "lastReadSeq": 1})
+        return {str(d["groupId"]): int(d.get("lastReadSeq", 0)) async for d in cursor}
+
+    async def delete_user(self, user_id: str) -> int:
+        result = await self._c.delete_many({"userId": user_id})
+        return result.deleted_count
+
+    # --- per-user settings of a conversation (protocol §8 muting) ---------------
+    # They live beside the read marks: the summaries read this document anyway.
+
+    async def states_for_user(
+        self, user_id: str, group_ids: list[ObjectId]
+    ) -> dict[str, UserGroupState]:
+        """groupId -> the user's read mark, unread mentions and mute, in one query (the
+        summaries read this document anyway)."""
+        cursor = self._c.find(
+            {"userId": user_id, "groupId": {"$in": group_ids}},
+            {"groupId": 1, "lastReadSeq": 1, "mentionSeqs": 1, "muted": 1, "mutedUntil": 1},
+        )
+        found: dict[str, UserGroupState] = {}
+        async for d in cursor:
+            mark = int(d.get("lastReadSeq", 0))
+            unread = sum(1 for s in d.get("mentionSeqs") or [] if int(s) > mark)
+            mute = Mute(_aware(d.get("mutedUntil"))) if d.get("muted") else None
+            found[str(d["groupId"])] = UserGroupState(mark, unread, mute)
+        return found
+
+    async def set_mute(
+        self, group_id: ObjectId, user_id: str, muted: bool, until: datetime | None, now: datetime
+    ) -> None:
+        await self._c.update_one(
+            {"groupId": group_id, "userId": user_id},
+            {"$set": {"muted": muted, "mutedUntil": until if muted else None, "updatedAt": now}},
+            upsert=True,
+        )
+
+    async def muted_user_ids(self, group_id: ObjectId, now: datetime) -> set[str]:
+        """Who has the group muted at `now` (the notification webhooks skip them)."""
+        cursor = self._c.find({"groupId": group_id, "muted": True}, {"userId": 1, "mutedUntil": 1})
+        return {d["userId"] async for d in cursor if Mute(_aware(d.get("mutedUntil"))).at(now)}
+
+
+@dataclass(frozen=True, slots=True)
+class Mute:
+    until: datetime | None  # None: until unmuted
+
+    def at(self, now: datetime) -> bool:
+        return self.until is None or self.until > now
+
+
+@dataclass(frozen=True, slots=True)
+class UserGroupState:
+    """One user's state in one conversation, as the group summaries show it."""
+
+    mark: int = 0
+    unread_mentions: int = 0
+    mute: Mute | None = None
+
+
+def _aware(value: datetime | None) -> datetime | None:
+    # PyMongo hands back naive UTC datetimes unless the client is tz-aware.
+    return value.replace(tzinfo=UTC) if value is not None and value.tzinfo is None else value

@@ -60,3 +60,8 @@ class SessionRepository:
             {"nodeId": node_id, "endedAt": None}, {"$set": {"endedAt": now}}
         )
         return result.modified_count
+
+    async def delete_user(self, user_id: str) -> int:
+        """The user's connection records (addresses, user agents): erased with them."""
+        result = await self._c.delete_many({"userId": user_id})
+        return result.deleted_count

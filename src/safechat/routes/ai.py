@@ -5,6 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from safechat.container import SERVICES
+from safechat.errors import ErrorCode
 from safechat.models.ai import (
     FeedbackSummaryQuery,
     ModerateBody,
@@ -16,8 +17,22 @@ from safechat.models.ai import (
     TypingSuggestionsRequest,
 )
 from safechat.models.common import parse_iso
-from safechat.routes.common import add_api_routes, ok, path_id, read_body, read_query, user_id
+from safechat.models.responses import (
+    FeedbackSummaryResponse,
+    ModerationResponse,
+    Ok,
+    SearchResponse,
+    SmartRepliesResponse,
+    SummaryResponse,
+    TypingSuggestionResponse,
+)
+from safechat.routes.common import ok, path_id, read_body, read_query, user_id
+from safechat.routes.spec import api, register
 from safechat.services.ai.service import AIService
+
+IN_GROUP = (ErrorCode.GROUP_NOT_FOUND, ErrorCode.ACCESS_DENIED)
+AI_UNAVAILABLE = ErrorCode.AI_UNAVAILABLE
+AI = (*IN_GROUP, AI_UNAVAILABLE)
 
 
 def _svc(request: web.Request) -> AIService:
@@ -77,16 +92,87 @@ async def feedback_summary(request: web.Request) -> web.Response:
 
 
 def setup(app: web.Application) -> None:
-    add_api_routes(
+    register(
         app,
         [
-            web.post("/api/ai/smart-replies", smart_replies),
-            web.post("/api/ai/typing-suggestions", typing_suggestions),
-            web.post("/api/ai/moderate-content", moderate_content),
-            web.post("/api/ai/summarize", summarize),
-            web.post("/api/ai/search", search),
-            web.post("/api/ai/feedback", feedback),
-            web.get("/api/ai/feedback/summary", feedback_summary),
-            web.get("/api/messages/group/{groupId}/search", search_group),
+            api(
+                "POST",
+                "/api/ai/smart-replies",
+                smart_replies,
+                "Smart replies",
+                tag="ai",
+                body=SmartRepliesRequest,
+                ok={200: SmartRepliesResponse},
+                errors=AI,
+            ),
+            api(
+                "POST",
+                "/api/ai/typing-suggestions",
+                typing_suggestions,
+                "Complete a draft",
+                tag="ai",
+                body=TypingSuggestionsRequest,
+                ok={200: TypingSuggestionResponse},
+                errors=AI,
+            ),
+            api(
+                "POST",
+                "/api/ai/moderate-content",
+                moderate_content,
+                "Moderate a text",
+                tag="ai",
+                body=ModerateBody,
+                ok={200: ModerationResponse},
+                errors=(AI_UNAVAILABLE,),
+            ),
+            api(
+                "POST",
+                "/api/ai/summarize",
+                summarize,
+                "Summarize a group's recent messages",
+                tag="ai",
+                body=SummarizeBody,
+                ok={200: SummaryResponse},
+                errors=AI,
+            ),
+            api(
+                "POST",
+                "/api/ai/search",
+                search,
+                "Search a group's messages",
+                tag="ai",
+                body=SearchBody,
+                ok={200: SearchResponse},
+                errors=AI,
+            ),
+            api(
+                "POST",
+                "/api/ai/feedback",
+                feedback,
+                "Rate a suggestion",
+                tag="ai",
+                body=RateSuggestion,
+                ok={201: Ok},
+            ),
+            api(
+                "GET",
+                "/api/ai/feedback/summary",
+                feedback_summary,
+                "Suggestion ratings (owner, admin)",
+                tag="ai",
+                query=FeedbackSummaryQuery,
+                ok={200: FeedbackSummaryResponse},
+                errors=IN_GROUP,
+            ),
+            api(
+                "GET",
+                "/api/messages/group/{groupId}/search",
+                search_group,
+                "Search a group's messages",
+                tag="ai",
+                query=SearchQuery,
+                ok={200: SearchResponse},
+                errors=AI,
+            ),
         ],
     )

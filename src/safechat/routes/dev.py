@@ -11,8 +11,11 @@ from aiohttp import web
 
 from safechat.config import is_loopback_host
 from safechat.container import SERVICES, SETTINGS
+from safechat.errors import ErrorCode
 from safechat.models.dev import DevTokenRequest
+from safechat.models.responses import DevTokenResponse
 from safechat.routes.common import ok, read_body
+from safechat.routes.spec import Operation, register
 from safechat.services.ports import Limit
 from safechat.services.ratelimit import enforce
 
@@ -39,4 +42,22 @@ async def dev_token(request: web.Request) -> web.Response:
 
 
 def setup(app: web.Application) -> None:
-    app.router.add_post(PATH, dev_token)
+    register(
+        app,
+        [
+            Operation(
+                "POST",
+                PATH,
+                dev_token,
+                "Sign in as (dev only)",
+                tag="dev",
+                body=DevTokenRequest,
+                ok={200: DevTokenResponse},
+                public=True,
+                versioned=False,
+                errors=(ErrorCode.NOT_FOUND, ErrorCode.RATE_LIMITED),
+                description="Only with SAFECHAT_ENV=dev, the dev issuer, a loopback "
+                "listen address and a loopback caller; 404 otherwise.",
+            ),
+        ],
+    )

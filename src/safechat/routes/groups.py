@@ -5,6 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from safechat.container import SERVICES
+from safechat.errors import ErrorCode
 from safechat.models.group import (
     AddMember,
     ChangeRole,
@@ -13,8 +14,23 @@ from safechat.models.group import (
     TransferOwnership,
     UpdateGroup,
 )
-from safechat.routes.common import add_api_routes, ok, path_id, read_body, read_query, user_id
+from safechat.models.responses import (
+    DiscoverResponse,
+    GroupIdResponse,
+    GroupListResponse,
+    GroupResponse,
+    GroupViewResponse,
+    MemberRemovedResponse,
+    MembersResponse,
+)
+from safechat.routes.common import ok, path_id, read_body, read_query, user_id
+from safechat.routes.spec import api, register
 from safechat.services.groups.service import GroupService
+
+ACCESS_DENIED, CONFLICT = ErrorCode.ACCESS_DENIED, ErrorCode.CONFLICT
+GROUP_NOT_FOUND, USER_NOT_FOUND = ErrorCode.GROUP_NOT_FOUND, ErrorCode.USER_NOT_FOUND
+NOT_FOUND = ErrorCode.NOT_FOUND
+MANAGE = (GROUP_NOT_FOUND, ACCESS_DENIED, CONFLICT)
 
 
 def _svc(request: web.Request) -> GroupService:
@@ -102,22 +118,133 @@ async def transfer(request: web.Request) -> web.Response:
 
 
 def setup(app: web.Application) -> None:
-    add_api_routes(
+    register(
         app,
         [
-            web.post("/api/groups", create),
-            web.get("/api/groups", mine),
-            web.get("/api/groups/my-groups", mine),
-            web.get("/api/groups/discover", discover),
-            web.get("/api/groups/{id}", get_group),
-            web.patch("/api/groups/{id}", update),
-            web.delete("/api/groups/{id}", delete),
-            web.post("/api/groups/{id}/join", join),
-            web.post("/api/groups/{id}/leave", leave),
-            web.get("/api/groups/{id}/members", members),
-            web.post("/api/groups/{id}/members", add_member),
-            web.patch("/api/groups/{id}/members/{userId}", change_role),
-            web.delete("/api/groups/{id}/members/{userId}", remove_member),
-            web.post("/api/groups/{id}/transfer-ownership", transfer),
+            api(
+                "POST",
+                "/api/groups",
+                create,
+                "Create a group",
+                tag="groups",
+                body=CreateGroup,
+                ok={201: GroupResponse},
+                errors=(USER_NOT_FOUND, CONFLICT),
+            ),
+            api("GET", "/api/groups", mine, "My groups", tag="groups", ok={200: GroupListResponse}),
+            api(
+                "GET",
+                "/api/groups/my-groups",
+                mine,
+                "My groups (alias)",
+                tag="groups",
+                name="my_groups",
+                ok={200: GroupListResponse},
+            ),
+            api(
+                "GET",
+                "/api/groups/discover",
+                discover,
+                "Public groups, newest first",
+                tag="groups",
+                query=DiscoverQuery,
+                ok={200: DiscoverResponse},
+            ),
+            api(
+                "GET",
+                "/api/groups/{id}",
+                get_group,
+                "One group",
+                tag="groups",
+                ok={200: GroupViewResponse},
+                errors=(GROUP_NOT_FOUND, ACCESS_DENIED),
+                description="Members get the summary with `members`; anyone else, for a "
+                "public group, the public view.",
+            ),
+            api(
+                "PATCH",
+                "/api/groups/{id}",
+                update,
+                "Update a group (owner, admin)",
+                tag="groups",
+                body=UpdateGroup,
+                ok={200: GroupResponse},
+                errors=MANAGE,
+            ),
+            api(
+                "DELETE",
+                "/api/groups/{id}",
+                delete,
+                "Delete a group (owner)",
+                tag="groups",
+                ok={200: GroupIdResponse},
+                errors=MANAGE,
+            ),
+            api(
+                "POST",
+                "/api/groups/{id}/join",
+                join,
+                "Join a public group",
+                tag="groups",
+                ok={200: GroupResponse},
+                errors=MANAGE,
+            ),
+            api(
+                "POST",
+                "/api/groups/{id}/leave",
+                leave,
+                "Leave a group",
+                tag="groups",
+                ok={200: GroupIdResponse},
+                errors=MANAGE,
+            ),
+            api(
+                "GET",
+                "/api/groups/{id}/members",
+                members,
+                "Members",
+                tag="groups",
+                ok={200: MembersResponse},
+                errors=(GROUP_NOT_FOUND, ACCESS_DENIED),
+            ),
+            api(
+                "POST",
+                "/api/groups/{id}/members",
+                add_member,
+                "Add a member",
+                tag="groups",
+                body=AddMember,
+                ok={201: MembersResponse},
+                errors=(*MANAGE, USER_NOT_FOUND),
+            ),
+            api(
+                "PATCH",
+                "/api/groups/{id}/members/{userId}",
+                change_role,
+                "Change a member's role (owner)",
+                tag="groups",
+                body=ChangeRole,
+                ok={200: MembersResponse},
+                errors=(*MANAGE, NOT_FOUND),
+            ),
+            api(
+                "DELETE",
+                "/api/groups/{id}/members/{userId}",
+                remove_member,
+                "Remove a member (or yourself)",
+                tag="groups",
+                ok={200: MemberRemovedResponse},
+                errors=(*MANAGE, NOT_FOUND),
+            ),
+            api(
+                "POST",
+                "/api/groups/{id}/transfer-ownership",
+                transfer,
+                "Transfer ownership (owner)",
+                tag="groups",
+                body=TransferOwnership,
+                ok={200: GroupResponse},
+                errors=MANAGE,
+            ),
         ],
     )

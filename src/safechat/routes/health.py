@@ -9,7 +9,10 @@ from aiohttp import web
 
 from safechat import __version__
 from safechat.container import METRICS, SERVICES, SETTINGS, STARTED_AT
+from safechat.errors import ErrorCode
 from safechat.metrics import CONTENT_TYPE
+from safechat.models.health import Health, Info, Jwks, Live, Ready
+from safechat.routes.spec import public, register
 
 HEALTH_DB_TIMEOUT = 2.0
 
@@ -84,11 +87,59 @@ async def jwks(request: web.Request) -> web.Response:
 
 
 def setup(app: web.Application) -> None:
-    app.router.add_get("/health", health)
-    app.router.add_get("/info", info)
-    app.router.add_get("/metrics", metrics)
-    app.router.add_get("/api/health/live", live)
-    app.router.add_get("/api/health/ready", ready)
-    app.router.add_get("/api/v1/health/live", live)
-    app.router.add_get("/api/v1/health/ready", ready)
-    app.router.add_get("/.well-known/jwks.json", jwks)
+    register(
+        app,
+        [
+            public(
+                "GET",
+                "/health",
+                health,
+                "Health (database ping)",
+                ok={200: Health},
+                tag="health",
+            ),
+            public(
+                "GET",
+                "/info",
+                info,
+                "Server facts and limits",
+                ok={200: Info},
+                tag="health",
+            ),
+            public(
+                "GET",
+                "/metrics",
+                metrics,
+                "Prometheus metrics",
+                ok={200: "text/plain"},
+                tag="health",
+            ),
+            public(
+                "GET",
+                "/api/health/live",
+                live,
+                "Liveness",
+                versioned=True,
+                ok={200: Live},
+                tag="health",
+            ),
+            public(
+                "GET",
+                "/api/health/ready",
+                ready,
+                "Readiness (503: no database)",
+                versioned=True,
+                ok={200: Ready, 503: Ready},
+                tag="health",
+            ),
+            public(
+                "GET",
+                "/.well-known/jwks.json",
+                jwks,
+                "The dev issuer's keys",
+                ok={200: Jwks},
+                errors=(ErrorCode.NOT_FOUND,),
+                tag="health",
+            ),
+        ],
+    )

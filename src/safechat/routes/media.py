@@ -6,14 +6,22 @@ from dataclasses import dataclass
 from typing import Annotated
 
 from aiohttp import BodyPartReader, web
+from aiohttp.http_exceptions import HttpProcessingError
 from pydantic import Field
 
 from safechat.container import SERVICES
-from safechat.errors import ChatError, PayloadTooLarge, ValidationFailed
+from safechat.errors import ChatError, ErrorCode, PayloadTooLarge, ValidationFailed
 from safechat.models.common import Inbound, ObjectIdStr, iso, storable_text, validate
 from safechat.models.media import MediaQuery, PresignRequest
 from safechat.models.message import ClientId, SendMessage
-from safechat.routes.common import add_api_routes, ok, path_id, read_body, read_query, user_id
+from safechat.models.responses import (
+    MediaResponse,
+    PresignResponse,
+    SentMessageResponse,
+    SignedUrlResponse,
+)
+from safechat.routes.common import ok, path_id, read_body, read_query, user_id
+from safechat.routes.spec import api, register
 from safechat.services.media.service import MediaService
 from safechat.services.ratelimit import enforce
 
@@ -22,6 +30,7 @@ FIELD_LIMIT = 64 * 1024  # a caption of 4000 characters is at most 16 KB of UTF-
 FORM_OVERHEAD = 256 * 1024  # boundaries, part headers and the text fields
 MAX_PARTS = 8
 FILE_FIELDS = ("file", "image")
+IN_GROUP = (ErrorCode.GROUP_NOT_FOUND, ErrorCode.ACCESS_DENIED)
 
 
 class UploadFields(Inbound):
@@ -90,7 +99,9 @@ async def read_upload(request: web.Request, names: tuple[str, ...]) -> UploadFor
                 )
         else:
             raise ValidationFailed("Too many form fields")
-    except (ValueError, AssertionError, UnicodeDecodeError) as exc:
+    # HttpProcessingError: a part's headers that do not parse (a control character in a
+    # field name), found by the contract fuzzing; a 400 like any other malformed form.
+    except (ValueError, AssertionError, UnicodeDecodeError, HttpProcessingError) as exc:
         raise ValidationFailed("Malformed multipart body") from exc
     if data is None:
         raise ValidationFailed("A file field named 'file' or 'image' is required")
@@ -153,13 +164,65 @@ async def fetch(request: web.Request) -> web.Response:
 
 
 def setup(app: web.Application) -> None:
-    add_api_routes(
+    register(
         app,
         [
-            web.post("/api/media/chat/upload", upload),
-            web.post("/api/media/chat/send", upload_and_send),
-            web.post("/api/media/presign", presign),
-            web.post("/api/media/{mediaId}/complete", complete),
-            web.get("/api/media/{mediaId}", fetch),
+            api(
+                "POST",
+                "/api/media/chat/upload",
+                upload,
+                "Upload a file",
+                tag="media",
+                form=UploadFields,
+                ok={201: MediaResponse},
+                errors=IN_GROUP,
+            ),
+            api(
+                "POST",
+                "/api/media/chat/send",
+                upload_and_send,
+                "Upload a file and send it",
+                tag="media",
+                form=SendFields,
+                ok={201: SentMessageResponse, 200: SentMessageResponse},
+                errors=(
+                    *IN_GROUP,
+                    ErrorCode.MESSAGE_NOT_FOUND,
+                    ErrorCode.MESSAGE_TOO_LONG,
+                    ErrorCode.CONTENT_REJECTED,
+                    ErrorCode.CONFLICT,
+                ),
+            ),
+            api(
+                "POST",
+                "/api/media/presign",
+                presign,
+                "A direct-upload URL",
+                tag="media",
+                body=PresignRequest,
+                ok={201: PresignResponse},
+                errors=IN_GROUP,
+            ),
+            api(
+                "POST",
+                "/api/media/{mediaId}/complete",
+                complete,
+                "Finish a direct upload",
+                tag="media",
+                ok={200: MediaResponse},
+                errors=(*IN_GROUP, ErrorCode.NOT_FOUND, ErrorCode.CONFLICT),
+            ),
+            api(
+                "GET",
+                "/api/media/{mediaId}",
+                fetch,
+                "Read a file (signed URL)",
+                tag="media",
+                query=MediaQuery,
+                ok={200: SignedUrlResponse, 302: None},
+                errors=(*IN_GROUP, ErrorCode.NOT_FOUND),
+                headers={302: {"Location": "The signed URL, valid for 10 minutes"}},
+                description="302 to a signed URL; with `redirect=false`, the URL as JSON.",
+            ),
         ],
     )

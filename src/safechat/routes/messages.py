@@ -5,10 +5,25 @@ from __future__ import annotations
 from aiohttp import web
 
 from safechat.container import SERVICES
+from safechat.errors import ErrorCode
 from safechat.models.message import EditMessageBody, HistoryQuery, MarkMessagesRead, SendMessage
-from safechat.routes.common import add_api_routes, ok, path_id, read_body, read_query, user_id
+from safechat.models.responses import (
+    EditHistoryResponse,
+    HistoryResponse,
+    MessageDeletedResponse,
+    MessageResponse,
+    MessagesReadResponse,
+    SentMessageResponse,
+)
+from safechat.routes.common import ok, path_id, read_body, read_query, user_id
+from safechat.routes.spec import api, register
 from safechat.services.messages.service import MessageService
 from safechat.services.ratelimit import enforce
+
+IN_GROUP = (ErrorCode.GROUP_NOT_FOUND, ErrorCode.ACCESS_DENIED)
+MESSAGE_NOT_FOUND, NOT_FOUND = ErrorCode.MESSAGE_NOT_FOUND, ErrorCode.NOT_FOUND
+CONFLICT, MESSAGE_TOO_LONG = ErrorCode.CONFLICT, ErrorCode.MESSAGE_TOO_LONG
+CONTENT_REJECTED = ErrorCode.CONTENT_REJECTED
 
 
 def _svc(request: web.Request) -> MessageService:
@@ -53,14 +68,75 @@ async def read(request: web.Request) -> web.Response:
 
 
 def setup(app: web.Application) -> None:
-    add_api_routes(
+    register(
         app,
         [
-            web.get("/api/messages/group/{groupId}", history),
-            web.post("/api/messages", send),
-            web.post("/api/messages/read", read),
-            web.patch("/api/messages/{id}", edit),
-            web.get("/api/messages/{id}/history", edit_history),
-            web.delete("/api/messages/{id}", delete),
+            api(
+                "GET",
+                "/api/messages/group/{groupId}",
+                history,
+                "History, oldest first",
+                tag="messages",
+                query=HistoryQuery,
+                ok={200: HistoryResponse},
+                errors=(*IN_GROUP, MESSAGE_NOT_FOUND),
+            ),
+            api(
+                "POST",
+                "/api/messages",
+                send,
+                "Send a message",
+                tag="messages",
+                body=SendMessage,
+                ok={201: SentMessageResponse, 200: SentMessageResponse},
+                errors=(
+                    *IN_GROUP,
+                    MESSAGE_NOT_FOUND,
+                    NOT_FOUND,
+                    CONFLICT,
+                    MESSAGE_TOO_LONG,
+                    CONTENT_REJECTED,
+                ),
+                description="201 with the new message; a repeated `tempId` answers 200 "
+                "with the first one (`duplicate: true`).",
+            ),
+            api(
+                "POST",
+                "/api/messages/read",
+                read,
+                "Mark messages read",
+                tag="messages",
+                body=MarkMessagesRead,
+                ok={200: MessagesReadResponse},
+                errors=IN_GROUP,
+            ),
+            api(
+                "PATCH",
+                "/api/messages/{id}",
+                edit,
+                "Edit a message (sender)",
+                tag="messages",
+                body=EditMessageBody,
+                ok={200: MessageResponse},
+                errors=(*IN_GROUP, MESSAGE_NOT_FOUND, MESSAGE_TOO_LONG, CONTENT_REJECTED),
+            ),
+            api(
+                "GET",
+                "/api/messages/{id}/history",
+                edit_history,
+                "A message's edit history",
+                tag="messages",
+                ok={200: EditHistoryResponse},
+                errors=(*IN_GROUP, MESSAGE_NOT_FOUND),
+            ),
+            api(
+                "DELETE",
+                "/api/messages/{id}",
+                delete,
+                "Delete a message",
+                tag="messages",
+                ok={200: MessageDeletedResponse},
+                errors=(*IN_GROUP, MESSAGE_NOT_FOUND),
+            ),
         ],
     )

@@ -11,6 +11,8 @@ from pathlib import Path
 from aiohttp import web
 
 from safechat.container import SETTINGS
+from safechat.models.health import WebClientConfig
+from safechat.routes.spec import Operation, register
 
 WEB_DIR = Path(__file__).resolve().parent.parent / "web"
 VENDOR_FILE = "socket.io.esm.min.js"
@@ -55,6 +57,20 @@ def setup(app: web.Application) -> None:
     if not app[SETTINGS].web_client:
         return
     app.router.add_get("/", index)
-    app.router.add_get("/app/config.json", client_config)
+    register(
+        app,
+        [
+            Operation(
+                "GET",
+                "/app/config.json",
+                client_config,
+                "The web client's settings",
+                tag="web",
+                ok={200: WebClientConfig},
+                public=True,
+                versioned=False,
+            ),
+        ],
+    )
     app.router.add_get(f"/app/vendor/{VENDOR_FILE}", vendor)
     app.router.add_static("/app/", WEB_DIR, append_version=False)

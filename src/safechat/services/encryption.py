@@ -151,11 +151,8 @@ class Encryptor:
 
     def _decrypt_legacy(self, stored: str, group_id: str) -> str:
         """The old Node service's format: AES-128-CBC in a JSON string."""
-        try:
-            doc = json.loads(stored)
-        except ValueError as exc:
-            raise DecryptionError("not a legacy envelope") from exc
-        if not isinstance(doc, dict) or "encrypted" not in doc or "iv" not in doc:
+        doc = legacy_envelope(stored)
+        if doc is None:
             raise DecryptionError("not a legacy envelope")
         if self._legacy_secret is None:
             raise DecryptionError("LEGACY_ENCRYPTION_SECRET is not configured")
@@ -173,6 +170,17 @@ class Encryptor:
     def is_current(self, stored: object) -> bool:
         """True when stored content already uses the primary key (for re-encryption)."""
         return isinstance(stored, Mapping) and stored.get("kid") == self._primary
+
+
+def legacy_envelope(stored: str) -> dict[str, Any] | None:
+    """The old service's JSON envelope in `stored`, None when it is not one (plain text)."""
+    try:
+        doc = json.loads(stored)
+    except ValueError:
+        return None
+    if not isinstance(doc, dict) or "encrypted" not in doc or "iv" not in doc:
+        return None
+    return doc
 
 
 def legacy_key(group_id: str, secret: str) -> bytes:

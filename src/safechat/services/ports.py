@@ -98,6 +98,9 @@ class Notifier(Protocol):
     async def close_group(self, group_id: str) -> None:
         """Empties the group's room (the group was deleted)."""
 
+    async def disconnect_user(self, user_id: str) -> None:
+        """Disconnects every live socket of the user, on every node."""
+
 
 class PresenceStore(Protocol):
     """Live sockets per user, with expiry so a dead node's sockets drop out.
@@ -295,3 +298,15 @@ class MediaStore(Protocol):
 
     def scan(self, prefix: str) -> AsyncIterator[list[StoredObject]]:
         """Every object whose key starts with `prefix`, a page at a time (for the sweep)."""
+
+
+# --- notification webhooks (docs/webhooks.md) -------------------------------------------
+
+
+class WebhookSender(Protocol):
+    """POSTs one delivery to the operator's endpoint."""
+
+    async def post(
+        self, url: str, body: bytes, headers: dict[str, str], timeout_seconds: float
+    ) -> int:
+        """The HTTP status of the answer; raises on a timeout or a connection failure."""

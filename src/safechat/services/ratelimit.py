@@ -49,3 +49,5 @@ class Limits:
     ai: Limit
     rest: Limit
     group_create: Limit
+    # Export and erasure: whole-account reads and writes, rare by nature.
+    account: Limit

@@ -39,7 +39,7 @@ class UserService:
         fields = {k: v for k, v in fields.items() if v is not None}
         if claims.username:
             fields["username"] = claims.username.lower()
-        stored = await self._users.get(claims.sub)
+        stored = await self._users.get_current(claims.sub)
         if stored is not None and stored.has(fields):
             self._recent[claims.sub] = self._clock.monotonic()
             return stored
@@ -124,6 +124,13 @@ class UserService:
                 "Unknown user: users must have signed in once",
                 details={"userIds": sorted(missing)},
             )
+
+    async def erase(self, user_id: str) -> None:
+        """Deletes the user record; this node forgets it, so the next request or
+        connect with a valid token creates a new, empty user."""
+        await self._users.delete(user_id)
+        self._recent.pop(user_id, None)
+        self._summaries.pop(user_id, None)
 
     async def touch_last_seen(self, user_id: str) -> None:
         await self._users.touch_last_seen(user_id, self._clock.now())

@@ -21,6 +21,11 @@ def _member_ids(doc: Doc) -> list[str]:
     return [m["userId"] for m in doc.get("members", [])]
 
 
+def _may_send(doc: Doc, members: Sequence[str]) -> bool:
+    blocked = set(doc.get("sendBlocked", ()))
+    return set(members) <= set(_member_ids(doc)) and not blocked & set(members)
+
+
 class FakeGroupRepository(Faults):
     """Documents as MongoDB holds them; every method reads or changes one document with
     no await in between, so each is atomic as its find_one_and_update is."""
@@ -118,7 +123,7 @@ class FakeGroupRepository(Faults):
         self, group_id: ObjectId, user_id: str, role: Role, now: datetime
     ) -> Group | None:
         doc = self._active(group_id)
-        if doc is None or user_id in _member_ids(doc):
+        if doc is None or user_id in _member_ids(doc) or user_id in doc.get("bannedIds", ()):
             return None
         doc["members"].append({"userId": user_id, "role": role.value, "joinedAt": now})
         doc["updatedAt"] = now
@@ -176,7 +181,7 @@ class FakeGroupRepository(Faults):
         self, group_id: ObjectId, count: int, now: datetime, *, members: Sequence[str] = ()
     ) -> int | None:
         doc = self._active(group_id)
-        if doc is None or not set(members) <= set(_member_ids(doc)):
+        if doc is None or not _may_send(doc, members):
             return None
         doc["lastSeq"] = int(doc.get("lastSeq", 0)) + count
         doc["lastMessageAt"] = now
@@ -185,7 +190,7 @@ class FakeGroupRepository(Faults):
     @faulty
     async def has_members(self, group_id: ObjectId, members: Sequence[str]) -> bool:
         doc = self._active(group_id)
-        return doc is not None and set(members) <= set(_member_ids(doc))
+        return doc is not None and _may_send(doc, members)
 
     @faulty
     async def last_seqs(self, group_ids: list[ObjectId]) -> dict[str, int]:

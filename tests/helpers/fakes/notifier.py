@@ -77,6 +77,9 @@ class RecordingNotifier:
     async def close_group(self, group_id: str) -> None:
         self.sent.append(Sent("close", group_id))
 
+    async def disconnect_user(self, user_id: str) -> None:
+        self.sent.append(Sent("disconnect", f"user:{user_id}"))
+
     def events(self, name: str) -> list[Sent]:
         return [s for s in self.sent if s.event == name]
 

@@ -11,6 +11,7 @@ from bson import ObjectId
 
 from safechat.errors import Conflict, DuplicateKey
 from safechat.models.user import User
+from safechat.repositories.read_state import Mute, UserGroupState
 from tests.helpers.fakes.clock import START
 from tests.helpers.fakes.faults import Faults, faulty
 
@@ -47,6 +48,10 @@ class FakeUserRepository(Faults):
     async def get(self, user_id: str) -> User | None:
         doc = self.docs.get(user_id)
         return User.from_doc(doc) if doc else None
+
+    @faulty
+    async def get_current(self, user_id: str) -> User | None:
+        return await self.get(user_id)  # no directory keys kept here
 
     @faulty
     async def get_many(self, user_ids: Iterable[str]) -> dict[str, User]:
@@ -86,6 +91,8 @@ class FakeReadStateRepository(Faults):
         super().__init__()
         self.marks: dict[tuple[ObjectId, str], int] = {}
         self.read_by: dict[tuple[ObjectId, str], int] = {}
+        self.mention_seqs: dict[tuple[ObjectId, str], list[int]] = {}
+        self.mutes: dict[tuple[ObjectId, str], Mute] = {}
 
     @faulty
     async def advance(
@@ -107,14 +114,49 @@ class FakeReadStateRepository(Faults):
         return self.read_by.get((group_id, user_id), 0)
 
     @faulty
-    async def advance_many(self, group_id: ObjectId, marks: dict[str, int], now: datetime) -> None:
+    async def advance_many(
+        self,
+        group_id: ObjectId,
+        marks: dict[str, int],
+        now: datetime,
+        *,
+        mentions: dict[str, list[int]] | None = None,
+    ) -> None:
         for user_id, seq in marks.items():
             key = (group_id, user_id)
             self.marks[key] = max(self.marks.get(key, seq), seq)
+        for user_id, seqs in (mentions or {}).items():
+            self.mention_seqs.setdefault((group_id, user_id), []).extend(seqs)
 
     @faulty
     async def for_user(self, user_id: str, group_ids: list[ObjectId]) -> dict[str, int]:
         return {str(g): self.marks[(g, user_id)] for g in group_ids if (g, user_id) in self.marks}
+
+    @faulty
+    async def states_for_user(
+        self, user_id: str, group_ids: list[ObjectId]
+    ) -> dict[str, UserGroupState]:
+        found: dict[str, UserGroupState] = {}
+        for g in group_ids:
+            key = (g, user_id)
+            if key in self.marks or key in self.mention_seqs or key in self.mutes:
+                mark = self.marks.get(key, 0)
+                unread = sum(1 for s in self.mention_seqs.get(key, []) if s > mark)
+                found[str(g)] = UserGroupState(mark, unread, self.mutes.get(key))
+        return found
+
+    @faulty
+    async def set_mute(
+        self, group_id: ObjectId, user_id: str, muted: bool, until: datetime | None, now: datetime
+    ) -> None:
+        if muted:
+            self.mutes[(group_id, user_id)] = Mute(until)
+        else:
+            self.mutes.pop((group_id, user_id), None)
+
+    @faulty
+    async def muted_user_ids(self, group_id: ObjectId, now: datetime) -> set[str]:
+        return {u for (g, u), m in self.mutes.items() if g == group_id and m.at(now)}
 
 
 class FakeAuditRepository(Faults):

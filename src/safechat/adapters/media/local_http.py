@@ -17,6 +17,7 @@ from safechat.errors import (
     PayloadTooLarge,
     UploadClosed,
 )
+from safechat.routes.spec import public, register
 from safechat.services.media.files import content_disposition
 
 
@@ -78,5 +79,28 @@ async def receive(request: web.Request) -> web.Response:
 
 
 def setup_routes(app: web.Application) -> None:
-    app.router.add_get(PREFIX + "{key:.+}", serve)
-    app.router.add_put(PREFIX + "{key:.+}", receive)
+    # Reached only through signed URLs (presign, GET /api/media/{id}): the signature is in
+    # the query string the server made, so the document describes no parameters of it.
+    register(
+        app,
+        [
+            public(
+                "GET",
+                PREFIX + "{key:.+}",
+                serve,
+                "A signed media URL",
+                ok={200: "application/octet-stream"},
+                errors=(ErrorCode.ACCESS_DENIED, ErrorCode.NOT_FOUND),
+                tag="media",
+            ),
+            public(
+                "PUT",
+                PREFIX + "{key:.+}",
+                receive,
+                "A signed direct-upload URL",
+                ok={200: None},
+                errors=(ErrorCode.ACCESS_DENIED, ErrorCode.NOT_FOUND, ErrorCode.PAYLOAD_TOO_LARGE),
+                tag="media",
+            ),
+        ],
+    )

@@ -82,3 +82,8 @@ class SocketIONotifier:
 
     async def close_group(self, group_id: str) -> None:
         await self._sio.close_room(group_room(group_id))
+
+    async def disconnect_user(self, user_id: str) -> None:
+        # A sid of another node: the client manager forwards the disconnect to it.
+        for sid in await self._user_sids(user_id):
+            await self._sio.disconnect(sid)

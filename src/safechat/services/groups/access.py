@@ -30,10 +30,7 @@ class GroupAccess:
 
     async def require_role(self, group_id: str, user_id: str, minimum: Role) -> Group:
         group = await self.require_member(group_id, user_id)
-        role = group.role_of(user_id)
-        assert role is not None
-        if role.rank < minimum.rank:
-            raise AccessDenied(f"Only the group {minimum.value} or above may do this")
+        check_role(group, user_id, minimum)
         return group
 
     async def room_ids_for(self, user_id: str) -> list[str]:
@@ -46,3 +43,11 @@ class GroupAccess:
         """Everyone sharing at least one active group with the user (the user included)."""
         groups = await self._groups.for_member(user_id)
         return list(dict.fromkeys(m.user_id for g in groups for m in g.members))
+
+
+def check_role(group: Group, user_id: str, minimum: Role) -> None:
+    """For a member: ACCESS_DENIED below `minimum`."""
+    role = group.role_of(user_id)
+    assert role is not None
+    if role.rank < minimum.rank:
+        raise AccessDenied(f"Only the group {minimum.value} or above may do this")

@@ -11,8 +11,9 @@ from safechat.errors import GroupNotFound, ValidationFailed
 from safechat.models.group import CreateGroup, Role, UpdateGroup
 from safechat.repositories.audit import AuditRepository
 from safechat.repositories.groups import GroupRepository, new_group_doc
-from safechat.services.groups.access import GroupAccess
+from safechat.services.groups.access import GroupAccess, check_role
 from safechat.services.groups.announce import GroupAnnouncer
+from safechat.services.groups.members import refuse_direct
 from safechat.services.groups.views import GroupViews
 from safechat.services.ports import Clock, Limit, MessageHooks, RateLimiter
 from safechat.services.ratelimit import enforce
@@ -63,7 +64,9 @@ class GroupManagement:
         return await self._views.summary(user_id, group)
 
     async def update(self, user_id: str, group_id: str, body: UpdateGroup) -> dict[str, Any]:
-        await self._access.require_role(group_id, user_id, Role.ADMIN)
+        current = await self._access.require_member(group_id, user_id)
+        refuse_direct(current, "Direct conversations have no name or settings of their own")
+        check_role(current, user_id, Role.ADMIN)
         fields = body.model_dump(exclude_none=True)
         if not fields:
             raise ValidationFailed("Nothing to update")
@@ -75,7 +78,9 @@ class GroupManagement:
         return await self._views.summary(user_id, group)
 
     async def delete(self, user_id: str, group_id: str) -> None:
-        await self._access.require_role(group_id, user_id, Role.OWNER)
+        current = await self._access.require_member(group_id, user_id)
+        refuse_direct(current, "Direct conversations cannot be deleted; mute them instead")
+        check_role(current, user_id, Role.OWNER)
         now = self._clock.now()
         group = await self._groups.soft_delete(ObjectId(group_id), now)
         if group is None:

@@ -16,6 +16,7 @@ from safechat.repositories.messages import MessageRepository
 from safechat.repositories.read_state import ReadStateRepository
 from safechat.services.groups.access import GroupAccess
 from safechat.services.groups.announce import GroupAnnouncer
+from safechat.services.groups.bans import BanGate
 from safechat.services.groups.management import GroupManagement
 from safechat.services.groups.members import GroupMembers
 from safechat.services.groups.views import GroupViews
@@ -29,6 +30,7 @@ from safechat.services.ports import (
     RateLimiter,
 )
 from safechat.services.users import UserService
+from safechat.services.webhooks.events import WebhookEvents
 
 
 class GroupService:
@@ -47,18 +49,21 @@ class GroupService:
         create_limit: Limit,
         *,
         hooks: MessageHooks | None = None,
+        bans: BanGate | None = None,
+        webhooks: WebhookEvents | None = None,
     ) -> None:
         access = GroupAccess(groups)
         views = GroupViews(access, groups, messages, read_state, users, presence, renderer, clock)
-        announce = GroupAnnouncer(notifier, views)
+        announce = GroupAnnouncer(notifier, views, webhooks)
         self._access = access
         self._views = views
         self._management = GroupManagement(
             access, views, announce, groups, audit, users, clock, limiter, create_limit,
             hooks=hooks,
         )  # fmt: skip
+        self._announce = announce
         self._members = GroupMembers(
-            access, views, announce, groups, read_state, audit, users, clock
+            access, views, announce, groups, read_state, audit, users, clock, bans
         )
 
     # --- lookups and checks (access.py) ---------------------------------------
@@ -139,3 +144,15 @@ class GroupService:
 
     async def transfer(self, actor: str, group_id: str, target: str) -> dict[str, Any]:
         return await self._members.transfer(actor, group_id, target)
+
+    # --- for direct conversations and bans (services/people/) --------------------
+
+    async def announce_added(self, group: Group, user_id: str) -> None:
+        """`group_added` to the user, whose sockets join the room (after the write)."""
+        await self._announce.added(group, user_id)
+
+    async def ban_remove(self, actor: str, group: Group, target: str) -> None:
+        await self._members.ban_remove(actor, group, target)
+
+    async def leave_direct_for_erasure(self, user_id: str, group: Group) -> None:
+        await self._members.leave_direct_for_erasure(user_id, group)

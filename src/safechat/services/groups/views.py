@@ -11,7 +11,7 @@ from safechat.errors import AccessDenied
 from safechat.models.group import DiscoverQuery, Group
 from safechat.repositories.groups import GroupRepository
 from safechat.repositories.messages import MessageRepository
-from safechat.repositories.read_state import ReadStateRepository
+from safechat.repositories.read_state import ReadStateRepository, UserGroupState
 from safechat.services.groups.access import GroupAccess
 from safechat.services.groups.latest import SharedLatest
 from safechat.services.messages.rendering import MessageRenderer
@@ -48,17 +48,30 @@ class GroupViews:
         ids = [g.id for g in groups]
         if not ids:
             return []
-        read = await self._read_state.for_user(user_id, ids)
+        states = await self._read_state.states_for_user(user_id, ids)
         source = self._shared_latest if shared else self._messages
         latest = await source.latest({g.id: g.last_seq for g in groups})
+        peer_ids = {g.gid: p for g in groups if (p := g.peer_of(user_id)) is not None}
+        peers: dict[str, dict[str, Any]] = {}
+        if peer_ids:  # display data: the per-node summary cache (reconnects read no more)
+            await self._users.warm(peer_ids.values())
+            peers = {p: await self._users.summary(p) for p in set(peer_ids.values())}
+        now = self._clock.now()
         out = []
         for g in groups:
             last = latest.get(g.gid)
+            state = states.get(g.gid, UserGroupState())
+            mark, mentions, mute = state.mark, state.unread_mentions, state.mute
+            peer = peer_ids.get(g.gid)
             out.append(
                 g.summary(
                     user_id,
-                    unread_count=max(0, g.last_seq - read.get(g.gid, 0)),
+                    unread_count=max(0, g.last_seq - mark),
+                    unread_mentions=mentions,
                     last_message=self._renderer.render(last) if last else None,
+                    muted=mute is not None and mute.at(now),
+                    muted_until=mute.until if mute else None,
+                    peer=peers[peer] if peer is not None else None,
                 )
             )
         return out

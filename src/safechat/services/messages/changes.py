@@ -9,11 +9,13 @@ from safechat.errors import AccessDenied, Conflict, MessageNotFound
 from safechat.events import Event, MessageDeleted, MessageEdited, MessageReaction
 from safechat.models.common import iso
 from safechat.models.group import Role
+from safechat.models.message import StoredMessage
 from safechat.repositories.messages import MessageRepository
 from safechat.services.encryption import Encryptor
 from safechat.services.messages.checks import MessageChecks
 from safechat.services.messages.rendering import MessageRenderer
 from safechat.services.ports import Clock, Notifier
+from safechat.services.webhooks.events import NoWebhooks, WebhookEvents
 
 
 class MessageChanges:
@@ -27,6 +29,7 @@ class MessageChanges:
         clock: Clock,
         *,
         max_reactions: int,
+        webhooks: WebhookEvents | None = None,
     ) -> None:
         self._checks = checks
         self._messages = messages
@@ -35,6 +38,7 @@ class MessageChanges:
         self._notify = notifier
         self._clock = clock
         self._max_reactions = max_reactions
+        self._webhooks = webhooks or NoWebhooks()
 
     async def edit(self, user_id: str, message_id: str, content: str) -> dict[str, Any]:
         group, message = await self._checks.member_message(user_id, message_id)
@@ -63,6 +67,7 @@ class MessageChanges:
         elif self._checks.hooks is not None:  # a caption removed: its vector goes too
             await self._checks.hooks.on_deleted(message.id)
         wire = self._renderer.render(updated)
+        await self._webhooks.record("message.updated", _change(updated, group.gid, user_id))
         edited: MessageEdited = {"message": wire}
         await self._notify.to_group(group.gid, Event.MESSAGE_EDITED, edited)
         return wire
@@ -89,6 +94,7 @@ class MessageChanges:
             raise MessageNotFound("The message was already deleted")
         if self._checks.hooks is not None:
             await self._checks.hooks.on_deleted(message.id)
+        await self._webhooks.record("message.deleted", _change(message, group.gid, user_id))
         event: MessageDeleted = {
             "messageId": message_id,
             "groupId": group.gid,
@@ -119,3 +125,14 @@ class MessageChanges:
         }
         await self._notify.to_group(group.gid, Event.MESSAGE_REACTION, event)
         return dict(event)
+
+
+def _change(message: StoredMessage, group_id: str, by: str) -> dict[str, Any]:
+    """A webhook's data for an edit or a delete: ids only, never content."""
+    return {
+        "groupId": group_id,
+        "messageId": str(message.id),
+        "seq": message.seq,
+        "senderId": message.sender_id,
+        "by": by,
+    }

@@ -30,6 +30,7 @@ class Draft:
     reply_to: ObjectId | None = None
     media: dict[str, Any] | None = None
     moderation: dict[str, Any] | None = None
+    mentions: list[str] = field(default_factory=list)
 
     @property
     def key(self) -> tuple[str, str] | None:
@@ -37,13 +38,25 @@ class Draft:
 
 
 @dataclass(frozen=True, slots=True)
+class ThreadState:
+    """A thread parent's counters right after a batch's replies were counted."""
+
+    parent_id: ObjectId
+    reply_count: int
+    last_reply_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
 class Stored:
     message: StoredMessage
     duplicate: bool
+    # Set on the last reply to each parent in a batch, so one event announces the batch.
+    thread: ThreadState | None = None
 
 
-def new_message(draft: Draft, seq: int, now: datetime) -> StoredMessage:
-    """The stored document of `draft` under its reserved seq."""
+def new_message(draft: Draft, seq: int, now: datetime, *, hook: bool = False) -> StoredMessage:
+    """The stored document of `draft` under its reserved seq; `hook`: with its
+    notification webhooks pending (when webhooks are on)."""
     return StoredMessage(
         id=ObjectId(),
         group_id=draft.group_id,
@@ -57,6 +70,8 @@ def new_message(draft: Draft, seq: int, now: datetime) -> StoredMessage:
         reply_to=draft.reply_to,
         media=draft.media,
         moderation=draft.moderation,
+        hook_pending=hook,
+        mentions=list(draft.mentions),
     )
 
 
@@ -87,9 +102,11 @@ class Pending:
     # Later sends of the same tempId in the same batch: they get this one's outcome.
     followers: list[Pending] = field(default_factory=list)
 
-    def succeed(self, message: StoredMessage, *, duplicate: bool) -> None:
+    def succeed(
+        self, message: StoredMessage, *, duplicate: bool, thread: ThreadState | None = None
+    ) -> None:
         if not self.future.done():
-            self.future.set_result(Stored(message, duplicate))
+            self.future.set_result(Stored(message, duplicate, thread))
         for f in self.followers:
             f.succeed(message, duplicate=True)
 

@@ -3,7 +3,9 @@
 Sends to a group queue up while that group's previous batch is being written; the
 next batch takes everything queued, in arrival order, and costs three round trips
 whatever its size: one `$inc` of `lastSeq` by N whose filter is also the membership
-check of every sender, one unordered `insert_many`, one bulk read-state update. Each
+check of every sender, one unordered `insert_many`, then at once the bulk read-state
+update (with the mentioned users' mention seqs), the mentions' insert and one `$inc` per
+thread parent (batch_extras.py). Each
 send is answered only after its own insert returned, so nothing is acknowledged before
 it is durable. Under light load a batch is one message and nothing waits for a timer.
 
@@ -39,8 +41,11 @@ from safechat.errors import (
 )
 from safechat.models.message import StoredMessage
 from safechat.repositories.groups import GroupRepository
+from safechat.repositories.mentions import MentionRepository
 from safechat.repositories.messages import MessageRepository
 from safechat.repositories.read_state import ReadStateRepository
+from safechat.repositories.threads import ThreadRepository
+from safechat.services.messages.batch_extras import BatchExtras
 from safechat.services.messages.drafts import Draft, Pending, Stored, new_message, placeholder
 from safechat.services.messages.repeats import RecentSends, merge_repeats
 from safechat.services.ports import Clock
@@ -70,8 +75,11 @@ class GroupCommit:
         clock: Clock,
         *,
         prepare: Callable[[list[str]], Awaitable[None]] | None = None,
+        mentions: MentionRepository | None = None,
+        threads: ThreadRepository | None = None,
         max_batch: int = MAX_BATCH,
         deadline_seconds: float = DEFAULT_DEADLINE_SECONDS,
+        webhooks: bool = False,
     ) -> None:
         """`prepare(sender_ids)` runs after a batch is stored and before any of its sends
         resumes, so that they can go on to their announcement without waiting again.
@@ -81,11 +89,12 @@ class GroupCommit:
         the same tempId finds what was stored; a reserved seq may stay a gap)."""
         self._group_repo = group_repo
         self._messages = messages
-        self._read_state = read_state
+        self._extras = BatchExtras(read_state, mentions, threads)
         self._clock = clock
         self._prepare = prepare
         self._max_batch = max_batch
         self._deadline = deadline_seconds
+        self._webhooks = webhooks
         self._queues: dict[ObjectId, deque[Pending]] = {}
         self._writers: set[asyncio.Task[None]] = set()
         self._recent = RecentSends(messages)
@@ -160,28 +169,22 @@ class GroupCommit:
         if not fresh:
             return
         messages = [
-            new_message(p.draft, seq, now)
+            new_message(p.draft, seq, now, hook=self._webhooks)
             for p, seq in zip(fresh, range(last_seq - len(fresh) + 1, last_seq + 1), strict=True)
         ]
         stored = await self._insert(fresh, messages, now)
-        marks: dict[str, int] = {}
-        for m in stored:
-            marks[m.sender_id] = max(marks.get(m.sender_id, 0), m.seq)
-        try:
-            # Sending implies the sender has read the conversation up to there.
-            await self._read_state.advance_many(group_id, marks, now)
-        except Exception:  # the messages are stored: acknowledge them regardless
-            log.warning("read_state_not_advanced", group_id=str(group_id), exc_info=True)
+        # Read marks, mentions and thread counts: one wait, never failing a send.
+        threads = await self._extras.write(group_id, stored, now)
         if self._prepare is not None:
             try:
-                await self._prepare(list(marks))
+                await self._prepare(list(dict.fromkeys(m.sender_id for m in stored)))
             except Exception:  # an optimisation only; the messages are stored
                 log.warning("send_batch_prepare_failed", exc_info=True)
         stored_ids = {m.id for m in stored}
         for p, m in zip(fresh, messages, strict=True):
             if m.id in stored_ids:
                 self._recent.remember(m)
-                p.succeed(m, duplicate=False)
+                p.succeed(m, duplicate=False, thread=threads.get(m.id))
 
     async def _admit(
         self, group_id: ObjectId, live: list[Pending], fresh: list[Pending], now: datetime
@@ -212,6 +215,8 @@ class GroupCommit:
             for p in live:
                 if group.member(p.draft.sender_id) is None:
                     p.fail(AccessDenied("You are not a member of this group"))
+                elif not group.may_send(p.draft.sender_id):  # blocked in a direct one (§8)
+                    p.fail(AccessDenied("You cannot send messages in this conversation"))
         for p in live:
             p.fail(AccessDenied("Group membership changed while sending; please retry"))
         return [], 0

@@ -12,13 +12,15 @@ from typing import Any
 from bson import ObjectId
 
 from safechat.errors import ValidationFailed
-from safechat.events import Event, MessageSent, NewMessage
+from safechat.events import Event, Mention, MessageSent, NewMessage, ThreadUpdated
+from safechat.models.common import iso
 from safechat.models.group import Group
 from safechat.models.message import SendMessage, StoredMessage
 from safechat.services.encryption import Encryptor
 from safechat.services.groups.service import GroupService
 from safechat.services.media.service import MediaService
 from safechat.services.messages.checks import MessageChecks
+from safechat.services.messages.drafts import ThreadState
 from safechat.services.messages.group_commit import Draft, GroupCommit
 from safechat.services.messages.rendering import MessageRenderer
 from safechat.services.ports import Notifier
@@ -76,12 +78,32 @@ class MessageSending:
         wire = self._renderer.render_known(message, draft.text)
         event: NewMessage = {"message": wire, "sender": await self._users.summary(user_id)}
         await self._notify.to_group(wire["groupId"], Event.NEW_MESSAGE, event, skip_sid=origin_sid)
+        await self._announce_extras(message, wire, stored.thread)
         self._checks.stored(group, message, draft.text)
         own = dict(wire)
         if body.tempId is not None:
             own["tempId"] = body.tempId
         await self._sent(user_id, origin_sid, own, body.tempId)
         return SendResult(own, duplicate=False)
+
+    async def _announce_extras(
+        self, message: StoredMessage, wire: dict[str, Any], thread: ThreadState | None
+    ) -> None:
+        """`mention` to each mentioned user but the sender; `thread_updated` to the room
+        once per parent and batch (this send carries it when it was the batch's last reply)."""
+        gid = wire["groupId"]
+        for user in message.mentions:
+            if user != message.sender_id:
+                mention: Mention = {"message": wire, "groupId": gid}
+                await self._notify.to_user(user, Event.MENTION, mention)
+        if thread is not None:
+            update: ThreadUpdated = {
+                "messageId": str(thread.parent_id),
+                "groupId": gid,
+                "replyCount": thread.reply_count,
+                "lastReplyAt": iso(thread.last_reply_at),
+            }
+            await self._notify.to_group(gid, Event.THREAD_UPDATED, update)
 
     async def _sent(
         self, user_id: str, origin_sid: str | None, own: dict[str, Any], temp_id: str | None
@@ -98,7 +120,8 @@ class MessageSending:
         Membership is checked by the write itself (atomically with the seq reservation),
         except where a step needs the group first: a reply (only members may look up the
         replied-to message), media (the upload must be the sender's, to this group) and
-        moderation by a remote provider (only if the group allows AI)."""
+        moderation by a remote provider (only if the group allows AI), and mentions (each
+        must be a member)."""
         text = self._checks.check_text(body.content, required=body.type == "text")
         if body.type == "text" and body.mediaId is not None:
             raise ValidationFailed("mediaId goes with type 'image' or 'file'")
@@ -108,10 +131,14 @@ class MessageSending:
         gid = str(group_id)
         needs_group = (
             body.replyTo is not None
+            or bool(body.mentions)
             or body.type != "text"
             or (self._checks.hooks is not None and self._checks.hooks.needs_group)
         )
         group = await self._groups.require_member(gid, user_id) if needs_group else None
+        mentions = list(body.mentions or [])
+        if group is not None and mentions:
+            check_mentions(group, mentions)
         reply_to = None
         if body.replyTo is not None:
             await self._checks.message_in_group(body.replyTo, gid)
@@ -133,6 +160,7 @@ class MessageSending:
             reply_to=reply_to,
             media=media,
             moderation=moderation,
+            mentions=mentions,
         )
         return draft, group
 
@@ -140,3 +168,19 @@ class MessageSending:
         if str(existing.group_id) != str(ObjectId(body.groupId)):
             raise ValidationFailed("tempId was already used for another group")
         return SendResult(self._renderer.render(existing, temp_id=body.tempId), duplicate=True)
+
+
+def check_mentions(group: Group, mentions: list[str]) -> None:
+    """Every mentioned user must be a current member (checked when the message is
+    drafted: someone removed while it is being written is still named in it)."""
+    outside = [i for i, user in enumerate(mentions) if group.member(user) is None]
+    if outside:
+        raise ValidationFailed(
+            "Only members of the group can be mentioned",
+            details={
+                "errors": [
+                    {"loc": f"mentions.{i}", "msg": "not a member", "type": "value_error"}
+                    for i in outside[:20]
+                ]
+            },
+        )

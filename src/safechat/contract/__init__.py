@@ -1,0 +1,1 @@
+"""Machine-readable contracts generated from the code (OpenAPI)."""

@@ -1,0 +1,184 @@
+"""The shapes the server sends (docs/protocol.md §3), as types pydantic can describe.
+
+The models render these as plain dicts (Message.to_wire, Group.summary, ...); these
+TypedDicts say what those dicts hold, so the OpenAPI document (safechat/contract) is made
+from them. `extra="forbid"`: a field the server sends that is not listed here is a bug in
+the document, and the contract tests (schemathesis) find it.
+"""
+
+from __future__ import annotations
+
+from typing import Literal, NotRequired
+
+from pydantic import ConfigDict, with_config
+from typing_extensions import TypedDict
+
+CLOSED = ConfigDict(extra="forbid")
+
+# ISO-8601 UTC with milliseconds and a Z (models/common.iso).
+Timestamp = str
+
+
+@with_config(CLOSED)
+class UserSummary(TypedDict):
+    """What other users see of a user: never the email."""
+
+    userId: str
+    firstName: NotRequired[str]
+    lastName: NotRequired[str]
+    username: NotRequired[str]
+    profileImageUrl: NotRequired[str]
+
+
+@with_config(CLOSED)
+class UserProfile(TypedDict):
+    """The user's own view (GET /api/me, authentication_success)."""
+
+    id: str
+    userId: str
+    firstName: NotRequired[str]
+    lastName: NotRequired[str]
+    username: NotRequired[str]
+    profileImageUrl: NotRequired[str]
+    email: str | None
+    lastSeen: Timestamp | None
+    createdAt: Timestamp | None
+
+
+@with_config(CLOSED)
+class MediaView(TypedDict):
+    """A message's `media`: SafeChat's own URLs, which sign on every read."""
+
+    id: str
+    mediaId: str
+    kind: NotRequired[Literal["image", "file"]]
+    mimeType: NotRequired[str]
+    size: NotRequired[int]
+    width: NotRequired[int]
+    height: NotRequired[int]
+    filename: str
+    url: str
+    thumbnailUrl: NotRequired[str]
+
+
+@with_config(CLOSED)
+class UploadedMedia(TypedDict):
+    """The `media` of upload and complete answers: the message view plus its state."""
+
+    id: str
+    mediaId: str
+    kind: NotRequired[Literal["image", "file"]]
+    mimeType: NotRequired[str]
+    size: NotRequired[int]
+    width: NotRequired[int]
+    height: NotRequired[int]
+    filename: str
+    url: str
+    thumbnailUrl: NotRequired[str]
+    status: Literal["pending", "ready", "attached"]
+    groupId: str
+    createdAt: Timestamp
+
+
+@with_config(CLOSED)
+class ReadReceipt(TypedDict):
+    userId: str
+    readAt: Timestamp
+
+
+@with_config(CLOSED)
+class ModerationFlag(TypedDict):
+    """Kept on a message in MODERATION_MODE=flag."""
+
+    flagged: bool
+    categories: list[str]
+
+
+@with_config(CLOSED)
+class Message(TypedDict):
+    id: str
+    groupId: str
+    roomId: str
+    seq: int
+    senderId: str
+    type: Literal["text", "image", "file", "system"]
+    content: str
+    readBy: list[ReadReceipt]
+    reactions: dict[str, list[str]]
+    isDeleted: bool
+    timestamp: Timestamp
+    createdAt: Timestamp
+    updatedAt: Timestamp
+    replyTo: NotRequired[str]
+    editedAt: NotRequired[Timestamp]
+    deletedAt: NotRequired[Timestamp | None]
+    deletedBy: NotRequired[str | None]
+    media: NotRequired[MediaView]
+    moderation: NotRequired[ModerationFlag]
+    tempId: NotRequired[str]
+    mentions: list[str]
+    replyCount: int
+    lastReplyAt: NotRequired[Timestamp]
+
+
+@with_config(CLOSED)
+class GroupPublic(TypedDict):
+    """What anyone may see of a public group (discover, a non-member's GET)."""
+
+    id: str
+    name: str
+    description: NotRequired[str]
+    isPrivate: bool
+    memberCount: int
+    type: Literal["group"]
+    createdAt: Timestamp
+
+
+@with_config(CLOSED)
+class GroupSummary(TypedDict):
+    """A group as one member sees it."""
+
+    id: str
+    name: str
+    description: NotRequired[str]
+    isPrivate: bool
+    memberCount: int
+    type: Literal["group", "direct"]
+    createdAt: Timestamp
+    ownerId: NotRequired[str]  # none in a direct conversation
+    lastSeq: int
+    updatedAt: Timestamp
+    lastMessageAt: NotRequired[Timestamp]
+    aiEnabled: bool
+    role: NotRequired[Literal["owner", "admin", "member"]]
+    lastMessage: NotRequired[Message]
+    unreadCount: int
+    muted: bool
+    mutedUntil: NotRequired[Timestamp]
+    peer: NotRequired[UserSummary]  # the other person of a direct conversation
+    unreadMentions: int
+
+
+@with_config(CLOSED)
+class Member(TypedDict):
+    userId: str
+    role: Literal["owner", "admin", "member"]
+    joinedAt: Timestamp
+
+
+@with_config(CLOSED)
+class GroupDetail(GroupSummary):
+    """GET /api/groups/{id} for a member: the summary plus its members."""
+
+    members: list[Member]
+
+
+@with_config(CLOSED)
+class MemberDetail(TypedDict):
+    """A member with their profile and whether they are online (members lists)."""
+
+    userId: str
+    role: Literal["owner", "admin", "member"]
+    joinedAt: Timestamp
+    user: UserSummary
+    isOnline: bool

@@ -1,0 +1,1 @@
+"""People (protocol §8): direct conversations, the user directory, blocks, bans, mutes."""
