@@ -19,7 +19,7 @@ WEB_VENDOR := src/safechat/web/vendor/socket.io.esm.min.js
 DOCS_VENDOR := src/safechat/apidocs/vendor/asyncapi-standalone.js
 
 .PHONY: install run test test-unit lint format e2e-deps apidocs-deps client-deps client-types redis-deps chromium-deps infra-tools bench-deps \
-	bench-a bench-b bench-c bench-d bench-steady bench-storm bench-compare soak fault clean
+	bench-a bench-b bench-c bench-d bench-steady bench-storm bench-compare bench-storm-compare soak fault clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -95,6 +95,10 @@ bench-a bench-b bench-c bench-d bench-steady bench-storm: install bench-deps
 
 bench-compare: install bench-deps
 	node bench/compare.mjs $(ARGS)
+
+# The reconnect storm beside the reference, interleaved: `make bench-storm-compare ARGS="--reps 1 --clients 500"`.
+bench-storm-compare: install bench-deps
+	node bench/compare.mjs --shapes storm $(ARGS)
 
 # Fault and soak (bench/README.md): `make soak` runs the 1000-client reconnect storm and
 # a SOAK_SECONDS (default 600) steady mixed load; `make fault` the fault tests alone.
