@@ -1,6 +1,9 @@
 // The signed-in screen: conversations, one open room, the composer.
 import { Api } from "./api.js";
-import { conversationItem, displayName, el, messageItem } from "./render.js";
+import { ConversationFeatures } from "./conversation.js";
+import { DmSearch } from "./dms.js";
+import { MentionPicker, mentionIds } from "./mentions.js";
+import { conversationItem, conversationLabel, displayName, el, messageItem } from "./render.js";
 import { call, connect } from "./socket.js";
 
 const $ = (id) => document.getElementById(id);
@@ -21,7 +24,9 @@ export class Chat {
     this.editing = null;
     this.image = null;
     this.typingSentAt = 0;
+    this.members = null;
     this.socket = connect(token);
+    this.features = new ConversationFeatures(this);
     this.listen();
     this.bindUi();
   }
@@ -52,7 +57,12 @@ export class Chat {
     s.on("group_updated", ({ group }) => {
       const old = this.groups.get(group.id);
       if (!old) return;
-      this.groups.set(group.id, { ...old, ...group, role: old.role, unreadCount: old.unreadCount });
+      // group_updated has no per-viewer fields (and a direct one has name ''): keep ours.
+      const { role, unreadCount, unreadMentions, muted, mutedUntil, peer } = old;
+      const name = group.name || old.name;
+      this.groups.set(group.id, {
+        ...old, ...group, name, role, unreadCount, unreadMentions, muted, mutedUntil, peer,
+      });
       this.renderConversations();
     });
     s.on("new_message", ({ message, sender }) => this.arrived(message, sender));
@@ -98,6 +108,7 @@ export class Chat {
       }
     });
     s.on("auth_expired", () => this.signOut());
+    this.features.listen(s);
   }
 
   // --- the conversation list ----------------------------------------------------------
@@ -119,7 +130,8 @@ export class Chat {
     this.typing.clear();
     this.cancelEdit();
     const group = this.groups.get(groupId);
-    $("room-title").textContent = group ? group.name : groupId;
+    $("room-title").textContent = group ? conversationLabel(group) : groupId;
+    this.features.opened(group);
     $("composer").hidden = false;
     $("messages").replaceChildren();
     this.renderTyping();
@@ -132,6 +144,7 @@ export class Chat {
       }
       this.members = new Set(members.map((m) => m.userId));
       this.renderOnline();
+      await this.features.loadPins(groupId);
       const page = await this.api.history(groupId);
       this.addPage(page);
       this.markRead();
@@ -149,6 +162,7 @@ export class Chat {
     $("composer").hidden = true;
     $("older").hidden = true;
     $("room-title").textContent = "Pick a conversation";
+    this.features.opened(null);
   }
 
   addPage(page) {
@@ -175,10 +189,18 @@ export class Chat {
     return this.names.get(userId) || userId;
   }
 
+  /** The open conversation's members but you, for the mention list. */
+  people() {
+    return [...(this.members || [])]
+      .filter((id) => id !== this.me)
+      .map((userId) => ({ userId, name: this.nameOf(userId) }));
+  }
+
   context() {
     return {
       me: this.me,
       nameOf: (id) => this.nameOf(id),
+      ...this.features.context(),
       loadImage: (img, url) =>
         this.api.signedMediaUrl(url).then((signed) => {
           img.src = signed;
@@ -195,6 +217,7 @@ export class Chat {
           call(this.socket, "delete_message", { messageId: m.id, groupId: m.groupId })
             .then(() => this.upsert({ ...m, isDeleted: true, content: "", media: undefined }))
             .catch((e) => this.showError(e.message)),
+        ...this.features.actions(),
       },
     };
   }
@@ -214,6 +237,7 @@ export class Chat {
     const old = $("messages").querySelector(`li[data-id="${message.id}"]`);
     if (old) old.replaceWith(node);
     else if (isNew) this.renderMessages();
+    if (isNew && message.replyTo) this.features.replied(message);
   }
 
   arrived(message, sender) {
@@ -255,7 +279,10 @@ export class Chat {
     call(this.socket, "mark_messages_read", { groupId, upToSeq: Math.max(...seqs) }).then(
       () => {
         const group = this.groups.get(groupId);
-        if (group) group.unreadCount = 0;
+        if (group) {
+          group.unreadCount = 0;
+          group.unreadMentions = 0;
+        }
         this.renderConversations();
       },
       () => {},
@@ -311,7 +338,14 @@ export class Chat {
       e.preventDefault();
       this.submit();
     });
+    this.mentions = new MentionPicker($("composer-text"), () => this.people());
+    this.dms = new DmSearch(this.api, (userId) => this.openDm(userId), (m) => this.showError(m));
     $("composer-text").addEventListener("keydown", (e) => {
+      if (this.mentions.handleKey(e)) return;
+      if (e.key === "Escape" && this.features.replyTo) {
+        this.features.cancelReply();
+        return;
+      }
       if (e.key === "Enter" && !e.shiftKey) {
         e.preventDefault();
         this.submit();
@@ -408,11 +442,12 @@ export class Chat {
   async sendText(content) {
     const tempId = crypto.randomUUID();
     try {
-      const { message } = await call(this.socket, "send_message", {
-        groupId: this.current,
-        content,
-        tempId,
-      });
+      const payload = { groupId: this.current, content, tempId };
+      const mentions = mentionIds(content, this.people());
+      if (mentions.length) payload.mentions = mentions;
+      if (this.features.replyTo) payload.replyTo = this.features.replyTo.id;
+      const { message } = await call(this.socket, "send_message", payload);
+      this.features.cancelReply();
       this.upsert(message);
       this.renderSmartReplies([]);
     } catch (err) {
@@ -437,6 +472,12 @@ export class Chat {
     } catch (err) {
       this.showError(err.message);
     }
+  }
+
+  async openDm(userId) {
+    const { group } = await this.api.openDm(userId);
+    this.groups.set(group.id, { ...this.groups.get(group.id), ...group });
+    await this.open(group.id);
   }
 
   async join(groupId) {
