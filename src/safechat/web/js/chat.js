@@ -399,6 +399,7 @@ export class Chat {
   }
 
   startEdit(message) {
+    this.features.cancelReply(); // an edit keeps the message where it is in its thread
     this.editing = message.id;
     $("editing").hidden = false;
     $("composer-text").value = message.content;

@@ -114,6 +114,7 @@ export class ConversationFeatures {
   }
 
   startReply(message) {
+    if (this.chat.editing) this.chat.cancelEdit();
     this.replyTo = message;
     const who = message.senderId === this.chat.me ? "yourself" : this.chat.nameOf(message.senderId);
     $("replying-to").textContent = `Replying to ${who}: ${message.content.slice(0, 60)}`;
