@@ -1,13 +1,12 @@
 // The signed-in screen: conversations, one open room, the composer.
 import { Api } from "./api.js";
 import { ConversationFeatures } from "./conversation.js";
+import { Composer } from "./composer.js";
 import { DmSearch } from "./dms.js";
-import { MentionPicker, mentionIds } from "./mentions.js";
 import { conversationItem, conversationLabel, displayName, el, messageItem } from "./render.js";
 import { call, connect } from "./socket.js";
 
 const $ = (id) => document.getElementById(id);
-const TYPING_RENEW_MS = 2500;
 
 export class Chat {
   constructor(token, onSignedOut) {
@@ -21,12 +20,10 @@ export class Chat {
     this.names = new Map();
     this.online = new Set();
     this.typing = new Map();
-    this.editing = null;
-    this.image = null;
-    this.typingSentAt = 0;
     this.members = null;
     this.socket = connect(token);
     this.features = new ConversationFeatures(this);
+    this.composer = new Composer(this);
     this.listen();
     this.bindUi();
   }
@@ -128,7 +125,7 @@ export class Chat {
     this.current = groupId;
     this.messages.clear();
     this.typing.clear();
-    this.cancelEdit();
+    this.composer.cancelEdit();
     const group = this.groups.get(groupId);
     $("room-title").textContent = group ? conversationLabel(group) : groupId;
     this.features.opened(group);
@@ -212,7 +209,7 @@ export class Chat {
           call(this.socket, "react_message", { messageId: m.id, emoji })
             .then((r) => this.upsert({ ...this.messages.get(m.id), reactions: r.reactions }))
             .catch((e) => this.showError(e.message)),
-        edit: (m) => this.startEdit(m),
+        edit: (m) => this.composer.startEdit(m),
         remove: (m) =>
           call(this.socket, "delete_message", { messageId: m.id, groupId: m.groupId })
             .then(() => this.upsert({ ...m, isDeleted: true, content: "", media: undefined }))
@@ -324,38 +321,15 @@ export class Chat {
         const chip = el("button", { type: "button", class: "chip", text });
         chip.addEventListener("click", () => {
           this.renderSmartReplies([]);
-          this.sendText(text);
+          this.composer.sendText(text);
         });
         return chip;
       }),
     );
   }
 
-  // --- composer -------------------------------------------------------------------------
-
   bindUi() {
-    $("composer").addEventListener("submit", (e) => {
-      e.preventDefault();
-      this.submit();
-    });
-    this.mentions = new MentionPicker($("composer-text"), () => this.people());
     this.dms = new DmSearch(this.api, (userId) => this.openDm(userId), (m) => this.showError(m));
-    $("composer-text").addEventListener("keydown", (e) => {
-      if (this.mentions.handleKey(e)) return;
-      if (e.key === "Escape" && this.features.replyTo) {
-        this.features.cancelReply();
-        return;
-      }
-      if (e.key === "Enter" && !e.shiftKey) {
-        e.preventDefault();
-        this.submit();
-      }
-    });
-    $("composer-text").addEventListener("input", () => this.typed());
-    $("composer-text").addEventListener("blur", () => this.stopTyping());
-    $("composer-file").addEventListener("change", (e) => this.pickImage(e.target.files[0]));
-    $("clear-image").addEventListener("click", () => this.pickImage(null));
-    $("cancel-edit").addEventListener("click", () => this.cancelEdit());
     $("older").addEventListener("click", () => this.older());
     $("sign-out").addEventListener("click", () => this.signOut());
     $("create-form").addEventListener("submit", (e) => {
@@ -366,94 +340,6 @@ export class Chat {
       e.preventDefault();
       this.join($("join-id").value.trim());
     });
-  }
-
-  typed() {
-    if (!this.current || this.editing) return;
-    const now = Date.now();
-    if (!$("composer-text").value.trim()) return this.stopTyping();
-    if (now - this.typingSentAt < TYPING_RENEW_MS) return;
-    this.typingSentAt = now;
-    this.socket.emit("typing_start", { groupId: this.current });
-  }
-
-  stopTyping() {
-    if (!this.typingSentAt || !this.current) return;
-    this.typingSentAt = 0;
-    this.socket.emit("typing_stop", { groupId: this.current });
-  }
-
-  pickImage(file) {
-    this.image = file || null;
-    const preview = $("preview");
-    if (preview.dataset.url) URL.revokeObjectURL(preview.dataset.url);
-    if (!file) {
-      $("composer-file").value = "";
-      preview.hidden = true;
-      return;
-    }
-    const url = URL.createObjectURL(file);
-    preview.dataset.url = url;
-    $("preview-img").src = url;
-    preview.hidden = false;
-  }
-
-  startEdit(message) {
-    this.features.cancelReply(); // an edit keeps the message where it is in its thread
-    this.editing = message.id;
-    $("editing").hidden = false;
-    $("composer-text").value = message.content;
-    $("composer-text").focus();
-  }
-
-  cancelEdit() {
-    this.editing = null;
-    $("editing").hidden = true;
-    $("composer-text").value = "";
-  }
-
-  async submit() {
-    const box = $("composer-text");
-    const text = box.value.trim();
-    if (!this.current) return;
-    try {
-      if (this.editing) {
-        const { message } = await call(this.socket, "edit_message", {
-          messageId: this.editing,
-          content: text,
-        });
-        this.upsert(message);
-        this.cancelEdit();
-      } else if (this.image) {
-        const tempId = crypto.randomUUID();
-        const { message } = await this.api.sendImage(this.current, this.image, text, tempId);
-        this.upsert(message);
-        this.pickImage(null);
-        box.value = "";
-      } else if (text) {
-        box.value = "";
-        await this.sendText(text);
-      }
-    } catch (err) {
-      this.showError(err.message);
-    }
-    this.stopTyping();
-  }
-
-  async sendText(content) {
-    const tempId = crypto.randomUUID();
-    try {
-      const payload = { groupId: this.current, content, tempId };
-      const mentions = mentionIds(content, this.people());
-      if (mentions.length) payload.mentions = mentions;
-      if (this.features.replyTo) payload.replyTo = this.features.replyTo.id;
-      const { message } = await call(this.socket, "send_message", payload);
-      this.features.cancelReply();
-      this.upsert(message);
-      this.renderSmartReplies([]);
-    } catch (err) {
-      this.showError(err.message);
-    }
   }
 
   // --- groups ---------------------------------------------------------------------------

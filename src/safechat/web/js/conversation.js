@@ -114,7 +114,7 @@ export class ConversationFeatures {
   }
 
   startReply(message) {
-    if (this.chat.editing) this.chat.cancelEdit();
+    if (this.chat.composer.editing) this.chat.composer.cancelEdit();
     this.replyTo = message;
     const who = message.senderId === this.chat.me ? "yourself" : this.chat.nameOf(message.senderId);
     $("replying-to").textContent = `Replying to ${who}: ${message.content.slice(0, 60)}`;
