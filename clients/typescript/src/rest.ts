@@ -471,7 +471,7 @@ export interface paths {
         post?: never;
         /**
          * Erase my account
-         * @description Erases the caller's account on this deployment (protocol §10). Rate limited by the `account` bucket.
+         * @description Erases the caller's account on this deployment (protocol §11). Rate limited by the `account` bucket.
          */
         delete: operations["me_delete_me"];
         options?: never;
@@ -932,6 +932,8 @@ export interface components {
         };
         /** AccountExportResponse */
         AccountExportResponse: {
+            /** Blocks */
+            blocks: components["schemas"]["ExportBlock"][];
             /** Exportedat */
             exportedAt: string;
             /** Memberships */
@@ -1208,6 +1210,13 @@ export interface components {
         } & {
             [key: string]: unknown;
         };
+        /** ExportBlock */
+        ExportBlock: {
+            /** Blockedat */
+            blockedAt: string | null;
+            /** Userid */
+            userId: string;
+        };
         /** ExportMembership */
         ExportMembership: {
             /** Groupid */
@@ -1239,6 +1248,10 @@ export interface components {
             groupId: string;
             /** Lastreadseq */
             lastReadSeq: number;
+            /** Muted */
+            muted: boolean;
+            /** Muteduntil */
+            mutedUntil: string | null;
         };
         /** ExportUpload */
         ExportUpload: {

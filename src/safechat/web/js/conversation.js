@@ -1,4 +1,4 @@
-// Per-conversation extras (docs/protocol.md §9): pins, threads, the reply target, mute,
+// Per-conversation extras (docs/protocol.md §9, §10): pins, threads, the reply target, mute,
 // the mention badge. Owned by Chat, which hands it the socket and asks it for context.
 import { call } from "./socket.js";
 

@@ -1,6 +1,6 @@
 // Mentions in the composer: "@" + the start of a name offers the conversation's members
 // (a listbox the arrow keys walk, Enter or Tab picks), and the ids of the members named
-// "@Name" in the text go with the message as `mentions` (docs/protocol.md §9).
+// "@Name" in the text go with the message as `mentions` (docs/protocol.md §10).
 // (No import of render.js: render.js imports the token helpers from here.)
 
 const $ = (id) => document.getElementById(id);
