@@ -10,7 +10,6 @@ operation's reply) and `send`s server events.
 from __future__ import annotations
 
 import copy
-from functools import cache
 from typing import Any, Literal
 
 from pydantic import TypeAdapter
@@ -113,10 +112,9 @@ def _payload(event: ClientEvent) -> tuple[JsonSchemaMode, Any]:
     return ("validation", event.payload) if event.payload else ("validation", Any)
 
 
-# Memoized, not app state: the document is a constant of the code (no settings, no
-# data), so one build per process (~40 ms) serves every request and test server.
-@cache
-def _document() -> dict[str, Any]:
+def base_document() -> dict[str, Any]:
+    """The document without its server entry's host: a constant of the code (no
+    settings, no data), built once per app (~40 ms) by the route (routes/docs.py)."""
     inputs: list[tuple[str, JsonSchemaMode, Any]] = []
     for client in CLIENT_EVENTS:
         mode, tp = _payload(client)
@@ -187,11 +185,15 @@ def _document() -> dict[str, Any]:
 
 
 def asyncapi_document(
-    host: str | None = None, protocol: Literal["ws", "wss"] = "ws"
+    host: str | None = None,
+    protocol: Literal["ws", "wss"] = "ws",
+    *,
+    base: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The document; `host`/`protocol` name the server that serves it (default
-    localhost:3001, what the committed copy in clients/typescript/contract says)."""
-    doc = copy.deepcopy(_document())
+    localhost:3001, what the committed copy in clients/typescript/contract says);
+    `base`: a `base_document()` built earlier."""
+    doc = copy.deepcopy(base if base is not None else base_document())
     server = {**doc["servers"]["safechat"], "protocol": protocol}
     if host is not None:
         server["host"] = host

@@ -13,8 +13,8 @@ from typing import Literal
 from aiohttp import web
 from yarl import URL
 
-from safechat.container import SETTINGS
-from safechat.contract.asyncapi import asyncapi_document
+from safechat.container import ASYNCAPI_BASE, SETTINGS
+from safechat.contract.asyncapi import asyncapi_document, base_document
 from safechat.routes.spec import JSON, public, register
 
 DOCS_DIR = Path(__file__).resolve().parent.parent / "apidocs"
@@ -38,7 +38,10 @@ async def asyncapi_json(request: web.Request) -> web.Response:
     url = URL(public_url) if public_url else request.url
     protocol: Literal["ws", "wss"] = "wss" if url.scheme == "https" else "ws"
     host = url.raw_authority if public_url else request.host
-    doc = asyncapi_document(host=host, protocol=protocol)
+    built = request.app[ASYNCAPI_BASE]
+    if "doc" not in built:
+        built["doc"] = base_document()
+    doc = asyncapi_document(host=host, protocol=protocol, base=built["doc"])
     return web.json_response(doc, headers={"Cache-Control": CACHE})
 
 
@@ -50,6 +53,7 @@ async def docs_page(_request: web.Request) -> web.StreamResponse:
 
 
 def setup(app: web.Application) -> None:
+    app[ASYNCAPI_BASE] = {}
     register(
         app,
         [
