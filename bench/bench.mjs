@@ -126,6 +126,9 @@ const cfg = {
   bucket: num("bucket", 60) * 1000,
   // storm: how many connects each worker has in flight (default: all of them at once)
   concurrency: num("concurrency", 0),
+  // storm: messages each group's owner posts first (REST), so user_groups has unread
+  // counts and a last message to load, as real groups do
+  history: num("history", 3),
 };
 if (!["safechat", "reference"].includes(cfg.target)) {
   console.error("--target is safechat or reference");
@@ -372,6 +375,16 @@ async function setupGroups(target, users) {
     }
   });
   return groups.length;
+}
+
+/** Scenario storm: `--history` messages per group, posted by its owner over REST. */
+async function seedHistory(target, users) {
+  const owners = users.filter((u, i) => i % cfg.groupSize === 0 && u.groupId);
+  await pool(owners, 8, async (o) => {
+    for (let k = 0; k < cfg.history; k++) {
+      await api(target, "POST", "/api/messages", o.token, { groupId: o.groupId, content: `history ${k}` });
+    }
+  });
 }
 
 // --- workers ---------------------------------------------------------------------------
@@ -720,8 +733,9 @@ function writesBetween(a, b) {
 async function scenarioStorm(target, probe) {
   const users = mint(target, cfg.clients, "bench_s");
   const groups = await setupGroups(target, users);
+  await seedHistory(target, users);
   const uri = cfg.target === "reference" ? null : dbUri(probe);
-  say(`${users.length} users in ${groups} groups of ${cfg.groupSize}; first connect`);
+  say(`${users.length} users in ${groups} groups of ${cfg.groupSize} (${cfg.history} messages each); first connect`);
   const s0 = probe.sample();
   const { workers, failed: firstFailed, connectSeconds } = await connectWorkers(target, users);
   const s1 = probe.sample();
@@ -766,7 +780,7 @@ async function scenarioStorm(target, probe) {
       (w ? `db writes ${w.total} (${JSON.stringify(w.byCollection)}; background ${background?.total ?? "?"} per 2 s)` : "db writes: n/a") +
       ` | others ${storm.otherCpuPct}%`,
   );
-  return { clients: users.length, groups, groupSize: cfg.groupSize, first, storm, backgroundWritesPer2s: background };
+  return { clients: users.length, groups, groupSize: cfg.groupSize, history: cfg.history, first, storm, backgroundWritesPer2s: background };
 }
 
 async function scenarioIdle(target, probe) {

@@ -19,6 +19,7 @@ const { values: opt } = parseArgs({
     warmup: { type: "string" },
     duration: { type: "string" },
     idle: { type: "string" },
+    clients: { type: "string" },
     workers: { type: "string" },
     safechat: { type: "string" },
     python: { type: "string" },
@@ -79,7 +80,7 @@ const SHAPES = {
   storm: {
     optional: true,
     what: "1000 known users in groups of 50 reconnecting at once",
-    args: ["storm", "--clients", quick ? "500" : "1000"],
+    args: ["storm", "--clients", opt.clients ?? (quick ? "500" : "1000")],
     take: (r) => ({
       reconnectsPerSec: r.storm.reconnectsPerSec,
       reconnectFailed: r.storm.failed,

@@ -80,7 +80,7 @@ def group_view(g: dict[str, Any], uid: str) -> dict[str, Any]:
     role = "owner" if g["ownerId"] == uid else "member"
     return {"id": g["id"], "name": g["name"], "isPrivate": False, "memberCount": len(g["members"]),
             "type": "group", "ownerId": g["ownerId"], "lastSeq": g["lastSeq"], "role": role,
-            "unreadCount": 0}  # fmt: skip
+            "unreadCount": g["lastSeq"], "lastMessage": g.get("lastMessage")}  # fmt: skip
 
 
 def bearer(request: web.Request) -> str:
@@ -109,6 +109,19 @@ async def create_group(request: web.Request) -> web.Response:
     for m in members:
         member_of.setdefault(m, []).append(gid)
     return web.json_response({"success": True, "group": group_view(g, uid)}, status=201)
+
+
+async def post_message(request: web.Request) -> web.Response:
+    """REST send (the storm's history): stored as the group's last message, no emit."""
+    uid = bearer(request)
+    body = await request.json()
+    g = groups[str(body.get("groupId"))]
+    g["lastSeq"] += 1
+    now = iso()
+    g["lastMessage"] = {"id": f"m{next(ids):023d}", "groupId": g["id"], "seq": g["lastSeq"],
+                        "senderId": uid, "type": "text", "content": str(body.get("content")),
+                        "timestamp": now, "createdAt": now}  # fmt: skip
+    return web.json_response({"success": True, "message": g["lastMessage"]}, status=201)
 
 
 @sio.event
@@ -177,6 +190,7 @@ def main() -> int:
     app.router.add_get("/health", health)
     app.router.add_get("/api/me", me)
     app.router.add_post("/api/groups", create_group)
+    app.router.add_post("/api/messages", post_message)
     loop = None
     if args.event_loop == "uvloop":
         import uvloop

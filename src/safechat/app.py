@@ -25,6 +25,7 @@ from safechat.lifetime import lifetime
 from safechat.metrics import Metrics
 from safechat.routes import ai as ai_routes
 from safechat.routes import dev as dev_routes
+from safechat.routes import docs as docs_routes
 from safechat.routes import groups as group_routes
 from safechat.routes import health as health_routes
 from safechat.routes import me as me_routes
@@ -86,6 +87,8 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> web.Applica
     # The web client at / (docs/web-client.md) and its dev-only sign-in.
     dev_routes.setup(app)
     web_routes.setup(app)
+    # The contract documents and their reference at /docs (protocol §7).
+    docs_routes.setup(app)
     # Routes must exist before the app freezes, the store opens later: decide from the
     # same setting open_media_store chooses by.
     if not settings.s3_bucket:

@@ -138,6 +138,11 @@ class Settings(BaseSettings):
     rate_group_create_burst: int = Field(20, ge=1, validation_alias=_env("RATE_GROUP_CREATE_BURST"))
     rate_account_per_hour: int = Field(10, ge=1, validation_alias=_env("RATE_ACCOUNT_PER_HOUR"))
     max_sockets_per_user: int = Field(20, ge=1, validation_alias=_env("MAX_SOCKETS_PER_USER"))
+    # A closed socket's session record stays open this long on its node, so a reconnect
+    # from the same device and token session continues it without a database write.
+    session_resume_seconds: float = Field(
+        60.0, ge=0, le=3600, validation_alias=_env("SESSION_RESUME_SECONDS")
+    )
 
     # AI (docs/ai.md): unset OPENAI_* -> the offline provider, no network.
     ai_provider: Literal["auto", "openai", "offline"] = Field(

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import socketio
 from aiohttp import web
@@ -84,3 +84,5 @@ UPLOAD_GATE = web.AppKey[UploadGate]("local_upload_gate")
 OPERATIONS = web.AppKey[list["Operation"]]("operations")
 # /api/openapi.json's body, made on its first request (routes/openapi.py).
 OPENAPI_JSON = web.AppKey[dict[str, bytes]]("openapi_json")
+# The AsyncAPI document without its server entry, built on first request.
+ASYNCAPI_BASE = web.AppKey[dict[str, dict[str, Any]]]("asyncapi_base")

@@ -10,8 +10,9 @@ catches them and decides.
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Any, NotRequired
+from typing import Annotated, Any, NotRequired
 
+from pydantic import WithJsonSchema
 from pymongo.errors import ConnectionFailure, PyMongoError
 from typing_extensions import TypedDict
 
@@ -58,11 +59,15 @@ HTTP_STATUS: dict[ErrorCode, int] = {
 }
 
 
+# The contract documents list the codes (plain strings to the code that builds bodies).
+_CODE_SCHEMA = WithJsonSchema({"type": "string", "enum": [code.value for code in ErrorCode]})
+
+
 class ErrorBody(TypedDict):
     """What every error answer carries: an ack's `error`, a REST error body, and
     (with a timestamp, events.error_payload) the error channels."""
 
-    code: str
+    code: Annotated[str, _CODE_SCHEMA]
     message: str
     details: NotRequired[dict[str, Any]]
 

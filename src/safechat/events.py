@@ -18,11 +18,25 @@ from typing_extensions import TypedDict
 
 from safechat.errors import ChatError, ErrorBody
 from safechat.models.common import iso
+from safechat.models.wire import (
+    GroupMemberDict,
+    GroupSummaryDict,
+    GroupViewDict,
+    MessageDict,
+    OnlineMemberDict,
+    OnlineUserDict,
+    ProviderName,
+    ReactionAction,
+    StatusText,
+    UserProfileDict,
+    UserSummaryDict,
+)
 
-# Rendered elsewhere (models/message.py, models/user.py, models/group.py).
-Message = dict[str, Any]
-UserSummary = dict[str, Any]
-GroupSummary = dict[str, Any]
+# Rendered elsewhere (models/message.py, models/user.py, models/group.py) as plain
+# dicts; their shapes are in models/wire.py, attached for the contract documents.
+Message = MessageDict
+UserSummary = UserSummaryDict
+GroupSummary = GroupSummaryDict
 
 
 class Event(StrEnum):
@@ -88,7 +102,7 @@ class ErrorPayload(ErrorBody):
 
 
 class AuthenticationSuccess(TypedDict):
-    user: dict[str, Any]  # the user's own profile, email included
+    user: UserProfileDict  # the user's own profile, email included
     sessionId: str
 
 
@@ -117,7 +131,7 @@ class MessageReaction(TypedDict):
     groupId: str
     emoji: str
     userId: str
-    action: str  # "added" | "removed"
+    action: ReactionAction
     reactions: dict[str, list[str]]
 
 
@@ -138,7 +152,7 @@ class MessagesRead(TypedDict):
 class GroupJoined(TypedDict):
     groupId: str
     group: GroupSummary
-    onlineMembers: list[dict[str, Any]]  # UserSummary + status
+    onlineMembers: list[OnlineMemberDict]  # UserSummary + status
 
 
 class GroupLeft(TypedDict):
@@ -147,7 +161,7 @@ class GroupLeft(TypedDict):
 
 class GroupMembers(TypedDict):
     groupId: str
-    members: list[dict[str, Any]]  # {userId, role, joinedAt, user, isOnline}
+    members: list[GroupMemberDict]
 
 
 class GroupAdded(TypedDict):
@@ -159,13 +173,13 @@ class GroupRemoved(TypedDict):
 
 
 class GroupUpdated(TypedDict):
-    group: dict[str, Any]  # GroupSummary without role and unreadCount
+    group: GroupViewDict  # GroupSummary without role and unreadCount
 
 
 class UserOnline(TypedDict):
     userId: str
     user: UserSummary
-    status: str
+    status: StatusText
 
 
 class UserOffline(TypedDict):
@@ -175,7 +189,7 @@ class UserOffline(TypedDict):
 
 class UserStatusChanged(TypedDict):
     userId: str
-    status: str
+    status: StatusText
     lastSeen: str | None
 
 
@@ -192,7 +206,7 @@ class UserStoppedTyping(TypedDict):
 
 class OnlineUsers(TypedDict):
     groupId: NotRequired[str]
-    users: list[dict[str, Any]]  # {userId, user, status, lastActivity, deviceType}
+    users: list[OnlineUserDict]
 
 
 class SmartRepliesComplete(TypedDict):
@@ -201,7 +215,7 @@ class SmartRepliesComplete(TypedDict):
     suggestions: list[str]
     confidence: float
     processingTime: int
-    provider: str
+    provider: ProviderName
 
 
 class TypingSuggestion(TypedDict):
@@ -210,7 +224,7 @@ class TypingSuggestion(TypedDict):
     suggestion: str
     text: str
     confidence: float
-    provider: str
+    provider: ProviderName
 
 
 class Mention(TypedDict):

@@ -76,6 +76,7 @@ BEHIND_FLUSH_SECONDS = 0.05
 # How often the background loops run (the presence loop also auto-stops typing).
 EXPIRY_CHECK_SECONDS = 15.0
 PRESENCE_TICK_SECONDS = 0.5
+SESSION_FLUSH_SECONDS = 5.0
 # How soon a sent message's webhook is queued and a due delivery is tried.
 WEBHOOK_TICK_SECONDS = 0.5
 
@@ -237,6 +238,7 @@ def build_services(
         notifier=notifier,
         max_sockets_per_user=settings.max_sockets_per_user,
         reauth_grace_seconds=settings.auth_reauth_grace_seconds,
+        session_resume_seconds=settings.session_resume_seconds,
     )
     presence_service = PresenceService(
         presence,
@@ -267,7 +269,16 @@ def build_services(
         media,
         notifier,
         account=AccountService(
-            AccountExport(users, group_repo, message_repo, read_state, media_repo, renderer, clock),
+            AccountExport(
+                users,
+                group_repo,
+                message_repo,
+                read_state,
+                media_repo,
+                BlockRepository(database),
+                renderer,
+                clock,
+            ),
             AccountEraser(
                 EraseDeps(
                     users=users,
@@ -284,6 +295,7 @@ def build_services(
                     clock=clock,
                     hooks=ai_content,
                     blocks=BlockRepository(database),
+                    webhooks=webhooks,
                 )
             ),
         ),
@@ -351,6 +363,10 @@ def schedule_loops(
     background.every(
         "media_cleanup", settings.media_cleanup_interval_seconds, media_cleanup, immediately=True
     )
+    # Session records nobody resumed end within a few seconds of their resume window;
+    # at shutdown every parked one ends (services/session_records.py).
+    background.every("session_flush", SESSION_FLUSH_SECONDS, connections.sessions.flush)
+    background.on_close(connections.sessions.close)
     if services.webhook_worker is not None:
         background.every(
             "webhooks", WEBHOOK_TICK_SECONDS, services.webhook_worker.tick, immediately=True

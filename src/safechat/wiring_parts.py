@@ -3,6 +3,7 @@ the §8 people services and the notification webhooks. No rules live here."""
 
 from __future__ import annotations
 
+from safechat.components import node_id
 from safechat.config import Settings
 from safechat.repositories.audit import AuditRepository
 from safechat.repositories.bans import BanRepository
@@ -87,4 +88,5 @@ def build_webhook_worker(
         people.muted_user_ids,
         renderer.plaintext,
         clock,
+        node=node_id(settings.data_dir),
     )

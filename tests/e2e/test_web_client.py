@@ -91,5 +91,18 @@ async def test_two_users_chat_in_the_web_client(
     # The thumbnail (<= 300 px) of the 640 px upload, through a signed URL.
     assert 0 < result["thumbnail"]["width"] <= 300
     assert result["thumbnail"]["src"] is True
+    # Direct conversation, mention, thread, pin, mute (docs/protocol.md §9).
+    assert result["dmKind"] == "Direct message"
+    assert "Ann Lee" in result["benDmListed"]
+    assert result["composed"] == "Thanks @Ben Ode see you at 5"
+    assert result["benMentionBadge"] == "@"
+    assert result["benPinInGroup"] == 0  # a plain member of a group cannot pin
+    assert result["highlighted"] == "@Ben Ode"
+    assert result["replyCount"] == "1 reply"
+    assert result["replyContext"].startswith("↪ Reply to you: Thanks @Ben Ode")
+    assert "Five works" in result["threadShown"]
+    assert "Pinned by Ann Lee" in result["benPinned"]
+    assert result["benMuted"] == 1
+    assert result["benUnpinned"] is True
     assert result["pageErrors"] == []
     assert screenshot.stat().st_size > 10_000

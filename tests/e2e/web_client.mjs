@@ -155,9 +155,59 @@ async function main() {
     { timeout: STEP_MS },
   );
 
+  step = "direct message";
+  await ann.locator("summary", { hasText: "New direct message" }).click();
+  await ann.getByLabel("Find a person by name").pressSequentially("ben o", { delay: 20 });
+  await ann.getByRole("button", { name: "Message Ben Ode" }).click();
+  await seeText(ann, "#room-title", "Ben Ode");
+  summary.dmKind = await seeText(ann, "#room-kind", "Direct message");
+  summary.benDmListed = await seeText(ben, "#conversations button.direct", "Ann Lee");
+
+  step = "mention";
+  const box = ann.locator("#composer-text");
+  await box.pressSequentially("Thanks @Be", { delay: 10 });
+  await ann.locator("#mention-list [role=option]", { hasText: "Ben Ode" }).waitFor({ timeout: STEP_MS });
+  await ann.keyboard.press("Enter"); // picks the highlighted option, does not send
+  await box.pressSequentially("see you at 5", { delay: 5 });
+  summary.composed = await box.inputValue();
+  await ann.keyboard.press("Enter");
+  await message(ann, "see you at 5").waitFor({ timeout: STEP_MS });
+  // Ben is still in the group: the direct conversation gets the "@" badge live.
+  summary.benMentionBadge = await seeText(ben, "#conversations button.direct .mention-badge", "@");
+  summary.benPinInGroup = await ben.getByRole("button", { name: "Pin", exact: true }).count();
+
+  step = "mention highlighted";
+  await ben.locator("#conversations button.direct", { hasText: "Ann Lee" }).click();
+  summary.highlighted = await seeText(ben, "#messages li.mentions-me mark.mention.me", "@Ben Ode");
+  await ben.locator("#conversations button.direct .mention-badge").waitFor({ state: "detached", timeout: STEP_MS });
+
+  step = "thread";
+  await message(ben, "see you at 5").getByRole("button", { name: "Reply in thread" }).click();
+  await seeText(ben, "#replying", "Replying to Ann Lee");
+  await ben.locator("#composer-text").fill("Five works");
+  await ben.getByRole("button", { name: "Send" }).click();
+  summary.replyCount = await seeText(ann, "#messages .replies", "1 reply");
+  summary.replyContext = await seeText(ann, "#messages .reply-to", "Reply to you");
+  await message(ann, "see you at 5").getByRole("button", { name: "1 reply" }).click();
+  summary.threadShown = await seeText(ann, "#messages .thread-list li", "Five works");
+
+  step = "pin";
+  await message(ann, "see you at 5").getByRole("button", { name: "Pin", exact: true }).click();
+  summary.benPinned = await seeText(ben, "#messages li.pinned .pin-mark", "Pinned by Ann Lee");
+
+  step = "mute";
+  await ben.getByRole("button", { name: "Mute conversation" }).click();
+  await ben.getByRole("button", { name: "Unmute conversation" }).waitFor({ timeout: STEP_MS });
+  summary.benMuted = await ben.locator("#conversations button.direct.muted").count();
+
   step = "screenshot";
   await ann.screenshot({ path: SCREENSHOT });
   if (process.env.SAFECHAT_SCREENSHOT_PHONE) await ben.screenshot({ path: process.env.SAFECHAT_SCREENSHOT_PHONE });
+
+  step = "unpin";
+  await message(ann, "see you at 5").getByRole("button", { name: "Unpin", exact: true }).click();
+  await ben.locator("#messages li.pinned").waitFor({ state: "detached", timeout: STEP_MS });
+  summary.benUnpinned = true;
   summary.pageErrors = errors;
   await finish(true);
 }

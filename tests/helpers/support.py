@@ -135,6 +135,8 @@ ISOLATED: dict[str, Any] = {
     "clerk_jwks_url": None,
     "clerk_issuer": None,
     "encryption_keys": None,
+    # Session records end when their socket closes (tests that check resumption set it).
+    "session_resume_seconds": 0,
 }
 
 # Tests fire events far faster than people do; rate-limit tests set their own limits.

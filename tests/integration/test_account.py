@@ -47,6 +47,11 @@ async def test_export_holds_exactly_the_callers_data(server: ChatServer) -> None
     assert ack["ok"], ack
     media_id = await image_message(server, a, alice, gid)
     await upload(server, bob, gid, png_bytes(), filename="bob.png")
+    await server.user("user_erin")
+    status, _ = await server.request("POST", "/api/me/blocks", alice, {"userId": "user_erin"})
+    assert status == 201
+    status, _ = await server.request("PUT", f"/api/groups/{gid}/settings", alice, {"muted": True})
+    assert status == 200
     # Many messages elsewhere: the export pages through them.
     other = await server.group(alice, "notes")
     await seed(server, other, "user_alice", 450)
@@ -73,6 +78,8 @@ async def test_export_holds_exactly_the_callers_data(server: ChatServer) -> None
     # Her own sends marked the first group read (the seeded history set no mark).
     assert [m["groupId"] for m in doc["readMarks"]] == [gid]
     assert doc["readMarks"][0]["lastReadSeq"] >= 4
+    assert doc["readMarks"][0]["muted"] is True
+    assert [b["userId"] for b in doc["blocks"]] == ["user_erin"]
 
 
 async def test_erasure_leaves_nothing_of_the_user_and_hands_groups_on(

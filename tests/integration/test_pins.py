@@ -5,8 +5,8 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from datetime import UTC, datetime
-from typing import Any
 
 from bson import ObjectId
 
@@ -138,24 +138,30 @@ def _group() -> Group:
 
 def test_the_pin_rule_reads_the_groups_type() -> None:
     """Owner/admin in groups; either person in a direct conversation (the group's
-    `type`, which direct messages add)."""
-
-    class Direct:
-        type = "direct"
-
-        def __init__(self, group: Group) -> None:
-            self._g = group
-
-        def member(self, user_id: str) -> Member | None:
-            return self._g.member(user_id)
-
-        def role_of(self, user_id: str) -> Role | None:
-            return self._g.role_of(user_id)
+    `kind`, as stored documents with `type: 'direct'` load)."""
 
     group = _group()
     assert may_pin(group, "u_owner")
     assert not may_pin(group, "u_member")
     assert not may_pin(group, "u_stranger")
-    direct: Any = Direct(group)
+    direct = dataclasses.replace(group, kind="direct")
     assert may_pin(direct, "u_member")
     assert not may_pin(direct, "u_stranger")
+
+
+async def test_either_person_pins_in_a_direct_conversation(server: ChatServer) -> None:
+    """Through the real server: a direct conversation loaded from the database lets both
+    people pin and unpin (neither is owner or admin there)."""
+    alice = await server.user("user_alice")
+    bob = await server.user("user_bob")
+    status, body = await server.request("POST", "/api/dms", alice, {"userId": "user_bob"})
+    assert status == 201, body
+    dm = body["group"]["id"]
+    a, b = await server.client(alice), await server.client(bob)
+    mid = await send(a, dm, "pin me")
+    ack = await b.call("pin_message", {"messageId": mid})
+    assert ack["ok"], ack
+    assert ack["pinnedBy"] == "user_bob"
+    assert (await a.wait_for("message_pinned"))["messageId"] == mid
+    assert (await a.call("unpin_message", {"messageId": mid}))["wasPinned"] is True
+    assert (await b.wait_for("message_unpinned"))["messageId"] == mid

@@ -1,1 +1,1 @@
-"""Machine-readable contracts generated from the code (OpenAPI)."""
+"""Machine-readable contracts generated from the code (OpenAPI, AsyncAPI; protocol §7)."""

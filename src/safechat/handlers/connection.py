@@ -125,7 +125,7 @@ class ConnectionHandlers:
             return
         try:
             async with self._admission:
-                await self._connections.send_identity(opened.socket)
+                await self._connections.send_identity(opened.socket, opened)
                 if opened.first_session:
                     await self._presence.announce_online(opened.socket, opened.group_ids)
         except Exception:

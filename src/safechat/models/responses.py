@@ -307,6 +307,14 @@ class ExportMembership(TypedDict):
 class ExportReadMark(TypedDict):
     groupId: str
     lastReadSeq: int
+    muted: bool
+    mutedUntil: Timestamp | None
+
+
+@with_config(CLOSED)
+class ExportBlock(TypedDict):
+    userId: str
+    blockedAt: Timestamp | None
 
 
 @with_config(CLOSED)
@@ -336,6 +344,7 @@ class AccountExportResponse(TypedDict):
     profile: UserProfile
     memberships: list[ExportMembership]
     readMarks: list[ExportReadMark]
+    blocks: list[ExportBlock]
     uploads: list[ExportUpload]
     reactions: list[ExportReaction]
     messages: list[Message]

@@ -24,6 +24,7 @@ class User:
     profile_image_url: str | None = None
     last_seen: datetime | None = None
     created_at: datetime | None = None
+    is_active: bool = True
 
     @classmethod
     def from_doc(cls, doc: dict[str, Any]) -> User:
@@ -36,7 +37,19 @@ class User:
             profile_image_url=doc.get("profileImageUrl"),
             last_seen=doc.get("lastSeen"),
             created_at=doc.get("createdAt"),
+            is_active=doc.get("isActive") is True,
         )
+
+    def has(self, fields: dict[str, Any]) -> bool:
+        """True when the stored profile already holds every one of `fields` (wire names)."""
+        stored = {
+            "email": self.email,
+            "firstName": self.first_name,
+            "lastName": self.last_name,
+            "username": self.username,
+            "profileImageUrl": self.profile_image_url,
+        }
+        return self.is_active and all(k in stored and stored[k] == v for k, v in fields.items())
 
     def summary(self) -> dict[str, Any]:
         """UserSummary of the protocol: never the email (other users see this)."""

@@ -8,9 +8,16 @@ the document, and the contract tests (schemathesis) find it.
 
 from __future__ import annotations
 
-from typing import Literal, NotRequired
+from typing import Annotated, Any, Literal, NotRequired
 
-from pydantic import ConfigDict, with_config
+from pydantic import (
+    ConfigDict,
+    GetCoreSchemaHandler,
+    GetPydanticSchema,
+    WithJsonSchema,
+    with_config,
+)
+from pydantic_core import CoreSchema
 from typing_extensions import TypedDict
 
 CLOSED = ConfigDict(extra="forbid")
@@ -182,3 +189,88 @@ class MemberDetail(TypedDict):
     joinedAt: Timestamp
     user: UserSummary
     isOnline: bool
+
+
+# --- for the socket events (events.py) and the AsyncAPI document -------------------
+
+
+def described_as(shape: Any) -> GetPydanticSchema:
+    """An annotation that gives a plain-dict alias the schema of `shape` (a TypedDict):
+    type checkers see the dict the services build, pydantic validates and documents
+    `shape`."""
+
+    def schema(_source: Any, handler: GetCoreSchemaHandler) -> CoreSchema:
+        return handler.generate_schema(shape)
+
+    return GetPydanticSchema(schema)
+
+
+def one_of(*values: str) -> WithJsonSchema:
+    """For a `str` field that services fill from plain strings: the schema lists the values."""
+    return WithJsonSchema({"type": "string", "enum": list(values)})
+
+
+# Plain strings to the code, their values to the contract documents.
+ReactionAction = Annotated[str, one_of("added", "removed")]
+StatusText = Annotated[str, one_of("online", "away")]
+ProviderName = Annotated[str, one_of("openai", "offline")]
+
+
+@with_config(CLOSED)
+class GroupView(TypedDict):
+    """A group as every member sees it alike (group_updated): no per-viewer fields."""
+
+    id: str
+    name: str
+    description: NotRequired[str]
+    isPrivate: bool
+    memberCount: int
+    type: Literal["group", "direct"]
+    createdAt: Timestamp
+    ownerId: NotRequired[str]  # none in a direct conversation
+    lastSeq: int
+    updatedAt: Timestamp
+    lastMessageAt: NotRequired[Timestamp]
+    aiEnabled: bool
+
+
+@with_config(CLOSED)
+class OnlineMember(TypedDict):
+    """An online member of a joined group: the profile summary and the status."""
+
+    userId: str
+    firstName: NotRequired[str]
+    lastName: NotRequired[str]
+    username: NotRequired[str]
+    profileImageUrl: NotRequired[str]
+    status: Literal["online", "away"]
+
+
+@with_config(CLOSED)
+class OnlineUser(TypedDict):
+    userId: str
+    user: UserSummary
+    status: Literal["online", "away"]
+    lastActivity: Timestamp | None
+    deviceType: str
+
+
+@with_config(CLOSED)
+class SyncResult(TypedDict):
+    """One group's catch-up: new messages after `afterSeq`, and earlier ones changed."""
+
+    messages: list[Message]
+    updated: list[Message]
+    hasMore: bool
+    lastSeq: int
+
+
+# Plain-dict aliases with these schemas, for payload types that services build as dicts.
+MessageDict = Annotated[dict[str, Any], described_as(Message)]
+UserSummaryDict = Annotated[dict[str, Any], described_as(UserSummary)]
+UserProfileDict = Annotated[dict[str, Any], described_as(UserProfile)]
+GroupViewDict = Annotated[dict[str, Any], described_as(GroupView)]
+GroupSummaryDict = Annotated[dict[str, Any], described_as(GroupSummary)]
+OnlineMemberDict = Annotated[dict[str, Any], described_as(OnlineMember)]
+GroupMemberDict = Annotated[dict[str, Any], described_as(MemberDetail)]
+OnlineUserDict = Annotated[dict[str, Any], described_as(OnlineUser)]

@@ -107,20 +107,25 @@ class ReadStateRepository:
     async def for_user(self, user_id: str, group_ids: list[ObjectId]) -> dict[str, int]:
         cursor = self._c.find({"userId": user_id, "groupId": {"$in": group_ids}})
         found = {str(d["groupId"]): int(d.get("lastReadSeq", 0)) async for d in cursor}
-        return self._with_behind(user_id, found, group_ids)
-
-    async def all_for_user(self, user_id: str) -> dict[str, int]:
-        """groupId -> lastReadSeq for every group the user has a mark in."""
-        cursor = self._c.find({"userId": user_id}, {"groupId": 1, "lastReadSeq": 1})
-        found = {str(d["groupId"]): int(d.get("lastReadSeq", 0)) async for d in cursor}
-        return self._with_behind(user_id, found, None)
-
-    def _with_behind(
-        self, user_id: str, found: dict[str, int], group_ids: list[ObjectId] | None
-    ) -> dict[str, int]:
         for gid, seq in self._behind.marks_of(user_id).items():
-            if group_ids is None or gid in group_ids:
+            if gid in group_ids:
                 found[str(gid)] = max(found.get(str(gid), 0), seq)
+        return found
+
+    async def all_for_user(self, user_id: str) -> dict[str, UserGroupState]:
+        """groupId -> the user's mark and mute, for every group they have a record in
+        (or a mark still behind)."""
+        cursor = self._c.find(
+            {"userId": user_id}, {"groupId": 1, "lastReadSeq": 1, "muted": 1, "mutedUntil": 1}
+        )
+        found: dict[str, UserGroupState] = {}
+        behind = self._behind.marks_of(user_id)
+        async for d in cursor:
+            mute = Mute(_aware(d.get("mutedUntil"))) if d.get("muted") else None
+            mark = max(int(d.get("lastReadSeq", 0)), behind.pop(d["groupId"], 0))
+            found[str(d["groupId"])] = UserGroupState(mark, 0, mute)
+        for gid, seq in behind.items():  # no document yet
+            found[str(gid)] = UserGroupState(seq)
         return found
 
     async def delete_user(self, user_id: str) -> int:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from pymongo import UpdateOne
+
 from safechat.repositories.db import Database
 
 
@@ -40,6 +42,17 @@ class SessionRepository:
         await self._c.update_one(
             {"sessionId": session_id, "endedAt": None}, {"$set": {"endedAt": now}}
         )
+
+    async def end_many(self, ended: list[tuple[str, datetime]]) -> None:
+        """Ends several sessions, each at its own time, in one round trip."""
+        if ended:
+            await self._c.bulk_write(
+                [
+                    UpdateOne({"sessionId": sid, "endedAt": None}, {"$set": {"endedAt": at}})
+                    for sid, at in ended
+                ],
+                ordered=False,
+            )
 
     async def end_node(self, node_id: str, now: datetime) -> int:
         """Close sessions a previous run of this node left open (crash, kill -9)."""

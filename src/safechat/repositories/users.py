@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime
 
-from pymongo import ReturnDocument
+from pymongo import ReturnDocument, UpdateOne
 from pymongo.errors import DuplicateKeyError
 
 from safechat.errors import Conflict, DuplicateKey
@@ -77,6 +77,15 @@ class UserRepository:
             d["clerkId"]: User.from_doc(d) async for d in self._c.find({"clerkId": {"$in": ids}})
         }
 
+    async def get_current(self, user_id: str) -> User | None:
+        """The stored user for a sign-in's comparison, or None when the document needs
+        the sign-in's write anyway: missing, or its directory keys lag its names (users
+        stored before the directory existed get theirs at their next sign-in)."""
+        doc = await self._c.find_one({"clerkId": user_id})
+        if doc is None or doc.get("searchKeys") != search_keys(doc):
+            return None
+        return User.from_doc(doc)
+
     async def get_active(self, user_id: str) -> User | None:
         doc = await self._c.find_one({"clerkId": user_id})
         return User.from_doc(doc) if doc and doc.get("isActive", True) else None
@@ -129,6 +138,14 @@ class UserRepository:
 
     async def touch_last_seen(self, user_id: str, now: datetime) -> None:
         await self._c.update_one({"clerkId": user_id}, {"$set": {"lastSeen": now}})
+
+    async def seen_many(self, seen: list[tuple[str, datetime]]) -> None:
+        """Several users' last sight, in one round trip; never moves one back."""
+        if seen:
+            await self._c.bulk_write(
+                [UpdateOne({"clerkId": u}, {"$max": {"lastSeen": at}}) for u, at in seen],
+                ordered=False,
+            )
 
     async def delete(self, user_id: str) -> bool:
         result = await self._c.delete_one({"clerkId": user_id})

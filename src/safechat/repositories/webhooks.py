@@ -52,12 +52,17 @@ class OutboxRepository:
                 raise
             return len(entries) - len(errors)
 
-    async def claim(self, now: datetime, lease: timedelta, token: str) -> Doc | None:
+    async def claim(self, now: datetime, lease: timedelta, token: str, node: str) -> Doc | None:
         """The oldest due entry, pending or with an expired lease, now this caller's."""
         return await self._c.find_one_and_update(
             {"state": {"$in": ["pending", "delivering"]}, "dueAt": {"$lte": now}},
             {
-                "$set": {"state": "delivering", "dueAt": now + lease, "claim": token},
+                "$set": {
+                    "state": "delivering",
+                    "dueAt": now + lease,
+                    "claim": token,
+                    "claimNode": node,
+                },
                 "$inc": {"attempts": 1},
             },
             sort=[("dueAt", ASCENDING)],
@@ -84,6 +89,15 @@ class OutboxRepository:
             {"_id": delivery_id, "state": "delivering", "claim": token}, {"$set": fields}
         )
         return result.modified_count == 1
+
+    async def release_node(self, node: str, now: datetime) -> int:
+        """Makes due again what an earlier run of `node` was delivering when it died:
+        that run is certainly gone, so its leases need not be waited out."""
+        result = await self._c.update_many(
+            {"state": "delivering", "claimNode": node},
+            {"$set": {"state": "pending", "dueAt": now}},
+        )
+        return result.modified_count
 
     async def count(self, state: State) -> int:
         return await self._c.count_documents({"state": state})

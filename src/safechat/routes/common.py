@@ -109,7 +109,7 @@ async def _answer_errors(request: web.Request, handler: Handler) -> web.StreamRe
 
 
 # Public paths under /api besides health: sign-in (routes/dev.py), the contract.
-PUBLIC_API = frozenset({"/api/dev/token", "/api/openapi.json"})
+PUBLIC_API = frozenset({"/api/dev/token", "/api/openapi.json", "/api/asyncapi.json"})
 
 
 @web.middleware

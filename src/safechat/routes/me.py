@@ -90,7 +90,7 @@ def setup(app: web.Application) -> None:
                 tag="me",
                 ok={200: AccountErasedResponse},
                 errors=(ErrorCode.USER_NOT_FOUND,),
-                description="Erases the caller's account on this deployment (protocol §10). "
+                description="Erases the caller's account on this deployment (protocol §11). "
                 "Rate limited by the `account` bucket.",
             ),
             api(

@@ -31,6 +31,8 @@ class Claims:
     last_name: str | None = None
     username: str | None = None
     picture: str | None = None
+    # The issuer's session id (`sid`): the same for every token of one sign-in.
+    session: str | None = None
 
     @classmethod
     def from_payload(cls, payload: dict[str, Any]) -> Claims:
@@ -53,6 +55,7 @@ class Claims:
             last_name=text("family_name", "last_name"),
             username=text("username"),
             picture=text("picture", "image_url"),
+            session=sid if (sid := text("sid")) and len(sid) <= 200 else None,
         )
 
 

@@ -6,22 +6,24 @@ services/tasks.py Background); the socket itself is ended by the edge's `disconn
 
 from __future__ import annotations
 
-import uuid
+import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import structlog
 
 from safechat.errors import AccessDenied, AuthError, PresenceFull, RateLimited, TokenExpired
 from safechat.events import AuthenticationSuccess, Event, GroupJoined, GroupLeft
 from safechat.models.common import iso
+from safechat.models.group import Group
 from safechat.models.user import User
 from safechat.repositories.sessions import SessionRepository
 from safechat.services.auth import Claims, TokenVerifier
 from safechat.services.groups.service import GroupService
 from safechat.services.ports import Clock, Notifier, PresenceStore
+from safechat.services.session_records import Device, SessionRecords
 from safechat.services.users import UserService
 
 log = structlog.get_logger("safechat.connections")
@@ -55,6 +57,8 @@ class LiveSocket:
     # info dict, and the string is shared by all of them (and by lastActivityAt while
     # the socket has done nothing) instead of two new ones per socket each time.
     connected_iso: str = field(default="", repr=False)
+    # Device.key of the connect: its session record may be resumed by the same device.
+    resume_key: int = 0
 
     def __post_init__(self) -> None:
         self.connected_iso = iso(self.connected_at) or ""  # never None for a datetime
@@ -101,10 +105,16 @@ Disconnect = Callable[[LiveSocket], Awaitable[None]]
 
 @dataclass(frozen=True, slots=True)
 class Opened:
+    """A connect's result: what the welcome sends comes from these reads, not new ones."""
+
     socket: LiveSocket
     user: User
-    group_ids: list[str]
+    groups: list[Group]
     first_session: bool
+
+    @property
+    def group_ids(self) -> list[str]:
+        return [g.gid for g in self.groups]
 
 
 class ConnectionService:
@@ -121,12 +131,15 @@ class ConnectionService:
         notifier: Notifier,
         max_sockets_per_user: int = 20,
         reauth_grace_seconds: float = 1800.0,
+        session_resume_seconds: float = 0.0,
     ) -> None:
         self._verifier = verifier
         self._users = users
         self._groups = groups
         self._presence = presence
-        self._sessions = sessions
+        self.sessions = SessionRecords(
+            sessions, clock, node_id, seen=self._seen, resume_seconds=session_resume_seconds
+        )
         self._clock = clock
         self._notify = notifier
         self.node_id = node_id
@@ -134,21 +147,29 @@ class ConnectionService:
         self._grace = reauth_grace_seconds
         self._live: dict[str, LiveSocket] = {}
 
+    async def _seen(self, seen: list[tuple[str, datetime]]) -> None:
+        await self._users.seen(seen)
+
     async def verify(self, token: object) -> Claims:
         return await self._verifier.verify(token)
 
     async def open(
         self, sid: str, claims: Claims, *, user_agent: str | None, ip: str | None
     ) -> Opened:
+        """Reads the user and their groups once; writes only a changed profile and a
+        session record no parked one continues (services/session_records.py)."""
         now = self._clock.now()
+        kind = device_type(user_agent)
+        device = Device(claims.sub, claims.session, kind, user_agent, ip)
         live = LiveSocket(
             sid=sid,
             user_id=claims.sub,
-            session_id=f"ses_{uuid.uuid4().hex}",
+            session_id="",
             expires_at=claims.exp,
-            device_type=device_type(user_agent),
+            device_type=kind,
             connected_at=now,
             node_id=self.node_id,
+            resume_key=device.key,
         )
         # Reserve the slot first: counting and inserting in one step of the store
         # (shared by the nodes) is what keeps concurrent connects under the cap.
@@ -162,45 +183,43 @@ class ConnectionService:
                 1.0,
                 f"Too many connections for this user (at most {self._max_sockets})",
             ) from None
-        started = False
         try:
-            user = await self._users.upsert_from_claims(claims)
-            live.summary = user.summary()
-            await self._sessions.start(
-                live.session_id,
-                claims.sub,
-                node_id=self.node_id,
-                device_type=live.device_type,
-                ip=ip,
-                user_agent=user_agent,
-                now=now,
+            user, groups = await _both(
+                self._users.upsert_from_claims(claims), self._groups.member_groups(claims.sub)
             )
-            started = True
-            group_ids = await self._groups.room_ids_for(claims.sub)
-            await self._notify.enter_rooms(sid, claims.sub, group_ids)
+            live.summary = user.summary()
+            live.session_id, _ = await self.sessions.open(device, now)
+            await self._notify.enter_rooms(sid, claims.sub, [g.gid for g in groups])
         except BaseException:
-            await self._release(live, session_started=started)
+            await self._release(live)
             raise
         self._live[sid] = live
-        return Opened(live, user, group_ids, first)
+        return Opened(live, user, groups, first)
 
-    async def _release(self, live: LiveSocket, *, session_started: bool) -> None:
+    async def _release(self, live: LiveSocket) -> None:
         """Gives back the slot (and session) of a connect that did not complete."""
         now = self._clock.now()
         try:
             await self._presence.remove(live.user_id, live.sid, now.timestamp())
-            if session_started:
-                await self._sessions.end(live.session_id, now)
+            if live.session_id:
+                await self.sessions.closed(
+                    live.session_id, live.resume_key, now, user_id=live.user_id, last=False
+                )
         except Exception:
             log.exception("connect_release_failed", sid=live.sid)
 
-    async def send_identity(self, live: LiveSocket) -> AuthenticationSuccess:
-        """`authentication_success` and `user_groups` to the socket (after connect,
-        and again on `authenticate`)."""
-        profile = (await self._users.me(live.user_id)).profile()
-        body: AuthenticationSuccess = {"user": profile, "sessionId": live.session_id}
+    async def send_identity(
+        self, live: LiveSocket, opened: Opened | None = None
+    ) -> AuthenticationSuccess:
+        """`authentication_success` and `user_groups` to the socket: after connect from
+        what the connect read (`opened`), on `authenticate` read again."""
+        user = opened.user if opened is not None else await self._users.me(live.user_id)
+        body: AuthenticationSuccess = {"user": user.profile(), "sessionId": live.session_id}
         await self._notify.to_socket(live.sid, Event.AUTHENTICATION_SUCCESS, body)
-        groups = await self._groups.mine(live.user_id)
+        if opened is not None:
+            groups = await self._groups.summaries(live.user_id, opened.groups, shared=True)
+        else:
+            groups = await self._groups.mine(live.user_id)
         await self._notify.to_socket(live.sid, Event.USER_GROUPS, groups)
         return body
 
@@ -256,11 +275,27 @@ class ConnectionService:
             return None
         now = self._clock.now()
         last = await self._presence.remove(live.user_id, sid, now.timestamp())
-        await self._sessions.end(live.session_id, now)
-        if last:
-            await self._users.touch_last_seen(live.user_id)
+        # The record ends, and a last socket's lastSeen is written, now or after the
+        # resume window (not at all if the same device reconnects in time).
+        await self.sessions.closed(
+            live.session_id, live.resume_key, now, user_id=live.user_id, last=last
+        )
         return live, last
 
     async def cleanup_stale(self) -> int:
         """Close sessions this node left open when it last stopped uncleanly."""
-        return await self._sessions.end_node(self.node_id, self._clock.now())
+        return await self.sessions.end_node()
+
+
+A = TypeVar("A")
+B = TypeVar("B")
+
+
+async def _both(first: Awaitable[A], second: Awaitable[B]) -> tuple[A, B]:
+    """Two independent reads at once; if one fails, the other is awaited before raising."""
+    a, b = await asyncio.gather(first, second, return_exceptions=True)
+    if isinstance(a, BaseException):
+        raise a
+    if isinstance(b, BaseException):
+        raise b
+    return a, b

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import datetime
 from typing import Any
 
 from safechat.errors import DuplicateKey, UserNotFound, ValidationFailed
@@ -27,6 +28,8 @@ class UserService:
         self._summaries: dict[str, tuple[float, dict[str, Any]]] = {}
 
     async def upsert_from_claims(self, claims: Claims) -> User:
+        """The user as the token describes them: one read, and a write only when the
+        stored profile lacks a claim (a sign-in of an unchanged user writes nothing)."""
         fields: dict[str, Any] = {
             "email": claims.email,
             "firstName": claims.first_name,
@@ -36,19 +39,26 @@ class UserService:
         fields = {k: v for k, v in fields.items() if v is not None}
         if claims.username:
             fields["username"] = claims.username.lower()
+        stored = await self._users.get_current(claims.sub)
+        if stored is not None and stored.has(fields):
+            self._recent[claims.sub] = self._clock.monotonic()
+            return stored
         now = self._clock.now()
         try:
             user = await self._users.upsert(claims.sub, fields, now)
         except DuplicateKey:
             # Another account holds that username; keep the rest of the profile.
             fields.pop("username", None)
-            user = await self._users.upsert(claims.sub, fields, now)
+            if stored is not None and stored.has(fields):
+                user = stored
+            else:
+                user = await self._users.upsert(claims.sub, fields, now)
         self._recent[claims.sub] = self._clock.monotonic()
         self._summaries.pop(claims.sub, None)
         return user
 
     async def ensure(self, claims: Claims) -> None:
-        """Cheap per-request upsert: only when this node has not done it lately."""
+        """Cheap per-request sign-in: only when this node has not done it lately."""
         seen = self._recent.get(claims.sub)
         if seen is None or self._clock.monotonic() - seen > UPSERT_EVERY_SECONDS:
             if len(self._recent) > MAX_CACHED:
@@ -124,3 +134,7 @@ class UserService:
 
     async def touch_last_seen(self, user_id: str) -> None:
         await self._users.touch_last_seen(user_id, self._clock.now())
+
+    async def seen(self, seen: list[tuple[str, datetime]]) -> None:
+        """Users last seen at these times (their last socket closed then)."""
+        await self._users.seen_many(seen)

@@ -50,6 +50,10 @@ class FakeUserRepository(Faults):
         return User.from_doc(doc) if doc else None
 
     @faulty
+    async def get_current(self, user_id: str) -> User | None:
+        return await self.get(user_id)  # no directory keys kept here
+
+    @faulty
     async def get_many(self, user_ids: Iterable[str]) -> dict[str, User]:
         return {u: User.from_doc(self.docs[u]) for u in set(user_ids) if u in self.docs}
 
@@ -71,6 +75,13 @@ class FakeUserRepository(Faults):
     async def touch_last_seen(self, user_id: str, now: datetime) -> None:
         if user_id in self.docs:
             self.docs[user_id]["lastSeen"] = now
+
+    @faulty
+    async def seen_many(self, seen: list[tuple[str, datetime]]) -> None:
+        for user_id, at in seen:
+            doc = self.docs.get(user_id)
+            if doc is not None and (doc.get("lastSeen") is None or doc["lastSeen"] < at):
+                doc["lastSeen"] = at
 
 
 class FakeReadStateRepository(Faults):

@@ -103,9 +103,15 @@ class _Users:
             raise RuntimeError("database away")
         return User(user_id=claims.sub)
 
+    async def seen(self, seen: list[tuple[str, datetime]]) -> None:
+        pass
+
 
 class _Groups:
     async def room_ids_for(self, user_id: str) -> list[str]:
+        return []
+
+    async def member_groups(self, user_id: str) -> list[Any]:
         return []
 
 

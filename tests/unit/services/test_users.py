@@ -16,9 +16,34 @@ async def test_a_rest_caller_is_upserted_at_most_every_few_minutes(world: World)
     await world.users.ensure(claims)
     assert world.user_repo.count("upsert") == 1
     world.clock.advance(1)
+    # Due again: read, and written only because a claim changed.
     await world.users.ensure(claims)
+    assert world.user_repo.count("upsert") == 1
+    renamed = Claims(sub="alice", exp=None, first_name="Alicia")
+    world.clock.advance(UPSERT_EVERY_SECONDS + 1)
+    await world.users.ensure(renamed)
     assert world.user_repo.count("upsert") == 2
+    assert world.user_repo.docs["alice"]["firstName"] == "Alicia"
     assert world.user_repo.docs["alice"]["lastSeen"] == world.clock.now()
+
+
+async def test_a_sign_in_writes_only_what_the_token_changed(world: World) -> None:
+    claims = Claims(sub="alice", exp=None, first_name="Alice", username="Alice_1")
+    first = await world.users.upsert_from_claims(claims)
+    assert first.username == "alice_1"
+    assert world.user_repo.count("upsert") == 1
+    # The same claims again (a reconnect): read, nothing written.
+    again = await world.users.upsert_from_claims(claims)
+    assert again == first
+    assert world.user_repo.count("upsert") == 1
+    # A claim the token no longer carries is not a change (claims only ever set fields).
+    await world.users.upsert_from_claims(Claims(sub="alice", exp=None))
+    assert world.user_repo.count("upsert") == 1
+    # A new claim is written, and drops this node's cached summary at once.
+    assert (await world.users.summary("alice"))["firstName"] == "Alice"
+    await world.users.upsert_from_claims(Claims(sub="alice", exp=None, last_name="Liddell"))
+    assert world.user_repo.count("upsert") == 2
+    assert (await world.users.summary("alice"))["lastName"] == "Liddell"
 
 
 async def test_sender_summaries_are_cached_for_a_short_while(world: World) -> None:

@@ -34,7 +34,10 @@ class SocketIONotifier:
         if also_user is not None:
             rooms.append(user_room(also_user))
         if rooms:
-            await self._sio.emit(event.value, data, room=rooms, skip_sid=skip_sid)
+            # One room as a name, not a list: the manager's fast path (no task per
+            # recipient) serves single rooms, e.g. a connect's user_online to its group.
+            room: str | list[str] = rooms[0] if len(rooms) == 1 else rooms
+            await self._sio.emit(event.value, data, room=room, skip_sid=skip_sid)
 
     async def to_user(self, user_id: str, event: Event, data: Payload) -> None:
         await self._sio.emit(event.value, data, room=user_room(user_id))

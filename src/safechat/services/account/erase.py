@@ -32,6 +32,7 @@ from safechat.services.groups.service import GroupService
 from safechat.services.messages.service import MessageService
 from safechat.services.ports import Clock, MediaStore, MessageHooks, Notifier
 from safechat.services.users import UserService
+from safechat.services.webhooks.events import WebhookEvents, message_change
 
 log = structlog.get_logger(__name__)
 
@@ -81,6 +82,7 @@ class EraseDeps:
     notifier: Notifier
     clock: Clock
     hooks: MessageHooks | None = None
+    webhooks: WebhookEvents | None = None
     blocks: BlockRepository | None = None
 
 
@@ -130,6 +132,11 @@ class AccountEraser:
                     continue  # deleted meanwhile
                 if d.hooks is not None:
                     await d.hooks.on_deleted(message.id)
+                if d.webhooks is not None:
+                    gid = str(message.group_id)
+                    await d.webhooks.record(
+                        "message.deleted", message_change(message, gid, user_id)
+                    )
                 event: MessageDeleted = {
                     "messageId": str(message.id),
                     "groupId": str(message.group_id),

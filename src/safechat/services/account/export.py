@@ -12,6 +12,7 @@ from typing import Any
 from bson import ObjectId
 
 from safechat.models.common import iso
+from safechat.repositories.blocks import BlockRepository
 from safechat.repositories.groups import GroupRepository
 from safechat.repositories.media import MediaRepository
 from safechat.repositories.messages import MessageRepository
@@ -34,6 +35,7 @@ class AccountExport:
         messages: MessageRepository,
         read_state: ReadStateRepository,
         media: MediaRepository,
+        blocks: BlockRepository,
         renderer: MessageRenderer,
         clock: Clock,
     ) -> None:
@@ -42,6 +44,7 @@ class AccountExport:
         self._messages = messages
         self._read_state = read_state
         self._media = media
+        self._blocks = blocks
         self._renderer = renderer
         self._clock = clock
 
@@ -57,8 +60,24 @@ class AccountExport:
             assert member is not None
             memberships.append({"groupId": group.gid, "name": group.name, **member.to_wire()})
         yield "memberships", memberships
-        marks = await self._read_state.all_for_user(user_id)
-        yield "readMarks", [{"groupId": g, "lastReadSeq": s} for g, s in sorted(marks.items())]
+        states = await self._read_state.all_for_user(user_id)
+        yield (
+            "readMarks",
+            [
+                {
+                    "groupId": g,
+                    "lastReadSeq": state.mark,
+                    "muted": state.mute is not None,
+                    "mutedUntil": iso(state.mute.until) if state.mute else None,
+                }
+                for g, state in sorted(states.items())
+            ],
+        )
+        blocked = await self._blocks.by(user_id)
+        yield (
+            "blocks",
+            [{"userId": b["blockedId"], "blockedAt": iso(b.get("createdAt"))} for b in blocked],
+        )
         yield "uploads", [u async for u in self._uploads(user_id)]
         yield "reactions", [r async for r in self._reactions(user_id, [g.id for g in groups])]
         after: ObjectId | None = None

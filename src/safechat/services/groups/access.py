@@ -36,6 +36,9 @@ class GroupAccess:
     async def room_ids_for(self, user_id: str) -> list[str]:
         return await self._groups.ids_for_member(user_id)
 
+    async def member_groups(self, user_id: str) -> list[Group]:
+        return await self._groups.for_member(user_id)
+
     async def co_members(self, user_id: str) -> list[str]:
         """Everyone sharing at least one active group with the user (the user included)."""
         groups = await self._groups.for_member(user_id)

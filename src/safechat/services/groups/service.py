@@ -80,13 +80,19 @@ class GroupService:
     async def room_ids_for(self, user_id: str) -> list[str]:
         return await self._access.room_ids_for(user_id)
 
+    async def member_groups(self, user_id: str) -> list[Group]:
+        """The user's active groups (what `mine` summarizes)."""
+        return await self._access.member_groups(user_id)
+
     async def co_members(self, user_id: str) -> list[str]:
         return await self._access.co_members(user_id)
 
     # --- views (views.py) -----------------------------------------------------
 
-    async def summaries(self, user_id: str, groups: list[Group]) -> list[dict[str, Any]]:
-        return await self._views.summaries(user_id, groups)
+    async def summaries(
+        self, user_id: str, groups: list[Group], *, shared: bool = False
+    ) -> list[dict[str, Any]]:
+        return await self._views.summaries(user_id, groups, shared=shared)
 
     async def mine(self, user_id: str) -> list[dict[str, Any]]:
         return await self._views.mine(user_id)

@@ -13,6 +13,7 @@ from safechat.repositories.groups import GroupRepository
 from safechat.repositories.messages import MessageRepository
 from safechat.repositories.read_state import ReadStateRepository, UserGroupState
 from safechat.services.groups.access import GroupAccess
+from safechat.services.groups.latest import SharedLatest
 from safechat.services.messages.rendering import MessageRenderer
 from safechat.services.ports import Clock, PresenceStore
 from safechat.services.users import UserService
@@ -38,13 +39,18 @@ class GroupViews:
         self._presence = presence
         self._renderer = renderer
         self._clock = clock
+        self._shared_latest = SharedLatest(messages, clock)
 
-    async def summaries(self, user_id: str, groups: list[Group]) -> list[dict[str, Any]]:
+    async def summaries(
+        self, user_id: str, groups: list[Group], *, shared: bool = False
+    ) -> list[dict[str, Any]]:
+        """`shared`: newest messages from the connects' shared reads (groups/latest.py)."""
         ids = [g.id for g in groups]
         if not ids:
             return []
         states = await self._read_state.states_for_user(user_id, ids)
-        latest = await self._messages.latest({g.id: g.last_seq for g in groups})
+        source = self._shared_latest if shared else self._messages
+        latest = await source.latest({g.id: g.last_seq for g in groups})
         peer_ids = {g.gid: p for g in groups if (p := g.peer_of(user_id)) is not None}
         peers: dict[str, dict[str, Any]] = {}
         if peer_ids:  # display data: the per-node summary cache (reconnects read no more)

@@ -9,13 +9,12 @@ from safechat.errors import AccessDenied, Conflict, MessageNotFound
 from safechat.events import Event, MessageDeleted, MessageEdited, MessageReaction
 from safechat.models.common import iso
 from safechat.models.group import Role
-from safechat.models.message import StoredMessage
 from safechat.repositories.messages import MessageRepository
 from safechat.services.encryption import Encryptor
 from safechat.services.messages.checks import MessageChecks
 from safechat.services.messages.rendering import MessageRenderer
 from safechat.services.ports import Clock, Notifier
-from safechat.services.webhooks.events import NoWebhooks, WebhookEvents
+from safechat.services.webhooks.events import NoWebhooks, WebhookEvents, message_change
 
 
 class MessageChanges:
@@ -67,7 +66,7 @@ class MessageChanges:
         elif self._checks.hooks is not None:  # a caption removed: its vector goes too
             await self._checks.hooks.on_deleted(message.id)
         wire = self._renderer.render(updated)
-        await self._webhooks.record("message.updated", _change(updated, group.gid, user_id))
+        await self._webhooks.record("message.updated", message_change(updated, group.gid, user_id))
         edited: MessageEdited = {"message": wire}
         await self._notify.to_group(group.gid, Event.MESSAGE_EDITED, edited)
         return wire
@@ -94,7 +93,7 @@ class MessageChanges:
             raise MessageNotFound("The message was already deleted")
         if self._checks.hooks is not None:
             await self._checks.hooks.on_deleted(message.id)
-        await self._webhooks.record("message.deleted", _change(message, group.gid, user_id))
+        await self._webhooks.record("message.deleted", message_change(message, group.gid, user_id))
         event: MessageDeleted = {
             "messageId": message_id,
             "groupId": group.gid,
@@ -125,14 +124,3 @@ class MessageChanges:
         }
         await self._notify.to_group(group.gid, Event.MESSAGE_REACTION, event)
         return dict(event)
-
-
-def _change(message: StoredMessage, group_id: str, by: str) -> dict[str, Any]:
-    """A webhook's data for an edit or a delete: ids only, never content."""
-    return {
-        "groupId": group_id,
-        "messageId": str(message.id),
-        "seq": message.seq,
-        "senderId": message.sender_id,
-        "by": by,
-    }

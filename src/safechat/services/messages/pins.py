@@ -10,7 +10,7 @@ from bson import ObjectId
 from safechat.errors import AccessDenied, Conflict, MessageNotFound
 from safechat.events import Event, MessagePinned, MessageUnpinned
 from safechat.models.common import iso
-from safechat.models.group import Group, Role
+from safechat.models.group import Group
 from safechat.models.threads import MAX_PINS
 from safechat.repositories.messages import MessageRepository
 from safechat.repositories.pins import PinRepository
@@ -21,12 +21,9 @@ from safechat.services.ports import Clock, Notifier
 
 
 def may_pin(group: Group, user_id: str) -> bool:
-    """Owner or admin; in a direct conversation (type 'direct', added with direct
-    messages) either of the two."""
-    if getattr(group, "type", "group") == "direct":
-        return group.member(user_id) is not None
-    role = group.role_of(user_id)
-    return role is not None and role.rank >= Role.ADMIN.rank
+    """Owner or admin; in a direct conversation (`Group.kind == 'direct'`) either of
+    the two."""
+    return group.may_moderate(user_id)
 
 
 class MessagePins:

@@ -12,6 +12,7 @@ from datetime import datetime
 from typing import Any, Literal, Protocol
 
 from safechat.models.common import iso
+from safechat.models.message import StoredMessage
 from safechat.repositories.webhooks import OutboxRepository
 from safechat.services.ports import Clock
 
@@ -34,6 +35,17 @@ class NoWebhooks:
 
     async def record(self, kind: Kind, data: dict[str, Any]) -> None:
         return None
+
+
+def message_change(message: StoredMessage, group_id: str, by: str) -> dict[str, Any]:
+    """The data of `message.updated` / `message.deleted`: ids only, never content."""
+    return {
+        "groupId": group_id,
+        "messageId": str(message.id),
+        "seq": message.seq,
+        "senderId": message.sender_id,
+        "by": by,
+    }
 
 
 def entry(delivery_id: str, kind: Kind, data: dict[str, Any], now: datetime) -> dict[str, Any]:

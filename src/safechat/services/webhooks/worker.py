@@ -82,6 +82,7 @@ class WebhookWorker:
         plaintext: Plaintext,
         clock: Clock,
         *,
+        node: str,
         rand: Callable[[], float] = random.random,
     ) -> None:
         self._c = config
@@ -93,12 +94,17 @@ class WebhookWorker:
         self._plaintext = plaintext
         self._clock = clock
         self._rand = rand
+        self._node = node
         self._ticks = 0
         self.stats = WebhookStats()
 
     async def prepare(self) -> None:
-        """At start: the outbox's indexes (and the pending-webhook index on messages)."""
+        """At start: the outbox's indexes (and the pending-webhook index on messages),
+        and what this node's previous run was delivering when it stopped, due again."""
         await self._outbox.ensure_indexes()
+        released = await self._outbox.release_node(self._node, self._clock.now())
+        if released:
+            log.info("webhooks_resumed", deliveries=released)
 
     async def tick(self) -> None:
         await self.queue_sent()
@@ -173,7 +179,7 @@ class WebhookWorker:
             claimed = []
             for _ in range(CONCURRENCY):
                 token = uuid.uuid4().hex
-                doc = await self._outbox.claim(self._clock.now(), lease, token)
+                doc = await self._outbox.claim(self._clock.now(), lease, token, self._node)
                 if doc is None:
                     break
                 claimed.append((doc, token))

@@ -13,7 +13,7 @@ export class Api {
     this.token = token;
   }
 
-  async request(method, path, body) {
+  async request(method, path, body, signal) {
     const headers = { Authorization: `Bearer ${this.token}` };
     let payload;
     if (body instanceof FormData) {
@@ -22,7 +22,7 @@ export class Api {
       headers["Content-Type"] = "application/json";
       payload = JSON.stringify(body);
     }
-    const response = await fetch(path, { method, headers, body: payload });
+    const response = await fetch(path, { method, headers, body: payload, signal });
     const data = await response.json().catch(() => ({}));
     if (!response.ok || data.success === false) throw new ApiError(response.status, data.error);
     return data;
@@ -44,6 +44,29 @@ export class Api {
     const query = new URLSearchParams({ limit: "30" });
     if (before) query.set("before", before);
     return this.request("GET", `/api/messages/group/${groupId}?${query}`);
+  }
+
+  /** The user directory (§9): prefix of a name, 2+ characters. */
+  searchUsers(q, signal) {
+    const query = new URLSearchParams({ q, limit: "10" });
+    return this.request("GET", `/api/users/search?${query}`, undefined, signal);
+  }
+
+  /** Opens (or reopens) the direct conversation with `userId`: {group}. */
+  openDm(userId) {
+    return this.request("POST", "/api/dms", { userId });
+  }
+
+  setMuted(groupId, muted) {
+    return this.request("PUT", `/api/groups/${groupId}/settings`, { muted });
+  }
+
+  replies(messageId) {
+    return this.request("GET", `/api/messages/${messageId}/replies?limit=100`);
+  }
+
+  pins(groupId) {
+    return this.request("GET", `/api/groups/${groupId}/pins`);
   }
 
   sendImage(groupId, file, caption, tempId) {

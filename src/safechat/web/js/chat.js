@@ -1,10 +1,12 @@
 // The signed-in screen: conversations, one open room, the composer.
 import { Api } from "./api.js";
-import { conversationItem, displayName, el, messageItem } from "./render.js";
+import { ConversationFeatures } from "./conversation.js";
+import { Composer } from "./composer.js";
+import { DmSearch } from "./dms.js";
+import { conversationItem, conversationLabel, displayName, el, messageItem } from "./render.js";
 import { call, connect } from "./socket.js";
 
 const $ = (id) => document.getElementById(id);
-const TYPING_RENEW_MS = 2500;
 
 export class Chat {
   constructor(token, onSignedOut) {
@@ -18,10 +20,10 @@ export class Chat {
     this.names = new Map();
     this.online = new Set();
     this.typing = new Map();
-    this.editing = null;
-    this.image = null;
-    this.typingSentAt = 0;
+    this.members = null;
     this.socket = connect(token);
+    this.features = new ConversationFeatures(this);
+    this.composer = new Composer(this);
     this.listen();
     this.bindUi();
   }
@@ -52,7 +54,12 @@ export class Chat {
     s.on("group_updated", ({ group }) => {
       const old = this.groups.get(group.id);
       if (!old) return;
-      this.groups.set(group.id, { ...old, ...group, role: old.role, unreadCount: old.unreadCount });
+      // group_updated has no per-viewer fields (and a direct one has name ''): keep ours.
+      const { role, unreadCount, unreadMentions, muted, mutedUntil, peer } = old;
+      const name = group.name || old.name;
+      this.groups.set(group.id, {
+        ...old, ...group, name, role, unreadCount, unreadMentions, muted, mutedUntil, peer,
+      });
       this.renderConversations();
     });
     s.on("new_message", ({ message, sender }) => this.arrived(message, sender));
@@ -98,6 +105,7 @@ export class Chat {
       }
     });
     s.on("auth_expired", () => this.signOut());
+    this.features.listen(s);
   }
 
   // --- the conversation list ----------------------------------------------------------
@@ -117,9 +125,10 @@ export class Chat {
     this.current = groupId;
     this.messages.clear();
     this.typing.clear();
-    this.cancelEdit();
+    this.composer.cancelEdit();
     const group = this.groups.get(groupId);
-    $("room-title").textContent = group ? group.name : groupId;
+    $("room-title").textContent = group ? conversationLabel(group) : groupId;
+    this.features.opened(group);
     $("composer").hidden = false;
     $("messages").replaceChildren();
     this.renderTyping();
@@ -132,6 +141,7 @@ export class Chat {
       }
       this.members = new Set(members.map((m) => m.userId));
       this.renderOnline();
+      await this.features.loadPins(groupId);
       const page = await this.api.history(groupId);
       this.addPage(page);
       this.markRead();
@@ -149,6 +159,7 @@ export class Chat {
     $("composer").hidden = true;
     $("older").hidden = true;
     $("room-title").textContent = "Pick a conversation";
+    this.features.opened(null);
   }
 
   addPage(page) {
@@ -175,10 +186,18 @@ export class Chat {
     return this.names.get(userId) || userId;
   }
 
+  /** The open conversation's members but you, for the mention list. */
+  people() {
+    return [...(this.members || [])]
+      .filter((id) => id !== this.me)
+      .map((userId) => ({ userId, name: this.nameOf(userId) }));
+  }
+
   context() {
     return {
       me: this.me,
       nameOf: (id) => this.nameOf(id),
+      ...this.features.context(),
       loadImage: (img, url) =>
         this.api.signedMediaUrl(url).then((signed) => {
           img.src = signed;
@@ -190,11 +209,12 @@ export class Chat {
           call(this.socket, "react_message", { messageId: m.id, emoji })
             .then((r) => this.upsert({ ...this.messages.get(m.id), reactions: r.reactions }))
             .catch((e) => this.showError(e.message)),
-        edit: (m) => this.startEdit(m),
+        edit: (m) => this.composer.startEdit(m),
         remove: (m) =>
           call(this.socket, "delete_message", { messageId: m.id, groupId: m.groupId })
             .then(() => this.upsert({ ...m, isDeleted: true, content: "", media: undefined }))
             .catch((e) => this.showError(e.message)),
+        ...this.features.actions(),
       },
     };
   }
@@ -214,6 +234,7 @@ export class Chat {
     const old = $("messages").querySelector(`li[data-id="${message.id}"]`);
     if (old) old.replaceWith(node);
     else if (isNew) this.renderMessages();
+    if (isNew && message.replyTo) this.features.replied(message);
   }
 
   arrived(message, sender) {
@@ -255,7 +276,10 @@ export class Chat {
     call(this.socket, "mark_messages_read", { groupId, upToSeq: Math.max(...seqs) }).then(
       () => {
         const group = this.groups.get(groupId);
-        if (group) group.unreadCount = 0;
+        if (group) {
+          group.unreadCount = 0;
+          group.unreadMentions = 0;
+        }
         this.renderConversations();
       },
       () => {},
@@ -297,31 +321,15 @@ export class Chat {
         const chip = el("button", { type: "button", class: "chip", text });
         chip.addEventListener("click", () => {
           this.renderSmartReplies([]);
-          this.sendText(text);
+          this.composer.sendText(text);
         });
         return chip;
       }),
     );
   }
 
-  // --- composer -------------------------------------------------------------------------
-
   bindUi() {
-    $("composer").addEventListener("submit", (e) => {
-      e.preventDefault();
-      this.submit();
-    });
-    $("composer-text").addEventListener("keydown", (e) => {
-      if (e.key === "Enter" && !e.shiftKey) {
-        e.preventDefault();
-        this.submit();
-      }
-    });
-    $("composer-text").addEventListener("input", () => this.typed());
-    $("composer-text").addEventListener("blur", () => this.stopTyping());
-    $("composer-file").addEventListener("change", (e) => this.pickImage(e.target.files[0]));
-    $("clear-image").addEventListener("click", () => this.pickImage(null));
-    $("cancel-edit").addEventListener("click", () => this.cancelEdit());
+    this.dms = new DmSearch(this.api, (userId) => this.openDm(userId), (m) => this.showError(m));
     $("older").addEventListener("click", () => this.older());
     $("sign-out").addEventListener("click", () => this.signOut());
     $("create-form").addEventListener("submit", (e) => {
@@ -332,92 +340,6 @@ export class Chat {
       e.preventDefault();
       this.join($("join-id").value.trim());
     });
-  }
-
-  typed() {
-    if (!this.current || this.editing) return;
-    const now = Date.now();
-    if (!$("composer-text").value.trim()) return this.stopTyping();
-    if (now - this.typingSentAt < TYPING_RENEW_MS) return;
-    this.typingSentAt = now;
-    this.socket.emit("typing_start", { groupId: this.current });
-  }
-
-  stopTyping() {
-    if (!this.typingSentAt || !this.current) return;
-    this.typingSentAt = 0;
-    this.socket.emit("typing_stop", { groupId: this.current });
-  }
-
-  pickImage(file) {
-    this.image = file || null;
-    const preview = $("preview");
-    if (preview.dataset.url) URL.revokeObjectURL(preview.dataset.url);
-    if (!file) {
-      $("composer-file").value = "";
-      preview.hidden = true;
-      return;
-    }
-    const url = URL.createObjectURL(file);
-    preview.dataset.url = url;
-    $("preview-img").src = url;
-    preview.hidden = false;
-  }
-
-  startEdit(message) {
-    this.editing = message.id;
-    $("editing").hidden = false;
-    $("composer-text").value = message.content;
-    $("composer-text").focus();
-  }
-
-  cancelEdit() {
-    this.editing = null;
-    $("editing").hidden = true;
-    $("composer-text").value = "";
-  }
-
-  async submit() {
-    const box = $("composer-text");
-    const text = box.value.trim();
-    if (!this.current) return;
-    try {
-      if (this.editing) {
-        const { message } = await call(this.socket, "edit_message", {
-          messageId: this.editing,
-          content: text,
-        });
-        this.upsert(message);
-        this.cancelEdit();
-      } else if (this.image) {
-        const tempId = crypto.randomUUID();
-        const { message } = await this.api.sendImage(this.current, this.image, text, tempId);
-        this.upsert(message);
-        this.pickImage(null);
-        box.value = "";
-      } else if (text) {
-        box.value = "";
-        await this.sendText(text);
-      }
-    } catch (err) {
-      this.showError(err.message);
-    }
-    this.stopTyping();
-  }
-
-  async sendText(content) {
-    const tempId = crypto.randomUUID();
-    try {
-      const { message } = await call(this.socket, "send_message", {
-        groupId: this.current,
-        content,
-        tempId,
-      });
-      this.upsert(message);
-      this.renderSmartReplies([]);
-    } catch (err) {
-      this.showError(err.message);
-    }
   }
 
   // --- groups ---------------------------------------------------------------------------
@@ -437,6 +359,12 @@ export class Chat {
     } catch (err) {
       this.showError(err.message);
     }
+  }
+
+  async openDm(userId) {
+    const { group } = await this.api.openDm(userId);
+    this.groups.set(group.id, { ...this.groups.get(group.id), ...group });
+    await this.open(group.id);
   }
 
   async join(groupId) {
