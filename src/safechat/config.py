@@ -270,6 +270,13 @@ class Settings(BaseSettings):
         300.0, gt=0, validation_alias=_env("WEBHOOK_BACKOFF_CAP_SECONDS")
     )
 
+    # Seq allocation of the group commit (docs/performance.md): `local` keeps the
+    # counters and who may send in memory, for a node that is its database's only
+    # writer; `auto` is `local` with the embedded database, `atomic` with MONGODB_URI.
+    seq_allocator: Literal["auto", "atomic", "local"] = Field(
+        "auto", validation_alias=_env("SEQ_ALLOCATOR")
+    )
+
     @model_validator(mode="after")
     def _check(self) -> Settings:
         if bool(self.clerk_jwks_url) != bool(self.clerk_issuer):
@@ -287,6 +294,13 @@ class Settings(BaseSettings):
                 "own tokens, for a demo or test stack only)"
             )
         return self
+
+    @property
+    def local_seqs(self) -> bool:
+        """The group commit allocates seqs in memory (this node is the only writer)."""
+        if self.seq_allocator == "auto":
+            return not self.mongodb_uri
+        return self.seq_allocator == "local"
 
     @property
     def webhooks(self) -> bool:

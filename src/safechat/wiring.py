@@ -61,6 +61,7 @@ from safechat.services.media.service import MediaService
 from safechat.services.media.work import ImageWorkers
 from safechat.services.messages.group_commit import GroupCommit
 from safechat.services.messages.rendering import MessageRenderer
+from safechat.services.messages.seqs import AtomicSeqs, LocalSeqs
 from safechat.services.messages.service import ConversationRepos, MessageService
 from safechat.services.ports import Clock, CpuPool, MediaStore, WebhookSender
 from safechat.services.presence import PresenceService
@@ -69,6 +70,8 @@ from safechat.services.users import UserService
 from safechat.wiring_parts import build_people, build_webhook_worker, webhook_events
 
 log = structlog.get_logger("safechat")
+# How long the send path's read marks and (local) lastSeqs may wait to be written.
+BEHIND_FLUSH_SECONDS = 0.05
 
 # How often the background loops run (the presence loop also auto-stops typing).
 EXPIRY_CHECK_SECONDS = 15.0
@@ -165,6 +168,11 @@ def build_services(
     conversation = ConversationRepos(
         MentionRepository(database), ThreadRepository(database), PinRepository(database)
     )
+    seqs = (
+        LocalSeqs(group_repo, message_repo, database.group_writes)
+        if settings.local_seqs
+        else AtomicSeqs(group_repo)
+    )
     commit = GroupCommit(
         group_repo,
         message_repo,
@@ -176,8 +184,17 @@ def build_services(
         # One database deadline per step, 1.5 for the whole send: under a client's 10 s.
         deadline_seconds=1.5 * settings.db_timeout_ms / 1000,
         webhooks=settings.webhooks,
+        seqs=seqs,
+        marks_behind=True,
     )
     background.on_close(commit.close)
+    # What the send path writes behind, coalesced: every tick, and after the commit's
+    # close at shutdown (its last batches' marks and seqs).
+    background.every("read_marks_flush", BEHIND_FLUSH_SECONDS, read_state.flush_behind)
+    background.on_close(read_state.flush_behind)
+    if isinstance(seqs, LocalSeqs):
+        background.every("last_seq_flush", BEHIND_FLUSH_SECONDS, seqs.flush)
+        background.on_close(seqs.flush)
     messages = MessageService(
         groups,
         group_repo,

@@ -9,6 +9,8 @@ from pymongo import ASCENDING, DESCENDING, AsyncMongoClient, IndexModel, WriteCo
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 
+from safechat.repositories.group_writes import GroupWrites
+
 Doc = dict[str, Any]
 
 # An acknowledged message must survive a crash: journaled, majority writes.
@@ -105,6 +107,8 @@ class Database:
     def __init__(self, client: AsyncMongoClient[Doc], name: str) -> None:
         self.client = client
         self.db: AsyncDatabase[Doc] = client[name]
+        # This node's writes to group documents, for the caches of membership.
+        self.group_writes = GroupWrites()
 
     def collection(self, name: str, *, durable: bool = False) -> AsyncCollection[Doc]:
         coll = self.db[name]

@@ -22,10 +22,11 @@ def pair_key(a: str, b: str) -> str:
 class DirectRepository:
     def __init__(self, db: Database) -> None:
         self._c = db.collection("groups")
+        self._writes = db.group_writes
 
     async def by_pair(self, key: str) -> Group | None:
         doc = await self._c.find_one({"pairKey": key})
-        return Group.from_doc(doc) if doc else None
+        return self._writes.group(doc) if doc else None
 
     async def insert(self, a: str, b: str, send_blocked: list[str], now: datetime) -> Group:
         """Creates the pair's conversation; DuplicateKey when it exists (the unique index
@@ -49,14 +50,16 @@ class DirectRepository:
             await self._c.insert_one(doc)
         except DuplicateKeyError as exc:
             raise DuplicateKey("pairKey") from exc
-        return Group.from_doc(doc)
+        return self._writes.group(doc)
 
     async def set_send_blocked(self, key: str, user_id: str, blocked: bool) -> Group | None:
         """Adds or takes `user_id` off the pair's may-not-send list (a block or unblock)."""
         change = "$addToSet" if blocked else "$pull"
-        doc = await self._c.find_one_and_update(
-            {"pairKey": key},
-            {change: {"sendBlocked": user_id}},
-            return_document=ReturnDocument.AFTER,
-        )
-        return Group.from_doc(doc) if doc else None
+        # Found by its pair key: every group's cached membership is dropped.
+        with self._writes.changing(None):
+            doc = await self._c.find_one_and_update(
+                {"pairKey": key},
+                {change: {"sendBlocked": user_id}},
+                return_document=ReturnDocument.AFTER,
+            )
+        return self._writes.group(doc) if doc else None

@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from bson import ObjectId
-from pymongo import ReturnDocument
+from pymongo import ReturnDocument, UpdateOne
 
 from safechat.models.group import Group, Role
 from safechat.repositories.db import Database, Doc
@@ -19,14 +19,15 @@ class GroupRepository:
     def __init__(self, db: Database) -> None:
         self._c = db.collection("groups")
         self._durable = db.collection("groups", durable=True)
+        self._writes = db.group_writes
 
     async def insert(self, doc: Doc) -> Group:
         await self._c.insert_one(doc)
-        return Group.from_doc(doc)
+        return self._writes.group(doc)
 
     async def get(self, group_id: ObjectId) -> Group | None:
         doc = await self._c.find_one({"_id": group_id, **ACTIVE})
-        return Group.from_doc(doc) if doc else None
+        return self._writes.group(doc) if doc else None
 
     async def ai_enabled_ids(self, group_ids: set[ObjectId]) -> set[ObjectId]:
         """Those of the active groups that allow AI (one query for a batch)."""
@@ -38,7 +39,7 @@ class GroupRepository:
 
     async def for_member(self, user_id: str) -> list[Group]:
         cursor = self._c.find({"members.userId": user_id, **ACTIVE}).sort("_id", 1)
-        return [Group.from_doc(d) async for d in cursor]
+        return [self._writes.group(d) async for d in cursor]
 
     async def ids_for_member(self, user_id: str) -> list[str]:
         cursor = self._c.find({"members.userId": user_id, **ACTIVE}, {"_id": 1})
@@ -56,61 +57,65 @@ class GroupRepository:
             if d.get("type") == "direct":  # private anyway; never listed (§8)
                 continue
             if needle is None or needle in str(d.get("name", "")).casefold():
-                found.append(Group.from_doc(d))
+                found.append(self._writes.group(d))
                 if len(found) >= limit:
                     break
         return found
 
     async def update_fields(self, group_id: ObjectId, fields: Doc) -> Group | None:
-        doc = await self._c.find_one_and_update(
-            {"_id": group_id, **ACTIVE},
-            {"$set": fields},
-            return_document=ReturnDocument.AFTER,
-        )
-        return Group.from_doc(doc) if doc else None
+        with self._writes.changing(group_id):
+            doc = await self._c.find_one_and_update(
+                {"_id": group_id, **ACTIVE},
+                {"$set": fields},
+                return_document=ReturnDocument.AFTER,
+            )
+        return self._writes.group(doc) if doc else None
 
     async def add_member(
         self, group_id: ObjectId, user_id: str, role: Role, now: datetime
     ) -> Group | None:
         """Adds atomically; None when the group is gone or the user is already in."""
-        doc = await self._c.find_one_and_update(
-            # A banned user is refused by the same atomic step (services/groups/bans.py).
-            {
-                "_id": group_id,
-                **ACTIVE,
-                "members.userId": {"$ne": user_id},
-                "bannedIds": {"$ne": user_id},
-            },
-            {
-                "$push": {"members": {"userId": user_id, "role": role.value, "joinedAt": now}},
-                "$set": {"updatedAt": now},
-            },
-            return_document=ReturnDocument.AFTER,
-        )
-        return Group.from_doc(doc) if doc else None
+        with self._writes.changing(group_id):
+            doc = await self._c.find_one_and_update(
+                # A banned user is refused by the same atomic step (services/groups/bans.py).
+                {
+                    "_id": group_id,
+                    **ACTIVE,
+                    "members.userId": {"$ne": user_id},
+                    "bannedIds": {"$ne": user_id},
+                },
+                {
+                    "$push": {"members": {"userId": user_id, "role": role.value, "joinedAt": now}},
+                    "$set": {"updatedAt": now},
+                },
+                return_document=ReturnDocument.AFTER,
+            )
+        return self._writes.group(doc) if doc else None
 
     async def remove_member(self, group_id: ObjectId, user_id: str, now: datetime) -> Group | None:
         """Removes a non-owner; the owner can only leave after a transfer."""
-        doc = await self._c.find_one_and_update(
-            {"_id": group_id, **ACTIVE, "ownerId": {"$ne": user_id}, "members.userId": user_id},
-            {"$pull": {"members": {"userId": user_id}}, "$set": {"updatedAt": now}},
-            return_document=ReturnDocument.AFTER,
-        )
-        return Group.from_doc(doc) if doc else None
+        with self._writes.changing(group_id):
+            doc = await self._c.find_one_and_update(
+                {"_id": group_id, **ACTIVE, "ownerId": {"$ne": user_id}, "members.userId": user_id},
+                {"$pull": {"members": {"userId": user_id}}, "$set": {"updatedAt": now}},
+                return_document=ReturnDocument.AFTER,
+            )
+        return self._writes.group(doc) if doc else None
 
     async def retire_direct(self, group_id: ObjectId, user_id: str, now: datetime) -> Group | None:
         """An erased account leaves a direct conversation: the other person keeps it, and
         it stops being the pair's (`pairKey` goes), so a new one can be opened later."""
-        doc = await self._c.find_one_and_update(
-            {"_id": group_id, **ACTIVE, "type": "direct", "members.userId": user_id},
-            {
-                "$pull": {"members": {"userId": user_id}, "sendBlocked": user_id},
-                "$unset": {"pairKey": ""},
-                "$set": {"updatedAt": now},
-            },
-            return_document=ReturnDocument.AFTER,
-        )
-        return Group.from_doc(doc) if doc else None
+        with self._writes.changing(group_id):
+            doc = await self._c.find_one_and_update(
+                {"_id": group_id, **ACTIVE, "type": "direct", "members.userId": user_id},
+                {
+                    "$pull": {"members": {"userId": user_id}, "sendBlocked": user_id},
+                    "$unset": {"pairKey": ""},
+                    "$set": {"updatedAt": now},
+                },
+                return_document=ReturnDocument.AFTER,
+            )
+        return self._writes.group(doc) if doc else None
 
     async def set_role(
         self, group_id: ObjectId, user_id: str, role: Role, now: datetime
@@ -127,7 +132,7 @@ class GroupRepository:
             array_filters=[{"m.userId": user_id}],
             return_document=ReturnDocument.AFTER,
         )
-        return Group.from_doc(doc) if doc else None
+        return self._writes.group(doc) if doc else None
 
     async def transfer_ownership(
         self, group_id: ObjectId, old_owner: str, new_owner: str, now: datetime
@@ -146,15 +151,16 @@ class GroupRepository:
             array_filters=[{"new.userId": new_owner}, {"old.userId": old_owner}],
             return_document=ReturnDocument.AFTER,
         )
-        return Group.from_doc(doc) if doc else None
+        return self._writes.group(doc) if doc else None
 
     async def soft_delete(self, group_id: ObjectId, now: datetime) -> Group | None:
-        doc = await self._c.find_one_and_update(
-            {"_id": group_id, **ACTIVE},
-            {"$set": {"isActive": False, "deletedAt": now, "updatedAt": now}},
-            return_document=ReturnDocument.BEFORE,
-        )
-        return Group.from_doc(doc) if doc else None
+        with self._writes.changing(group_id):
+            doc = await self._c.find_one_and_update(
+                {"_id": group_id, **ACTIVE},
+                {"$set": {"isActive": False, "deletedAt": now, "updatedAt": now}},
+                return_document=ReturnDocument.BEFORE,
+            )
+        return self._writes.group(doc) if doc else None
 
     async def reserve_seqs(
         self, group_id: ObjectId, count: int, now: datetime, *, members: Sequence[str] = ()
@@ -174,6 +180,16 @@ class GroupRepository:
         )
         return int(doc["lastSeq"]) if doc else None
 
+    async def advance_seqs(self, seqs: dict[ObjectId, tuple[int, datetime]]) -> None:
+        """Moves each group's `lastSeq` up (never down) in one round trip: what the local
+        seq allocator handed out in memory."""
+        ops = [
+            UpdateOne({"_id": gid}, {"$max": {"lastSeq": seq, "lastMessageAt": at}})
+            for gid, (seq, at) in seqs.items()
+        ]
+        if ops:
+            await self._durable.bulk_write(ops, ordered=False)
+
     async def has_members(self, group_id: ObjectId, members: Sequence[str]) -> bool:
         """True when the group is active and every one of `members` is in it."""
         doc = await self._c.find_one(
@@ -183,7 +199,10 @@ class GroupRepository:
 
     async def last_seqs(self, group_ids: list[ObjectId]) -> dict[str, int]:
         cursor = self._c.find({"_id": {"$in": group_ids}}, {"lastSeq": 1})
-        return {str(d["_id"]): int(d.get("lastSeq", 0)) async for d in cursor}
+        return {
+            str(d["_id"]): self._writes.last_seq(d["_id"], int(d.get("lastSeq", 0)))
+            async for d in cursor
+        }
 
 
 def _all_members(user_ids: Sequence[str]) -> Doc:

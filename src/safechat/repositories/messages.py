@@ -282,6 +282,12 @@ class MessageRepository:
         )
         return int(doc["seq"]) if doc else 0
 
+    async def highest_seq_after(self, group_id: ObjectId, seq: int) -> int:
+        """The highest stored seq above `seq` (0 if none): an equality and one range,
+        the shape the embedded database serves from `group_seq`."""
+        docs = self._c.find({"groupId": group_id, "seq": {"$gt": seq}}, {"seq": 1})
+        return max([int(d["seq"]) async for d in docs], default=0)
+
     async def by_ids(
         self, group_id: ObjectId, ids: list[ObjectId]
     ) -> dict[ObjectId, StoredMessage]:

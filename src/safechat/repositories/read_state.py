@@ -17,6 +17,7 @@ from bson import ObjectId
 from pymongo import UpdateOne
 
 from safechat.repositories.db import Database
+from safechat.repositories.marks_behind import Key, MarksBehind
 
 # Seqs kept per (group, user) at most: a conversation never read keeps its newest ones,
 # so unreadMentions counts up to this many (documented in docs/protocol.md).
@@ -26,6 +27,29 @@ MAX_MENTION_SEQS = 500
 class ReadStateRepository:
     def __init__(self, db: Database) -> None:
         self._c = db.collection("read_state")
+        self._behind = MarksBehind(self._write_behind)
+
+    async def advance_behind(
+        self, group_id: ObjectId, marks: dict[str, int], now: datetime
+    ) -> None:
+        """`advance_many` without mentions, written after this returns, coalesced
+        (marks_behind.py); this node's reads see the marks at once."""
+        await self._behind.add(group_id, marks, now)
+
+    async def flush_behind(self) -> None:
+        """Writes the marks `advance_behind` took (a background tick, and the shutdown)."""
+        await self._behind.flush()
+
+    async def _write_behind(self, marks: dict[Key, tuple[int, datetime]]) -> None:
+        ops = [
+            UpdateOne(
+                {"groupId": group_id, "userId": user_id},
+                {"$max": {"lastReadSeq": seq}, "$set": {"updatedAt": now}},
+                upsert=True,
+            )
+            for (group_id, user_id), (seq, now) in marks.items()
+        ]
+        await self._c.bulk_write(ops, ordered=False)
 
     async def advance(
         self,
@@ -82,20 +106,32 @@ class ReadStateRepository:
 
     async def for_user(self, user_id: str, group_ids: list[ObjectId]) -> dict[str, int]:
         cursor = self._c.find({"userId": user_id, "groupId": {"$in": group_ids}})
-        return {str(d["groupId"]): int(d.get("lastReadSeq", 0)) async for d in cursor}
+        found = {str(d["groupId"]): int(d.get("lastReadSeq", 0)) async for d in cursor}
+        for gid, seq in self._behind.marks_of(user_id).items():
+            if gid in group_ids:
+                found[str(gid)] = max(found.get(str(gid), 0), seq)
+        return found
 
     async def all_for_user(self, user_id: str) -> dict[str, UserGroupState]:
-        """groupId -> the user's mark and mute, for every group they have a record in."""
+        """groupId -> the user's mark and mute, for every group they have a record in
+        (or a mark still behind)."""
         cursor = self._c.find(
             {"userId": user_id}, {"groupId": 1, "lastReadSeq": 1, "muted": 1, "mutedUntil": 1}
         )
         found: dict[str, UserGroupState] = {}
+        behind = self._behind.marks_of(user_id)
         async for d in cursor:
             mute = Mute(_aware(d.get("mutedUntil"))) if d.get("muted") else None
-            found[str(d["groupId"])] = UserGroupState(int(d.get("lastReadSeq", 0)), 0, mute)
+            mark = max(int(d.get("lastReadSeq", 0)), behind.pop(d["groupId"], 0))
+            found[str(d["groupId"])] = UserGroupState(mark, 0, mute)
+        for gid, seq in behind.items():  # no document yet
+            found[str(gid)] = UserGroupState(seq)
         return found
 
     async def delete_user(self, user_id: str) -> int:
+        # Marks still behind would re-create what this deletes.
+        await self._behind.flush()
+        self._behind.forget(user_id)
         result = await self._c.delete_many({"userId": user_id})
         return result.deleted_count
 
@@ -113,10 +149,13 @@ class ReadStateRepository:
         )
         found: dict[str, UserGroupState] = {}
         async for d in cursor:
-            mark = int(d.get("lastReadSeq", 0))
+            mark = max(int(d.get("lastReadSeq", 0)), self._behind.mark(d["groupId"], user_id))
             unread = sum(1 for s in d.get("mentionSeqs") or [] if int(s) > mark)
             mute = Mute(_aware(d.get("mutedUntil"))) if d.get("muted") else None
             found[str(d["groupId"])] = UserGroupState(mark, unread, mute)
+        for gid, seq in self._behind.marks_of(user_id).items():  # no document yet
+            if gid in group_ids and str(gid) not in found:
+                found[str(gid)] = UserGroupState(seq)
         return found
 
     async def set_mute(

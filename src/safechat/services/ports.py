@@ -310,3 +310,27 @@ class WebhookSender(Protocol):
         self, url: str, body: bytes, headers: dict[str, str], timeout_seconds: float
     ) -> int:
         """The HTTP status of the answer; raises on a timeout or a connection failure."""
+
+
+# --- seq allocation for the group commit (docs/performance.md) --------------------------
+
+
+class SeqAllocator(Protocol):
+    """Hands out a group's gap-free seqs, only while every sender may send there.
+
+    Two implementations (services/messages/seqs.py): an atomic `$inc` on the group
+    document whose filter is the membership check (any database, any number of nodes),
+    and an in-memory one for a node that is its database's only writer."""
+
+    async def reserve(
+        self, group_id: ObjectId, count: int, now: datetime, senders: Sequence[str]
+    ) -> int | None:
+        """The last of `count` new seqs; None when the group is gone or one of `senders`
+        may not send in it (then nothing is reserved)."""
+
+    async def may_send(self, group_id: ObjectId, senders: Sequence[str]) -> bool:
+        """The same check without reserving anything."""
+
+    async def stored(self, group_id: ObjectId, last_seq: int, now: datetime) -> None:
+        """Called with the batch's insert: makes what `reserve` gave durable (or nothing,
+        when `reserve` already did)."""

@@ -39,8 +39,11 @@ class BatchExtras:
         read_state: ReadStateRepository,
         mentions: MentionRepository | None = None,
         threads: ThreadRepository | None = None,
+        *,
+        marks_behind: bool = False,
     ) -> None:
         self._read_state = read_state
+        self._marks_behind = marks_behind
         self._mentions = mentions
         self._threads = threads
 
@@ -72,16 +75,26 @@ class BatchExtras:
                 n, _ = replies.get(m.reply_to, (0, now))
                 replies[m.reply_to] = (n + 1, m.created_at)
                 last_reply[m.reply_to] = m.id
-        steps: dict[str, Awaitable[Any]] = {
-            # Sending implies the sender has read the conversation up to there.
-            "read_state": self._read_state.advance_many(group_id, marks, now, mentions=mentioned)
-            if mentioned
-            else self._read_state.advance_many(group_id, marks, now)
-        }
+        steps: dict[str, Awaitable[Any]] = {}
+        # Sending implies the sender has read the conversation up to there.
+        if self._marks_behind:
+            await self._read_state.advance_behind(group_id, marks, now)
+            if mentioned:
+                steps["read_state"] = self._read_state.advance_many(
+                    group_id, {}, now, mentions=mentioned
+                )
+        elif mentioned:
+            steps["read_state"] = self._read_state.advance_many(
+                group_id, marks, now, mentions=mentioned
+            )
+        else:
+            steps["read_state"] = self._read_state.advance_many(group_id, marks, now)
         if entries and self._mentions is not None:
             steps["mentions"] = self._mentions.insert_many(entries)
         if replies and self._threads is not None:
             steps["threads"] = self._threads.count_replies(replies)
+        if not steps:
+            return {}
         results = dict(
             zip(steps, await asyncio.gather(*steps.values(), return_exceptions=True), strict=True)
         )

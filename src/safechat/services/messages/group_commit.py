@@ -1,13 +1,16 @@
 """Group commit: concurrent sends to one group share one durable write (design.md §4).
 
 Sends to a group queue up while that group's previous batch is being written; the
-next batch takes everything queued, in arrival order, and costs three round trips
-whatever its size: one `$inc` of `lastSeq` by N whose filter is also the membership
-check of every sender, one unordered `insert_many`, then at once the bulk read-state
-update (with the mentioned users' mention seqs), the mentions' insert and one `$inc` per
-thread parent (batch_extras.py). Each
-send is answered only after its own insert returned, so nothing is acknowledged before
-it is durable. Under light load a batch is one message and nothing waits for a timer.
+next batch takes everything queued, in arrival order: its seqs come from the SeqAllocator
+(services/messages/seqs.py: an atomic `$inc` of `lastSeq` by N whose filter is also the
+membership check of every sender, or, where this node is the database's only writer,
+in memory with the check against a per-node membership cache), then one unordered
+`insert_many`, then at once, when the batch has any, the mentioned users' mention seqs,
+the mentions' insert and one `$inc` per thread parent (batch_extras.py). The senders'
+read marks (and the local allocator's `lastSeq`) are written behind, coalesced on a
+tick. Each send is answered only after its own insert returned, so nothing is
+acknowledged before it is durable. Under light load a batch is one message and nothing
+waits for a timer.
 
 Reused tempIds are found without a query in the common case: this node remembers its
 recent sends (repeats.py), and the unique (senderId, clientMessageId) index refuses the others at
@@ -47,8 +50,10 @@ from safechat.repositories.read_state import ReadStateRepository
 from safechat.repositories.threads import ThreadRepository
 from safechat.services.messages.batch_extras import BatchExtras
 from safechat.services.messages.drafts import Draft, Pending, Stored, new_message, placeholder
+from safechat.services.messages.inserts import SharedInserts
 from safechat.services.messages.repeats import RecentSends, merge_repeats
-from safechat.services.ports import Clock
+from safechat.services.messages.seqs import AtomicSeqs
+from safechat.services.ports import Clock, SeqAllocator
 
 __all__ = ["Draft", "GroupCommit", "Stored"]
 
@@ -80,16 +85,23 @@ class GroupCommit:
         max_batch: int = MAX_BATCH,
         deadline_seconds: float = DEFAULT_DEADLINE_SECONDS,
         webhooks: bool = False,
+        seqs: SeqAllocator | None = None,
+        marks_behind: bool = False,
     ) -> None:
         """`prepare(sender_ids)` runs after a batch is stored and before any of its sends
         resumes, so that they can go on to their announcement without waiting again.
 
         Every send is answered within `deadline_seconds` of its arrival: a batch still
         writing by then is abandoned and its sends get SERVICE_UNAVAILABLE (a retry with
-        the same tempId finds what was stored; a reserved seq may stay a gap)."""
+        the same tempId finds what was stored; a reserved seq may stay a gap).
+
+        `seqs` defaults to the atomic reservation (services/messages/seqs.py);
+        `marks_behind` writes the senders' read marks after the answer, coalesced
+        (ReadStateRepository.advance_behind), instead of before it."""
         self._group_repo = group_repo
+        self._seqs: SeqAllocator = seqs or AtomicSeqs(group_repo)
         self._messages = messages
-        self._extras = BatchExtras(read_state, mentions, threads)
+        self._extras = BatchExtras(read_state, mentions, threads, marks_behind=marks_behind)
         self._clock = clock
         self._prepare = prepare
         self._max_batch = max_batch
@@ -98,6 +110,7 @@ class GroupCommit:
         self._queues: dict[ObjectId, deque[Pending]] = {}
         self._writers: set[asyncio.Task[None]] = set()
         self._recent = RecentSends(messages)
+        self._inserts = SharedInserts(messages)
         self._closed = False
 
     async def store(self, draft: Draft) -> Stored:
@@ -126,6 +139,7 @@ class GroupCommit:
         for task in writers:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
+        await self._inserts.close()
 
     async def _drain(self, group_id: ObjectId, queue: deque[Pending]) -> None:
         try:
@@ -173,6 +187,7 @@ class GroupCommit:
             for p, seq in zip(fresh, range(last_seq - len(fresh) + 1, last_seq + 1), strict=True)
         ]
         stored = await self._insert(fresh, messages, now)
+        await self._stored(group_id, last_seq, now)
         # Read marks, mentions and thread counts: one wait, never failing a send.
         threads = await self._extras.write(group_id, stored, now)
         if self._prepare is not None:
@@ -200,12 +215,10 @@ class GroupCommit:
             if not senders:
                 return [], 0
             if fresh:
-                last = await self._group_repo.reserve_seqs(
-                    group_id, len(fresh), now, members=senders
-                )
+                last = await self._seqs.reserve(group_id, len(fresh), now, senders)
                 if last is not None:
                     return fresh, last
-            elif await self._group_repo.has_members(group_id, senders):
+            elif await self._seqs.may_send(group_id, senders):
                 return [], 0
             group = await self._group_repo.get(group_id)
             if group is None:  # the group is gone
@@ -221,12 +234,20 @@ class GroupCommit:
             p.fail(AccessDenied("Group membership changed while sending; please retry"))
         return [], 0
 
+    async def _stored(self, group_id: ObjectId, last_seq: int, now: datetime) -> None:
+        """The allocator's own write for the batch, if it has one; never fails a send
+        (the messages are what is durable: a reload finds the seqs stored above)."""
+        try:
+            await self._seqs.stored(group_id, last_seq, now)
+        except Exception:
+            log.warning("send_batch_last_seq_failed", group_id=str(group_id), exc_info=True)
+
     async def _insert(
         self, fresh: list[Pending], messages: list[StoredMessage], now: datetime
     ) -> list[StoredMessage]:
         """Inserts the batch; fills the seqs of messages that were not stored."""
         try:
-            failed = await self._messages.insert_batch(messages)
+            failed = await self._inserts.insert_batch(messages)
         except Exception:
             log.warning("send_batch_insert_failed", size=len(messages), exc_info=True)
             failed = dict.fromkeys(range(len(messages)), False)

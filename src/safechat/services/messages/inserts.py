@@ -1,0 +1,83 @@
+"""One `insert_many` for the batches of every group (docs/performance.md).
+
+Each group's writer hands its batch here after its seqs are reserved; while an insert is
+in flight, the batches of other groups queue behind it and go together in the next one,
+so under load the database sees one insert command per round trip instead of one per
+group. A group has at most one batch in flight (group_commit.py), so its seq order is
+kept; each batch learns which of its own messages were refused (indexes within it) and
+is answered only after the insert containing it returned.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+
+from safechat.models.message import StoredMessage
+from safechat.repositories.messages import MessageRepository
+
+# Messages per insert command; more wait for the next one.
+MAX_DOCS = 1024
+
+_Waiting = tuple[list[StoredMessage], "asyncio.Future[dict[int, bool]]"]
+
+
+class SharedInserts:
+    def __init__(self, messages: MessageRepository, *, max_docs: int = MAX_DOCS) -> None:
+        self._messages = messages
+        self._max_docs = max_docs
+        self._queue: list[_Waiting] = []
+        self._writer: asyncio.Task[None] | None = None
+
+    async def insert_batch(self, messages: list[StoredMessage]) -> dict[int, bool]:
+        """MessageRepository.insert_batch, shared with the other groups' batches."""
+        future: asyncio.Future[dict[int, bool]] = asyncio.get_running_loop().create_future()
+        self._queue.append((messages, future))
+        if self._writer is None:
+            self._writer = asyncio.create_task(self._drain())
+        return await future
+
+    async def close(self) -> None:
+        if self._writer is not None:
+            self._writer.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._writer
+
+    async def _drain(self) -> None:
+        try:
+            while self._queue:
+                take, size = 0, 0
+                while take < len(self._queue) and (
+                    take == 0 or size + len(self._queue[take][0]) <= self._max_docs
+                ):
+                    size += len(self._queue[take][0])
+                    take += 1
+                waiting, self._queue = self._queue[:take], self._queue[take:]
+                waiting = [(m, f) for m, f in waiting if not f.done()]  # not given up
+                try:
+                    await self._insert(waiting)
+                except BaseException:  # cancelled mid-insert (shutdown): nobody hangs
+                    for _, future in waiting:
+                        future.cancel()
+                    raise
+        finally:
+            self._writer = None
+            for _, future in self._queue:  # only when cancelled (shutdown)
+                future.cancel()
+            self._queue = []
+
+    async def _insert(self, waiting: list[_Waiting]) -> None:
+        try:
+            failed = await self._messages.insert_batch([m for batch, _ in waiting for m in batch])
+        except Exception as exc:
+            for _, future in waiting:
+                if not future.done():
+                    future.set_exception(exc)
+            return
+        offset = 0
+        for batch, future in waiting:
+            end = offset + len(batch)
+            mine = {i - offset: dup for i, dup in failed.items() if offset <= i < end}
+            if not future.done():
+                future.set_result(mine)
+            offset = end
