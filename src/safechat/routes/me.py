@@ -8,7 +8,8 @@ from aiohttp import web
 
 from safechat.container import SERVICES
 from safechat.errors import ErrorCode
-from safechat.models.responses import AccountErasedResponse, AccountExportResponse, UserResponse
+from safechat.models.conversation_responses import AccountErasedResponse, AccountExportResponse
+from safechat.models.responses import UserResponse
 from safechat.models.user import UpdateMe
 from safechat.routes.common import ok, read_body, user_id
 from safechat.routes.spec import api, register

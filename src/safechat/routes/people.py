@@ -6,18 +6,18 @@ from aiohttp import web
 
 from safechat.container import SERVICES
 from safechat.errors import ErrorCode, UserNotFound
-from safechat.models.people import BanUser, BlockUser, GroupSettings, OpenDirect, UserSearchQuery
-from safechat.models.responses import (
+from safechat.models.conversation_responses import (
     BanLiftedResponse,
     BanResponse,
     BansResponse,
     BlockResponse,
     BlocksResponse,
-    GroupResponse,
     UserIdResponse,
     UsersResponse,
     UserSummaryResponse,
 )
+from safechat.models.people import BanUser, BlockUser, GroupSettings, OpenDirect, UserSearchQuery
+from safechat.models.responses import GroupResponse
 from safechat.routes.common import ok, path_id, read_body, read_query, user_id
 from safechat.routes.spec import api, register
 from safechat.services.people.service import PeopleService

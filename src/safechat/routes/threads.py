@@ -7,7 +7,7 @@ from aiohttp import web
 
 from safechat.container import SERVICES
 from safechat.errors import ErrorCode
-from safechat.models.responses import MentionsResponse, PinsResponse, RepliesResponse
+from safechat.models.conversation_responses import MentionsResponse, PinsResponse, RepliesResponse
 from safechat.models.threads import MentionsQuery, RepliesQuery
 from safechat.routes.common import ok, path_id, read_query, user_id
 from safechat.routes.spec import api, register
