@@ -12,7 +12,6 @@ import json
 import os
 import subprocess
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -20,9 +19,8 @@ import aiohttp
 import pytest
 from pydantic import AliasChoices
 
-from safechat.adapters.embedded_mongo import free_port
 from safechat.config import Settings
-from tests.helpers.support import require_node, terminate
+from tests.helpers.support import require_node
 
 E2E_DIR = Path(__file__).resolve().parent
 SCRIPT = E2E_DIR / "chat_flow.mjs"
@@ -74,28 +72,6 @@ class ServeProcess:
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
-
-
-@pytest.fixture
-def serve(safechat_bin: str, tmp_path: Path) -> Iterator[ServeProcess]:
-    """`safechat serve` on a free port with its own data dir and embedded database."""
-    port = free_port()
-    data_dir = tmp_path / "data"
-    log = tmp_path / "serve.log"
-    with log.open("wb") as out:
-        proc = subprocess.Popen(
-            [safechat_bin, "serve", "--port", str(port), "--data-dir", str(data_dir)],
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            cwd=tmp_path,  # no stray .env from the repository
-            env=clean_env(),
-            start_new_session=True,
-        )
-    try:
-        yield ServeProcess(proc, port, data_dir, log)
-    finally:
-        terminate(proc, grace=20)
 
 
 async def wait_healthy(srv: ServeProcess, http: aiohttp.ClientSession) -> dict[str, Any]:

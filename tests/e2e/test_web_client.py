@@ -7,17 +7,14 @@
 from __future__ import annotations
 
 import json
-import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 
 import aiohttp
 import pytest
 from PIL import Image
 
-from safechat.adapters.embedded_mongo import free_port
 from tests.e2e.test_js_client import ServeProcess, clean_env, log_tail, run, wait_healthy
-from tests.helpers.support import require_node, terminate
+from tests.helpers.support import require_node
 
 E2E_DIR = Path(__file__).resolve().parent
 SCRIPT = E2E_DIR / "web_client.mjs"
@@ -28,29 +25,8 @@ NODE_TIMEOUT = 100.0
 pytestmark = pytest.mark.e2e
 
 
-@pytest.fixture
-def web_serve(safechat_bin: str, tmp_path: Path) -> Iterator[ServeProcess]:
-    port = free_port()
-    data_dir = tmp_path / "data"
-    log = tmp_path / "serve.log"
-    with log.open("wb") as out:
-        proc = subprocess.Popen(
-            [safechat_bin, "serve", "--port", str(port), "--data-dir", str(data_dir)],
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            cwd=tmp_path,
-            env=clean_env(),
-            start_new_session=True,
-        )
-    try:
-        yield ServeProcess(proc, port, data_dir, log)
-    finally:
-        terminate(proc, grace=20)
-
-
 async def test_two_users_chat_in_the_web_client(
-    web_serve: ServeProcess, safechat_bin: str, tmp_path: Path
+    serve: ServeProcess, safechat_bin: str, tmp_path: Path
 ) -> None:
     node = require_node(PLAYWRIGHT_PKG, "e2e-deps")
     if not CHROMIUM.exists():
@@ -59,10 +35,10 @@ async def test_two_users_chat_in_the_web_client(
     Image.new("RGB", (640, 480), (30, 120, 200)).save(image)
     screenshot = tmp_path / "web-client.png"
     async with aiohttp.ClientSession() as http:
-        await wait_healthy(web_serve, http)
+        await wait_healthy(serve, http)
     env = {
         **clean_env(),
-        "SAFECHAT_URL": web_serve.url,
+        "SAFECHAT_URL": serve.url,
         "SAFECHAT_IMAGE": str(image),
         "SAFECHAT_SCREENSHOT": str(screenshot),
         "CHROMIUM_PATH": str(CHROMIUM),
@@ -76,7 +52,7 @@ async def test_two_users_chat_in_the_web_client(
         pytest.fail(
             f"web_client.mjs failed (exit {code}) at {result.get('step')}: {result.get('error')}\n"
             f"observed: {result.get('observed')}\nstderr:\n{err}\n"
-            f"server log:\n{log_tail(web_serve.log)}"
+            f"server log:\n{log_tail(serve.log)}"
         )
     assert "Ann Lee" in result["signedIn"]
     assert result["benUnread"] == "1"

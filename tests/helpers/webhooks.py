@@ -4,9 +4,11 @@ what a test scripts (a status, or a hang past the sender's timeout)."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import importlib.util
 import json
 import time
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
@@ -103,3 +105,12 @@ class Receiver:
                 if len(self.delivered(event)) >= count:
                     return
                 await self.arrived.wait()
+
+
+@contextlib.asynccontextmanager
+async def running_receiver(secret: str) -> AsyncIterator[Receiver]:
+    receiver = await Receiver(secret).start()
+    try:
+        yield receiver
+    finally:
+        await receiver.stop()

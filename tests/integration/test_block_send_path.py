@@ -18,21 +18,16 @@ from safechat.repositories.groups import GroupRepository
 from safechat.repositories.messages import MessageRepository
 from safechat.repositories.read_state import ReadStateRepository
 from safechat.services.messages.group_commit import Draft, GroupCommit
+from tests.helpers.commands import CommandStarts
 from tests.helpers.fakes.clock import FakeClock
 
 
 @dataclass
-class Commands(monitoring.CommandListener):
+class Commands(CommandStarts):
     seen: list[tuple[str, str]] = field(default_factory=list)
 
     def started(self, event: monitoring.CommandStartedEvent) -> None:
         self.seen.append((event.command_name, str(event.command.get(event.command_name))))
-
-    def succeeded(self, event: monitoring.CommandSucceededEvent) -> None:
-        pass
-
-    def failed(self, event: monitoring.CommandFailedEvent) -> None:
-        pass
 
 
 @dataclass

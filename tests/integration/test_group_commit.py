@@ -19,10 +19,11 @@ from bson import ObjectId
 from pymongo import monitoring
 
 from safechat.container import SERVICES
+from tests.helpers.commands import CommandStarts
 from tests.helpers.support import ChatServer, EventClient, start_server
 
 
-class _Inserts(monitoring.CommandListener):
+class _Inserts(CommandStarts):
     """Counts insert commands into `messages` (to see that sends were batched)."""
 
     def __init__(self) -> None:
@@ -31,12 +32,6 @@ class _Inserts(monitoring.CommandListener):
     def started(self, event: monitoring.CommandStartedEvent) -> None:
         if event.command_name == "insert" and event.command.get("insert") == "messages":
             self.sizes.append(len(event.command.get("documents", [])))
-
-    def succeeded(self, event: monitoring.CommandSucceededEvent) -> None:
-        pass
-
-    def failed(self, event: monitoring.CommandFailedEvent) -> None:
-        pass
 
 
 # Registered before any server of this module opens its database client.

@@ -21,12 +21,13 @@ from pymongo import AsyncMongoClient, monitoring
 from safechat.models.message import StoredMessage
 from safechat.repositories.db import Database
 from safechat.repositories.messages import MessageRepository
+from tests.helpers.commands import CommandStarts
 
 T0 = datetime(2030, 1, 1, tzinfo=UTC)
 
 
 @dataclass
-class Finds(monitoring.CommandListener):
+class Finds(CommandStarts):
     """The filters of the `find` commands sent to `messages`."""
 
     filters: list[dict[str, Any]] = field(default_factory=list)
@@ -34,12 +35,6 @@ class Finds(monitoring.CommandListener):
     def started(self, event: monitoring.CommandStartedEvent) -> None:
         if event.command_name == "find" and event.command.get("find") == "messages":
             self.filters.append(dict(event.command.get("filter", {})))
-
-    def succeeded(self, event: monitoring.CommandSucceededEvent) -> None:
-        pass
-
-    def failed(self, event: monitoring.CommandFailedEvent) -> None:
-        pass
 
 
 @dataclass

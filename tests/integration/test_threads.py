@@ -13,10 +13,11 @@ from bson import ObjectId
 from pymongo import monitoring
 
 from safechat.container import SERVICES
+from tests.helpers.commands import CommandStarts
 from tests.helpers.support import ChatServer, EventClient, pair, start_server
 
 
-class _ParentUpdates(monitoring.CommandListener):
+class _ParentUpdates(CommandStarts):
     """Counts findAndModify commands on `messages` (the per-parent reply counts)."""
 
     def __init__(self) -> None:
@@ -27,12 +28,6 @@ class _ParentUpdates(monitoring.CommandListener):
             "messages"
         ):
             self.count += 1
-
-    def succeeded(self, event: monitoring.CommandSucceededEvent) -> None:
-        pass
-
-    def failed(self, event: monitoring.CommandFailedEvent) -> None:
-        pass
 
 
 UPDATES = _ParentUpdates()

@@ -21,7 +21,7 @@ from safechat.components import node_id
 from safechat.container import SERVICES
 from safechat.services.webhooks.events import entry
 from tests.helpers.support import ChatServer, start_server
-from tests.helpers.webhooks import Receiver, example_receiver
+from tests.helpers.webhooks import Receiver, example_receiver, running_receiver
 
 SECRET = "test-webhook-secret"
 
@@ -39,11 +39,8 @@ def hook_settings(receiver: Receiver, **extra: Any) -> dict[str, Any]:
 
 @pytest.fixture
 async def receiver() -> AsyncIterator[Receiver]:
-    r = await Receiver(SECRET).start()
-    try:
+    async with running_receiver(SECRET) as r:
         yield r
-    finally:
-        await r.stop()
 
 
 async def hooked(

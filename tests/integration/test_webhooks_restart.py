@@ -16,7 +16,7 @@ import pytest
 
 from safechat.adapters.embedded_mongo import free_port
 from tests.helpers.processes import Serve, clean_env, database_children, kill_tree, run_cli
-from tests.helpers.webhooks import EXAMPLE, Receiver
+from tests.helpers.webhooks import EXAMPLE, Receiver, running_receiver
 from tests.integration.test_cli_and_restart import api, mint
 
 SECRET = "restart-secret"
@@ -36,11 +36,8 @@ def hook_env(url: str, **extra: str) -> dict[str, str]:
 
 @pytest.fixture
 async def receiver() -> AsyncIterator[Receiver]:
-    r = await Receiver(SECRET).start()
-    try:
+    async with running_receiver(SECRET) as r:
         yield r
-    finally:
-        await r.stop()
 
 
 async def test_pending_deliveries_resume_after_serve_is_killed(

@@ -245,7 +245,7 @@ export interface GroupAdded {
   group: GroupSummary;
 }
 /**
- * A group as one member sees it.
+ * A group as one member sees it: the shared view plus the viewer's own fields.
  */
 export interface GroupSummary {
   id: string;

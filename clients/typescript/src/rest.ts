@@ -1408,7 +1408,7 @@ export interface components {
         };
         /**
          * GroupSummary
-         * @description A group as one member sees it.
+         * @description A group as one member sees it: the shared view plus the viewer's own fields.
          */
         GroupSummary: {
             /** Aienabled */

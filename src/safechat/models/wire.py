@@ -142,8 +142,8 @@ class GroupPublic(TypedDict):
 
 
 @with_config(CLOSED)
-class GroupSummary(TypedDict):
-    """A group as one member sees it."""
+class GroupView(TypedDict):
+    """A group as every member sees it alike (group_updated): no per-viewer fields."""
 
     id: str
     name: str
@@ -157,6 +157,12 @@ class GroupSummary(TypedDict):
     updatedAt: Timestamp
     lastMessageAt: NotRequired[Timestamp]
     aiEnabled: bool
+
+
+@with_config(CLOSED)
+class GroupSummary(GroupView):
+    """A group as one member sees it: the shared view plus the viewer's own fields."""
+
     role: NotRequired[Literal["owner", "admin", "member"]]
     lastMessage: NotRequired[Message]
     unreadCount: int
@@ -214,24 +220,6 @@ def one_of(*values: str) -> WithJsonSchema:
 ReactionAction = Annotated[str, one_of("added", "removed")]
 StatusText = Annotated[str, one_of("online", "away")]
 ProviderName = Annotated[str, one_of("openai", "offline")]
-
-
-@with_config(CLOSED)
-class GroupView(TypedDict):
-    """A group as every member sees it alike (group_updated): no per-viewer fields."""
-
-    id: str
-    name: str
-    description: NotRequired[str]
-    isPrivate: bool
-    memberCount: int
-    type: Literal["group", "direct"]
-    createdAt: Timestamp
-    ownerId: NotRequired[str]  # none in a direct conversation
-    lastSeq: int
-    updatedAt: Timestamp
-    lastMessageAt: NotRequired[Timestamp]
-    aiEnabled: bool
 
 
 @with_config(CLOSED)
