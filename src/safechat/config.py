@@ -54,6 +54,11 @@ class Settings(BaseSettings):
     # MongoDB: unset -> embedded SecantusDB child process under <data_dir>/db.
     mongodb_uri: str | None = Field(None, validation_alias=_env("MONGODB_URI", "mongodb_uri"))
     mongodb_db: str = Field("safechat", validation_alias=_env("MONGODB_DB", "mongodb_db"))
+    # Connections for the send path's writes to the embedded database, which is fastest
+    # serving one write at a time (reads have their own pool).
+    embedded_write_connections: int = Field(
+        1, ge=1, le=100, validation_alias=_env("EMBEDDED_WRITE_CONNECTIONS")
+    )
     embedded_mongo_cmd: str = Field(
         "secantusd-py", validation_alias=_env("SAFECHAT_EMBEDDED_MONGO_CMD")
     )
@@ -142,6 +147,11 @@ class Settings(BaseSettings):
     # from the same device and token session continues it without a database write.
     session_resume_seconds: float = Field(
         60.0, ge=0, le=3600, validation_alias=_env("SESSION_RESUME_SECONDS")
+    )
+    # How long the send path's read marks (and the local allocator's lastSeq) may wait to
+    # be written: longer coalesces more of a sender's messages into one write.
+    write_behind_seconds: float = Field(
+        5.0, ge=0.01, le=60, validation_alias=_env("WRITE_BEHIND_SECONDS")
     )
 
     # AI (docs/ai.md): unset OPENAI_* -> the offline provider, no network.

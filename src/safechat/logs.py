@@ -10,11 +10,22 @@ import structlog
 
 def configure_logging(level: str = "INFO", fmt: str = "auto", env: str = "dev") -> None:
     use_json = fmt == "json" or (fmt == "auto" and env == "production")
+    tty = sys.stderr.isatty()
     numeric = logging.getLevelNamesMapping().get(level.upper(), logging.INFO)
     renderer: structlog.typing.Processor = (
         structlog.processors.JSONRenderer()
         if use_json
-        else structlog.dev.ConsoleRenderer(colors=sys.stderr.isatty())
+        else structlog.dev.ConsoleRenderer(
+            colors=tty,
+            # Rich tracebacks cost ~10 ms each: under overload, when batches time out, they
+            # took a fifth of the server's CPU. Only a person at a terminal reads them, and
+            # never with the frames' locals (message text, tokens).
+            exception_formatter=(
+                structlog.dev.RichTracebackFormatter(show_locals=False)
+                if tty
+                else structlog.dev.plain_traceback
+            ),
+        )
     )
     structlog.configure(
         processors=[

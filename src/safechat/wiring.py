@@ -60,6 +60,7 @@ from safechat.services.groups.service import GroupService
 from safechat.services.media.service import MediaService
 from safechat.services.media.work import ImageWorkers
 from safechat.services.messages.group_commit import GroupCommit
+from safechat.services.messages.inserts import LINGER_SECONDS
 from safechat.services.messages.rendering import MessageRenderer
 from safechat.services.messages.seqs import AtomicSeqs, LocalSeqs
 from safechat.services.messages.service import ConversationRepos, MessageService
@@ -70,9 +71,8 @@ from safechat.services.users import UserService
 from safechat.wiring_parts import build_people, build_webhook_worker, webhook_events
 
 log = structlog.get_logger("safechat")
-# How long the send path's read marks and (local) lastSeqs may wait to be written.
-BEHIND_FLUSH_SECONDS = 0.05
-
+# How often the local allocator writes the groups' lastSeq (docs/performance.md).
+LAST_SEQ_FLUSH_SECONDS = 10.0
 # How often the background loops run (the presence loop also auto-stops typing).
 EXPIRY_CHECK_SECONDS = 15.0
 PRESENCE_TICK_SECONDS = 0.5
@@ -186,14 +186,18 @@ def build_services(
         webhooks=settings.webhooks,
         seqs=seqs,
         marks_behind=True,
+        linger_seconds=LINGER_SECONDS,
     )
     background.on_close(commit.close)
     # What the send path writes behind, coalesced: every tick, and after the commit's
     # close at shutdown (its last batches' marks and seqs).
-    background.every("read_marks_flush", BEHIND_FLUSH_SECONDS, read_state.flush_behind)
+    background.every("read_marks_flush", settings.write_behind_seconds, read_state.flush_behind)
     background.on_close(read_state.flush_behind)
     if isinstance(seqs, LocalSeqs):
-        background.every("last_seq_flush", BEHIND_FLUSH_SECONDS, seqs.flush)
+        # Rarer than the marks: only a restart reads the stored value, and it also reads
+        # the seqs stored above it; a `$max` on a group document costs ~2 ms of the
+        # embedded database's CPU (its members index is rewritten).
+        background.every("last_seq_flush", LAST_SEQ_FLUSH_SECONDS, seqs.flush)
         background.on_close(seqs.flush)
     messages = MessageService(
         groups,

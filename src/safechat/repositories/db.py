@@ -47,7 +47,6 @@ INDEXES: dict[str, list[IndexModel]] = {
             name="sender_client_id",
             partialFilterExpression={"clientMessageId": {"$type": "string"}},
         ),
-        IndexModel([("groupId", ASCENDING), ("createdAt", ASCENDING)], name="group_created"),
         IndexModel([("groupId", ASCENDING), ("updatedAt", ASCENDING)], name="group_updated"),
         # Media: an upload belongs to one message at most.
         IndexModel(
@@ -101,17 +100,36 @@ INDEXES: dict[str, list[IndexModel]] = {
 }
 
 
+# Indexes earlier versions created that no query needs any more: each costs every write
+# (docs/performance.md), so startup drops them.
+OBSOLETE_INDEXES: dict[str, list[str]] = {"messages": ["group_created"]}
+
+
 class Database:
     """Owns the client; repositories take collections from it."""
 
-    def __init__(self, client: AsyncMongoClient[Doc], name: str) -> None:
+    def __init__(
+        self,
+        client: AsyncMongoClient[Doc],
+        name: str,
+        *,
+        writer: AsyncMongoClient[Doc] | None = None,
+    ) -> None:
+        """`writer`: a second client for the bulk of the writes (see `collection`)."""
         self.client = client
+        self.writer = writer
         self.db: AsyncDatabase[Doc] = client[name]
+        self._writes: AsyncDatabase[Doc] = (writer or client)[name]
         # This node's writes to group documents, for the caches of membership.
         self.group_writes = GroupWrites()
 
-    def collection(self, name: str, *, durable: bool = False) -> AsyncCollection[Doc]:
-        coll = self.db[name]
+    def collection(
+        self, name: str, *, durable: bool = False, writes: bool = False
+    ) -> AsyncCollection[Doc]:
+        """`writes`: the send path's inserts and the write-behind, through the writer client
+        when there is one (the embedded database: one connection, so those commands reach
+        it one at a time, docs/performance.md); reads keep the shared pool."""
+        coll = (self._writes if writes else self.db)[name]
         return coll.with_options(write_concern=DURABLE) if durable else coll
 
     async def ensure_indexes(self) -> None:
@@ -125,9 +143,15 @@ class Database:
         with pymongo.timeout(0):
             for name, models in INDEXES.items():
                 await self.db[name].create_indexes(models)
+            for name, obsolete in OBSOLETE_INDEXES.items():
+                present = {i["name"] async for i in await self.db[name].list_indexes()}
+                for index in set(obsolete) & present:
+                    await self.db[name].drop_index(index)
 
     async def ping(self) -> None:
         await self.db.command("ping")
 
     async def close(self) -> None:
+        if self.writer is not None:
+            await self.writer.close()
         await self.client.close()

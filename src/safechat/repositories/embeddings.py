@@ -23,6 +23,8 @@ from safechat.repositories.messages import DUPLICATE_KEY_CODE
 # Above this many vectors the matrix product leaves the event loop (below, < 1 ms).
 THREAD_ABOVE = 1000
 SEARCH_BATCH = 1000
+# Vectors per insert command.
+INSERT_CHUNK = 32
 
 
 OFFLINE_PREFIX = "offline-hash-"
@@ -139,6 +141,7 @@ def stack(stored: list[Any]) -> Any:
 class EmbeddingRepository:
     def __init__(self, db: Database, *, atlas_index: str | None = None) -> None:
         self._c = db.collection("message_embeddings")
+        self._writes = db.collection("message_embeddings", writes=True)
         self._atlas_index = atlas_index
 
     def _encode(self, vector: list[float]) -> Any:
@@ -167,11 +170,15 @@ class EmbeddingRepository:
             }
             for row in rows
         ]
-        try:
-            await self._c.insert_many(docs, ordered=False)
-        except BulkWriteError as exc:
-            if any(e.get("code") != DUPLICATE_KEY_CODE for e in exc.details.get("writeErrors", [])):
-                raise
+        # In short commands, so that sends' inserts do not queue behind a long one on the
+        # embedded database, which serves one command at a time.
+        for start in range(0, len(docs), INSERT_CHUNK):
+            try:
+                await self._writes.insert_many(docs[start : start + INSERT_CHUNK], ordered=False)
+            except BulkWriteError as exc:
+                errors = exc.details.get("writeErrors", [])
+                if any(e.get("code") != DUPLICATE_KEY_CODE for e in errors):
+                    raise
 
     # Deletion: a vector is derived from the message text and goes with it.
 

@@ -19,6 +19,7 @@ class GroupRepository:
     def __init__(self, db: Database) -> None:
         self._c = db.collection("groups")
         self._durable = db.collection("groups", durable=True)
+        self._seq_writes = db.collection("groups", durable=True, writes=True)
         self._writes = db.group_writes
 
     async def insert(self, doc: Doc) -> Group:
@@ -188,7 +189,7 @@ class GroupRepository:
             for gid, (seq, at) in seqs.items()
         ]
         if ops:
-            await self._durable.bulk_write(ops, ordered=False)
+            await self._seq_writes.bulk_write(ops, ordered=False)
 
     async def has_members(self, group_id: ObjectId, members: Sequence[str]) -> bool:
         """True when the group is active and every one of `members` is in it."""

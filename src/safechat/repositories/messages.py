@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from bson import ObjectId
@@ -32,6 +32,7 @@ class MessageRepository:
     def __init__(self, db: Database) -> None:
         self._c = db.collection("messages")
         self._durable = db.collection("messages", durable=True)
+        self._inserts = db.collection("messages", durable=True, writes=True)
 
     async def insert(self, message: StoredMessage) -> None:
         """Raises DuplicateKey when (senderId, clientMessageId) or (groupId, seq) exists."""
@@ -50,7 +51,7 @@ class MessageRepository:
         if not messages:
             return {}
         try:
-            await self._durable.insert_many([m.to_doc() for m in messages], ordered=False)
+            await self._inserts.insert_many([m.to_doc() for m in messages], ordered=False)
         except BulkWriteError as exc:
             if exc.details.get("writeConcernErrors"):
                 raise  # written, maybe, but not durably: the batch failed as a whole
@@ -297,13 +298,23 @@ class MessageRepository:
         return {d["_id"]: StoredMessage.from_doc(d) async for d in cursor}
 
     async def since(self, group_id: ObjectId, since: datetime, limit: int) -> list[StoredMessage]:
-        """The newest `limit` messages created at or after `since`, oldest first."""
+        """The newest `limit` messages created at or after `since`, oldest first.
+
+        Walks the group's newest seqs (the `group_seq` index) and stops at the first
+        message older than `since`: a group's seqs follow its creation times, so no index
+        on `createdAt` is needed (each index costs every insert, docs/performance.md)."""
         cursor = (
-            self._c.find({"groupId": group_id, "createdAt": {"$gte": since}})
+            self._c.find({"groupId": group_id})
             .sort("seq", DESCENDING)
+            .hint([("groupId", ASCENDING), ("seq", ASCENDING)])
             .limit(limit)
         )
-        found = [StoredMessage.from_doc(d) async for d in cursor]
+        found: list[StoredMessage] = []
+        async for doc in cursor:
+            created: datetime = doc["createdAt"]
+            if (created if created.tzinfo else created.replace(tzinfo=UTC)) < since:
+                break
+            found.append(StoredMessage.from_doc(doc))
         found.reverse()
         return found
 

@@ -87,6 +87,7 @@ class GroupCommit:
         webhooks: bool = False,
         seqs: SeqAllocator | None = None,
         marks_behind: bool = False,
+        linger_seconds: float = 0.0,
     ) -> None:
         """`prepare(sender_ids)` runs after a batch is stored and before any of its sends
         resumes, so that they can go on to their announcement without waiting again.
@@ -97,7 +98,8 @@ class GroupCommit:
 
         `seqs` defaults to the atomic reservation (services/messages/seqs.py);
         `marks_behind` writes the senders' read marks after the answer, coalesced
-        (ReadStateRepository.advance_behind), instead of before it."""
+        (ReadStateRepository.advance_behind), instead of before it; `linger_seconds`:
+        inserts.py."""
         self._group_repo = group_repo
         self._seqs: SeqAllocator = seqs or AtomicSeqs(group_repo)
         self._messages = messages
@@ -110,7 +112,7 @@ class GroupCommit:
         self._queues: dict[ObjectId, deque[Pending]] = {}
         self._writers: set[asyncio.Task[None]] = set()
         self._recent = RecentSends(messages)
-        self._inserts = SharedInserts(messages)
+        self._inserts = SharedInserts(messages, clock, linger_seconds=linger_seconds)
         self._closed = False
 
     async def store(self, draft: Draft) -> Stored:
@@ -150,7 +152,11 @@ class GroupCommit:
                     async with asyncio.timeout(max(0.0, left)):
                         await self._write(group_id, batch)
                 except BaseException as exc:
-                    log.exception("send_batch_failed", group_id=str(group_id), size=len(batch))
+                    if isinstance(exc, TimeoutError):
+                        # Overload, not a bug: a stack per batch would only add to the load.
+                        log.warning("send_batch_timed_out", group_id=str(group_id), size=len(batch))
+                    else:
+                        log.exception("send_batch_failed", group_id=str(group_id), size=len(batch))
                     failure = exc if isinstance(exc, ChatError) else ServiceUnavailable()
                     if not isinstance(exc, ChatError):
                         # The database just failed (or timed out): the sends queued behind
