@@ -14,10 +14,20 @@ from pathlib import Path
 import pytest
 
 from safechat.adapters.embedded_mongo import find_command, free_port
+from safechat.logs import configure_logging
 from tests.helpers.redis_server import RedisServer
 from tests.helpers.support import ChatServer, start_server, terminate
 
 ROOT = Path(__file__).resolve().parent.parent
+# What the in-process servers log goes through the same setup as `safechat serve`'s, off
+# a terminal: plain tracebacks. structlog's default draws each with rich and the frames'
+# locals, slow enough (tens of ms each) to stall a test's event loop when a database
+# outage makes every operation log one.
+TEST_LOGGING = ("INFO", "console", "dev")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    configure_logging(*TEST_LOGGING)
 
 
 def _wait_port(port: int, timeout: float = 30.0) -> None:

@@ -243,6 +243,7 @@ def build_services(
         max_sockets_per_user=settings.max_sockets_per_user,
         reauth_grace_seconds=settings.auth_reauth_grace_seconds,
         session_resume_seconds=settings.session_resume_seconds,
+        open_deadline_seconds=1.5 * settings.db_timeout_ms / 1000,
     )
     presence_service = PresenceService(
         presence,

@@ -37,13 +37,17 @@ async def summary(server: ChatServer, token: str, gid: str) -> dict[str, Any]:
 async def test_marks_and_seqs_behind_the_ack(
     allocator: str, mongo_uri: str, db_name: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(wiring, "BEHIND_FLUSH_SECONDS", 3600.0)  # only the shutdown writes
+    monkeypatch.setattr(wiring, "LAST_SEQ_FLUSH_SECONDS", 3600.0)  # only the shutdown writes
     client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(mongo_uri, tz_aware=True)
     db = client[db_name]
 
     def start() -> Any:
         return start_server(
-            mongo_uri=mongo_uri, db_name=db_name, data_dir=tmp_path, seq_allocator=allocator
+            mongo_uri=mongo_uri,
+            db_name=db_name,
+            data_dir=tmp_path,
+            seq_allocator=allocator,
+            write_behind_seconds=60.0,  # the marks too: only the shutdown writes
         )
 
     try:

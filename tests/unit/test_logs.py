@@ -7,12 +7,13 @@ import pytest
 import structlog
 
 from safechat.logs import configure_logging
+from tests.conftest import TEST_LOGGING
 
 
 @pytest.fixture(autouse=True)
 def _restore_structlog() -> object:
     yield None
-    structlog.reset_defaults()
+    configure_logging(*TEST_LOGGING)
 
 
 def test_exceptions_are_plain_tracebacks_without_locals(

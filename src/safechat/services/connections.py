@@ -14,7 +14,14 @@ from typing import Any, TypeVar
 
 import structlog
 
-from safechat.errors import AccessDenied, AuthError, PresenceFull, RateLimited, TokenExpired
+from safechat.errors import (
+    AccessDenied,
+    AuthError,
+    PresenceFull,
+    RateLimited,
+    ServiceUnavailable,
+    TokenExpired,
+)
 from safechat.events import AuthenticationSuccess, Event, GroupJoined, GroupLeft
 from safechat.models.common import iso
 from safechat.models.group import Group
@@ -132,7 +139,12 @@ class ConnectionService:
         max_sockets_per_user: int = 20,
         reauth_grace_seconds: float = 1800.0,
         session_resume_seconds: float = 0.0,
+        open_deadline_seconds: float | None = None,
     ) -> None:
+        """`open_deadline_seconds`: one deadline for a connect's reads and writes, so that
+        a database that stops answering refuses it within a client's timeout, however
+        many database steps each wait out their own."""
+        self._open_deadline = open_deadline_seconds
         self._verifier = verifier
         self._users = users
         self._groups = groups
@@ -184,12 +196,16 @@ class ConnectionService:
                 f"Too many connections for this user (at most {self._max_sockets})",
             ) from None
         try:
-            user, groups = await _both(
-                self._users.upsert_from_claims(claims), self._groups.member_groups(claims.sub)
-            )
-            live.summary = user.summary()
-            live.session_id, _ = await self.sessions.open(device, now)
+            async with asyncio.timeout(self._open_deadline):
+                user, groups = await _both(
+                    self._users.upsert_from_claims(claims), self._groups.member_groups(claims.sub)
+                )
+                live.summary = user.summary()
+                live.session_id, _ = await self.sessions.open(device, now)
             await self._notify.enter_rooms(sid, claims.sub, [g.gid for g in groups])
+        except TimeoutError:
+            await self._release(live)
+            raise ServiceUnavailable("The database is unavailable; please retry") from None
         except BaseException:
             await self._release(live)
             raise

@@ -115,13 +115,19 @@ class GroupCommit:
         self._inserts = SharedInserts(messages, clock, linger_seconds=linger_seconds)
         self._closed = False
 
-    async def store(self, draft: Draft) -> Stored:
-        """Stores the message durably (or finds its earlier copy); raises ChatError."""
+    def arrival(self) -> float:
+        """The moment a send starts, for `store`'s deadline (this commit's clock)."""
+        return self._clock.monotonic()
+
+    async def store(self, draft: Draft, *, arrived: float | None = None) -> Stored:
+        """Stores the message durably (or finds its earlier copy); raises ChatError.
+
+        The deadline counts from `arrived` (`arrival()` when the send started, so that
+        the reads that prepared the draft count too), else from now."""
         if self._closed:
             raise ServiceUnavailable("The server is shutting down")
-        pending = Pending(
-            draft, asyncio.get_running_loop().create_future(), self._clock.monotonic()
-        )
+        started = self._clock.monotonic() if arrived is None else arrived
+        pending = Pending(draft, asyncio.get_running_loop().create_future(), started)
         queue = self._queues.get(draft.group_id)
         if queue is None:
             # No writer for this group yet: start one; it drains the queue, then leaves.
@@ -147,7 +153,16 @@ class GroupCommit:
         try:
             while queue:
                 batch = [queue.popleft() for _ in range(min(len(queue), self._max_batch))]
-                left = batch[0].arrived + self._deadline - self._clock.monotonic()
+                now = self._clock.monotonic()
+                # A send whose deadline has passed (it waited for reads, or in the queue)
+                # is refused before anything is written for it: no seq spent.
+                late = [p for p in batch if p.arrived + self._deadline <= now]
+                for p in late:
+                    p.fail(ServiceUnavailable("The database is not answering; please retry"))
+                batch = [p for p in batch if not p.future.done()]
+                if not batch:
+                    continue
+                left = min(p.arrived for p in batch) + self._deadline - now
                 try:
                     async with asyncio.timeout(max(0.0, left)):
                         await self._write(group_id, batch)

@@ -66,8 +66,11 @@ class MessageSending:
         # plain messages, with local moderation), so a sender's concurrent sends keep their
         # order; and none between the write and the emit (the batch warmed the sender's
         # summary), so new_message events leave this node in seq order.
+        # One deadline for the whole send: a group read that waited out a database
+        # timeout leaves the write only the rest of it (answered within a client's 10 s).
+        arrived = self._commit.arrival()
         draft, group = await self._draft(user_id, body)
-        stored = await self._commit.store(draft)
+        stored = await self._commit.store(draft, arrived=arrived)
         if stored.duplicate:
             result = self._duplicate(stored.message, body)
             await self._sent(user_id, origin_sid, result.message, body.tempId)

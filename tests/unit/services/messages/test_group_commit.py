@@ -407,3 +407,18 @@ async def test_cancelled_writers_fail_every_pending_send_with_service_unavailabl
     assert [code(r) for r in results] == [ErrorCode.SERVICE_UNAVAILABLE] * 4
     assert not s.commit._queues  # nothing left behind for the group
     assert all(t.done() for t in [*in_flight, *queued])
+
+
+# --- one deadline for the whole send ---------------------------------------------------------
+
+
+async def test_the_deadline_counts_from_the_sends_arrival(s: Setup) -> None:
+    arrived = s.commit.arrival()
+    s.clock.advance(60.0)  # the draft's reads waited out database timeouts
+    result = await asyncio.gather(
+        s.commit.store(s.draft("alice", "late"), arrived=arrived), return_exceptions=True
+    )
+    assert code(result[0]) == ErrorCode.SERVICE_UNAVAILABLE
+    assert s.stored() == []
+    # A send that arrives now has the whole deadline.
+    assert ok((await s.send(s.draft("alice", "on time")))[0]).seq == 1
