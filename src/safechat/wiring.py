@@ -192,7 +192,7 @@ def build_services(
     # What the send path writes behind, coalesced: every tick, and after the commit's
     # close at shutdown (its last batches' marks and seqs).
     background.every("read_marks_flush", settings.write_behind_seconds, read_state.flush_behind)
-    background.on_close(read_state.flush_behind)
+    background.on_close(read_state.close_behind)
     if isinstance(seqs, LocalSeqs):
         # Rarer than the marks: only a restart reads the stored value, and it also reads
         # the seqs stored above it; a `$max` on a group document costs ~2 ms of the

@@ -10,6 +10,7 @@ from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 
 from safechat.repositories.group_writes import GroupWrites
+from safechat.repositories.write_turns import WriteTurns
 
 Doc = dict[str, Any]
 
@@ -122,6 +123,8 @@ class Database:
         self._writes: AsyncDatabase[Doc] = (writer or client)[name]
         # This node's writes to group documents, for the caches of membership.
         self.group_writes = GroupWrites()
+        # Sends' inserts before background writes on the writer's one connection.
+        self.turns = WriteTurns(enabled=writer is not None)
 
     def collection(
         self, name: str, *, durable: bool = False, writes: bool = False

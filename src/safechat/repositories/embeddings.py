@@ -142,6 +142,7 @@ class EmbeddingRepository:
     def __init__(self, db: Database, *, atlas_index: str | None = None) -> None:
         self._c = db.collection("message_embeddings")
         self._writes = db.collection("message_embeddings", writes=True)
+        self._turns = db.turns
         self._atlas_index = atlas_index
 
     def _encode(self, vector: list[float]) -> Any:
@@ -173,6 +174,7 @@ class EmbeddingRepository:
         # In short commands, so that sends' inserts do not queue behind a long one on the
         # embedded database, which serves one command at a time.
         for start in range(0, len(docs), INSERT_CHUNK):
+            await self._turns.background()
             try:
                 await self._writes.insert_many(docs[start : start + INSERT_CHUNK], ordered=False)
             except BulkWriteError as exc:

@@ -13,6 +13,8 @@ from safechat.models.group import Group, Role
 from safechat.repositories.db import Database, Doc
 
 ACTIVE = {"isActive": True}
+# `lastSeq` updates per background command (~2 ms each on the embedded database).
+SEQ_CHUNK = 8
 
 
 class GroupRepository:
@@ -20,6 +22,7 @@ class GroupRepository:
         self._c = db.collection("groups")
         self._durable = db.collection("groups", durable=True)
         self._seq_writes = db.collection("groups", durable=True, writes=True)
+        self._turns = db.turns
         self._writes = db.group_writes
 
     async def insert(self, doc: Doc) -> Group:
@@ -188,8 +191,10 @@ class GroupRepository:
             UpdateOne({"_id": gid}, {"$max": {"lastSeq": seq, "lastMessageAt": at}})
             for gid, (seq, at) in seqs.items()
         ]
-        if ops:
-            await self._seq_writes.bulk_write(ops, ordered=False)
+        # In short commands, like the other background writes (read_state.py).
+        for start in range(0, len(ops), SEQ_CHUNK):
+            await self._turns.background()
+            await self._seq_writes.bulk_write(ops[start : start + SEQ_CHUNK], ordered=False)
 
     async def has_members(self, group_id: ObjectId, members: Sequence[str]) -> bool:
         """True when the group is active and every one of `members` is in it."""

@@ -8,9 +8,9 @@ sees one command per tick instead of one per batch. Until a mark is written, rea
 this repository on this node see it (`mark`), so the sender's own messages never count
 as unread for them here; another node sees it once written (one tick).
 
-Bounded: with `max_pending` marks not yet written, `add` flushes first.
-`close()` (at shutdown, after the group commit's) writes what is left. A failed write is
-logged and its marks dropped, as a failed read-mark update was before (a sender's own
+Bounded: with `max_pending` marks not yet written, `add` flushes first. At shutdown
+(after the group commit's close) `flush(until_empty=True)` writes what is left. A failed
+write is logged and its marks dropped, as a failed read-mark update was before (a sender's own
 messages then count as unread for them until they read).
 """
 
@@ -71,12 +71,20 @@ class MarksBehind:
         for key in [k for k in self._queued if k[1] == user_id]:
             del self._queued[key]
 
-    async def flush(self) -> None:
-        """Writes what is queued; one flush at a time (a later one waits for it)."""
+    async def flush(self, *, until_empty: bool = False) -> None:
+        """Writes what was queued when it began; one flush at a time (a later one waits
+        for it). Marks queued meanwhile wait for the next tick, coalesced with what comes
+        until then: a flush slowed by sends' inserts going first (write_turns.py) would
+        otherwise go on writing each new mark at once. `until_empty` (shutdown): those
+        too."""
         async with self._lock:
-            while self._queued:
-                keys = list(self._queued)[: self._batch]
-                items = {k: self._queued.pop(k) for k in keys}
+            taken = list(self._queued)
+            while taken or (until_empty and self._queued):
+                keys = (taken or list(self._queued))[: self._batch]
+                taken = taken[len(keys) :]
+                items = {k: self._queued.pop(k) for k in keys if k in self._queued}
+                if not items:
+                    continue
                 try:
                     await self._write(items)
                 except asyncio.CancelledError:

@@ -33,6 +33,7 @@ class MessageRepository:
         self._c = db.collection("messages")
         self._durable = db.collection("messages", durable=True)
         self._inserts = db.collection("messages", durable=True, writes=True)
+        self._turns = db.turns
 
     async def insert(self, message: StoredMessage) -> None:
         """Raises DuplicateKey when (senderId, clientMessageId) or (groupId, seq) exists."""
@@ -50,8 +51,10 @@ class MessageRepository:
         """
         if not messages:
             return {}
+        docs = [m.to_doc() for m in messages]
         try:
-            await self._inserts.insert_many([m.to_doc() for m in messages], ordered=False)
+            async with self._turns.foreground():
+                await self._inserts.insert_many(docs, ordered=False)
         except BulkWriteError as exc:
             if exc.details.get("writeConcernErrors"):
                 raise  # written, maybe, but not durably: the batch failed as a whole

@@ -24,13 +24,14 @@ from safechat.repositories.marks_behind import Key, MarksBehind
 MAX_MENTION_SEQS = 500
 
 # Operations per command of a background write (docs/performance.md).
-BACKGROUND_CHUNK = 16
+BACKGROUND_CHUNK = 8
 
 
 class ReadStateRepository:
     def __init__(self, db: Database) -> None:
         self._c = db.collection("read_state")
         self._writes = db.collection("read_state", writes=True)
+        self._turns = db.turns
         self._behind = MarksBehind(self._write_behind)
 
     async def advance_behind(
@@ -44,6 +45,10 @@ class ReadStateRepository:
         """Writes the marks `advance_behind` took (a background tick, and the shutdown)."""
         await self._behind.flush()
 
+    async def close_behind(self) -> None:
+        """At shutdown: everything not yet written."""
+        await self._behind.flush(until_empty=True)
+
     async def _write_behind(self, marks: dict[Key, tuple[int, datetime]]) -> None:
         ops = [
             UpdateOne(
@@ -56,6 +61,7 @@ class ReadStateRepository:
         # In short commands: the embedded database serves one at a time, and a send's
         # insert should not queue behind hundreds of upserts (~1.5 ms each there).
         for start in range(0, len(ops), BACKGROUND_CHUNK):
+            await self._turns.background()
             await self._writes.bulk_write(ops[start : start + BACKGROUND_CHUNK], ordered=False)
 
     async def advance(

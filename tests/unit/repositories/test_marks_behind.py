@@ -56,9 +56,28 @@ async def test_a_mark_stays_visible_until_its_write_returned() -> None:
     await behind.add(g, {"alice": 7}, NOW)  # while 3 is in flight
     assert behind.mark(g, "alice") == 7
     writes.gate.set()
-    await flushing  # the same flush goes on with what was queued meanwhile
-    assert writes.calls == [{(g, "alice"): 3}, {(g, "alice"): 7}]
+    await flushing  # what was queued meanwhile waits for the next flush, coalesced
+    assert writes.calls == [{(g, "alice"): 3}]
+    assert behind.mark(g, "alice") == 7
+    await behind.add(g, {"alice": 9}, NOW)
+    await behind.flush()
+    assert writes.calls == [{(g, "alice"): 3}, {(g, "alice"): 9}]
     assert behind.mark(g, "alice") == 0
+
+
+async def test_the_shutdown_flush_writes_what_came_meanwhile_too() -> None:
+    writes = Writes()
+    writes.gate = asyncio.Event()
+    behind = MarksBehind(writes)
+    g = ObjectId()
+    await behind.add(g, {"alice": 3}, NOW)
+    flushing = asyncio.create_task(behind.flush(until_empty=True))
+    await asyncio.sleep(0)
+    await behind.add(g, {"bob": 4}, NOW)
+    writes.gate.set()
+    await flushing
+    assert writes.calls == [{(g, "alice"): 3}, {(g, "bob"): 4}]
+    assert behind.marks_of("bob") == {}
 
 
 async def test_bounded_a_full_buffer_is_written_before_more_is_taken() -> None:
