@@ -101,7 +101,11 @@ async def open_database(
     embedded: EmbeddedMongo | None = None
     uri = settings.mongodb_uri
     if not uri:
-        embedded = EmbeddedMongo(settings.data_dir / "db", command=settings.embedded_mongo_cmd)
+        embedded = EmbeddedMongo(
+            settings.data_dir / "db",
+            command=settings.embedded_mongo_cmd,
+            sync_on_commit=settings.embedded_sync_on_commit,
+        )
         uri = await embedded.start()
     options: dict[str, Any] = {}
     if embedded is not None:

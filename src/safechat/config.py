@@ -59,6 +59,8 @@ class Settings(BaseSettings):
     embedded_write_connections: int = Field(
         1, ge=1, le=100, validation_alias=_env("EMBEDDED_WRITE_CONNECTIONS")
     )
+    # Journal fsynced before a write is answered: acknowledged = stored, power loss too.
+    embedded_sync_on_commit: bool = Field(True, validation_alias=_env("EMBEDDED_SYNC_ON_COMMIT"))
     embedded_mongo_cmd: str = Field(
         "secantusd-py", validation_alias=_env("SAFECHAT_EMBEDDED_MONGO_CMD")
     )

@@ -56,8 +56,14 @@ class EmbeddedMongo:
         host: str = "127.0.0.1",
         port: int | None = None,
         start_timeout: float = 30.0,
+        sync_on_commit: bool = True,
     ) -> None:
+        """`sync_on_commit`: the journal is fsynced before a write is answered, so what
+        was acknowledged survives a power loss too (the server's own default only hands
+        the journal to the OS: a crash of the process loses nothing, one of the machine
+        may lose the last writes)."""
         self.storage = storage
+        self.sync_on_commit = sync_on_commit
         self.command = command
         self.host = host
         self.port = port or free_port(host)
@@ -93,6 +99,7 @@ class EmbeddedMongo:
                 str(self.port),
                 "--log-level",
                 "WARNING",
+                *(["--sync-on-commit"] if self.sync_on_commit else []),
                 stdout=log_file,
                 stderr=log_file,
                 stdin=asyncio.subprocess.DEVNULL,
