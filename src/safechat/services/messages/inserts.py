@@ -7,16 +7,20 @@ group. A group has at most one batch in flight (group_commit.py), so its seq ord
 kept; each batch learns which of its own messages were refused (indexes within it) and
 is answered only after the insert containing it returned.
 
-Under sustained load (the previous insert ended moments ago) an insert of only a few
-messages waits a few milliseconds for more first: the embedded database pays a fixed
-~1 ms per command on top of its per-message cost, so this turns 1-2-message inserts
-into larger ones at the price of those milliseconds. An isolated send never waits.
+Under sustained heavy load (the previous insert ended moments ago, and the last second
+brought at least LINGER_MIN_RATE messages) an insert of only a few messages waits a few
+milliseconds for more first: the embedded database pays a fixed ~1 ms per command on top
+of its per-message cost, so this turns 1-2-message inserts into larger ones at the price
+of those milliseconds. Below that rate the fixed cost is a small share of a core (at most
+~10 %) and the wait would only add latency, so a send never waits there; nor does an
+isolated one.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections import deque
 
 from safechat.models.message import StoredMessage
 from safechat.repositories.messages import MessageRepository
@@ -24,11 +28,14 @@ from safechat.services.ports import Clock
 
 # Messages per insert command; more wait for the next one.
 MAX_DOCS = 1024
-# The wait for more under load: only when fewer than LINGER_DOCS are queued and the
-# previous insert ended within LINGER_WINDOW seconds.
+# The wait for more under load: only when fewer than LINGER_DOCS are queued, the
+# previous insert ended within LINGER_WINDOW seconds, and the inserts that ended in the
+# last RATE_WINDOW seconds held at least LINGER_MIN_RATE messages per second.
 LINGER_SECONDS = 0.01
 LINGER_DOCS = 16
 LINGER_WINDOW = 0.05
+LINGER_MIN_RATE = 100.0
+RATE_WINDOW = 1.0
 
 _Waiting = tuple[list[StoredMessage], "asyncio.Future[dict[int, bool]]"]
 
@@ -47,6 +54,9 @@ class SharedInserts:
         self._max_docs = max_docs
         self._linger = linger_seconds
         self._last_end = float("-inf")
+        # (end, messages) of the inserts of the last RATE_WINDOW, and their sum.
+        self._recent: deque[tuple[float, int]] = deque()
+        self._recent_docs = 0
         self._queue: list[_Waiting] = []
         self._writer: asyncio.Task[None] | None = None
 
@@ -91,21 +101,37 @@ class SharedInserts:
             self._queue = []
 
     def _busy(self) -> bool:
-        return self._clock.monotonic() - self._last_end < LINGER_WINDOW
+        now = self._clock.monotonic()
+        self._forget(now)
+        return (
+            now - self._last_end < LINGER_WINDOW
+            and self._recent_docs >= LINGER_MIN_RATE * RATE_WINDOW
+        )
+
+    def _ended(self, docs: int) -> None:
+        self._last_end = now = self._clock.monotonic()
+        self._recent.append((now, docs))
+        self._recent_docs += docs
+        self._forget(now)
+
+    def _forget(self, now: float) -> None:
+        while self._recent and self._recent[0][0] <= now - RATE_WINDOW:
+            self._recent_docs -= self._recent.popleft()[1]
 
     def _queued(self) -> int:
         return sum(len(batch) for batch, _ in self._queue)
 
     async def _insert(self, waiting: list[_Waiting]) -> None:
+        docs = [m for batch, _ in waiting for m in batch]
         try:
-            failed = await self._messages.insert_batch([m for batch, _ in waiting for m in batch])
+            failed = await self._messages.insert_batch(docs)
         except Exception as exc:
-            self._last_end = self._clock.monotonic()
+            self._ended(len(docs))
             for _, future in waiting:
                 if not future.done():
                     future.set_exception(exc)
             return
-        self._last_end = self._clock.monotonic()
+        self._ended(len(docs))
         offset = 0
         for batch, future in waiting:
             end = offset + len(batch)

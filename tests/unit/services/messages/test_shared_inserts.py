@@ -10,7 +10,12 @@ from bson import ObjectId
 
 from safechat.models.message import StoredMessage
 from safechat.repositories.messages import MessageRepository
-from safechat.services.messages.inserts import LINGER_WINDOW, SharedInserts
+from safechat.services.messages.inserts import (
+    LINGER_MIN_RATE,
+    LINGER_WINDOW,
+    RATE_WINDOW,
+    SharedInserts,
+)
 from tests.helpers.fakes.clock import FakeClock
 
 
@@ -39,26 +44,53 @@ async def test_an_isolated_send_is_inserted_without_waiting() -> None:
     assert repo.inserts == [1]
 
 
+LOAD = int(LINGER_MIN_RATE * RATE_WINDOW)  # messages in the last second that make it busy
+
+
 async def test_under_load_batches_arriving_during_the_linger_share_one_insert() -> None:
     repo = RecordingMessages()
     clock = FakeClock()
     inserts = SharedInserts(cast(MessageRepository, repo), clock, linger_seconds=0.05)
-    await inserts.insert_batch([message()])  # the previous insert just ended: busy
+    # The previous insert just ended, and the last second brought LOAD messages: busy.
+    await inserts.insert_batch([message() for _ in range(LOAD)])
     first = asyncio.ensure_future(inserts.insert_batch([message()]))
     await asyncio.sleep(0.01)  # the writer is lingering now
     second = asyncio.ensure_future(inserts.insert_batch([message(), message()]))
     await asyncio.gather(first, second)
-    assert repo.inserts == [1, 3]
+    assert repo.inserts == [LOAD, 3]
 
 
 async def test_no_linger_once_the_last_insert_is_older_than_the_window() -> None:
     repo = RecordingMessages()
     clock = FakeClock()
     inserts = SharedInserts(cast(MessageRepository, repo), clock, linger_seconds=30.0)
-    await inserts.insert_batch([message()])
+    await inserts.insert_batch([message() for _ in range(LOAD)])
     clock.advance(LINGER_WINDOW + 0.01)
     assert await asyncio.wait_for(inserts.insert_batch([message()]), 1.0) == {}
-    assert repo.inserts == [1, 1]
+    assert repo.inserts == [LOAD, 1]
+
+
+async def test_no_linger_below_the_rate_even_right_after_an_insert() -> None:
+    """At a modest rate the fixed per-command cost is small; waiting would only add
+    latency (a 30 s linger would time this out)."""
+    repo = RecordingMessages()
+    clock = FakeClock()
+    inserts = SharedInserts(cast(MessageRepository, repo), clock, linger_seconds=30.0)
+    await inserts.insert_batch([message() for _ in range(LOAD - 1)])
+    assert await asyncio.wait_for(inserts.insert_batch([message()]), 1.0) == {}
+    assert repo.inserts == [LOAD - 1, 1]
+
+
+async def test_the_rate_counts_only_the_last_second() -> None:
+    repo = RecordingMessages()
+    clock = FakeClock()
+    inserts = SharedInserts(cast(MessageRepository, repo), clock, linger_seconds=30.0)
+    await inserts.insert_batch([message() for _ in range(LOAD)])
+    clock.advance(RATE_WINDOW)
+    # That load is a second old now; this one ended moments ago, but alone it is light.
+    await inserts.insert_batch([message()])
+    assert await asyncio.wait_for(inserts.insert_batch([message()]), 1.0) == {}
+    assert repo.inserts == [LOAD, 1, 1]
 
 
 async def test_without_a_linger_each_waiting_batch_goes_at_once() -> None:
