@@ -127,7 +127,9 @@ class ConnectionHandlers:
             async with self._admission:
                 await self._connections.send_identity(opened.socket, opened)
                 if opened.first_session:
-                    await self._presence.announce_online(opened.socket, opened.group_ids)
+                    await self._presence.announce_online(
+                        opened.socket, opened.user.summary(), opened.group_ids
+                    )
         except Exception:
             log.exception("welcome_failed", sid=sid)
 

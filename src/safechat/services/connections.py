@@ -55,7 +55,6 @@ class LiveSocket:
     device_type: str
     connected_at: datetime
     node_id: str = ""
-    summary: dict[str, Any] = field(default_factory=dict)
     # Groups this socket said it is typing in (cleared on disconnect). None while there
     # are none: an empty set is 216 bytes on every idle connection.
     typing: set[str] | None = None
@@ -200,7 +199,6 @@ class ConnectionService:
                 user, groups = await _both(
                     self._users.upsert_from_claims(claims), self._groups.member_groups(claims.sub)
                 )
-                live.summary = user.summary()
                 live.session_id, _ = await self.sessions.open(device, now)
             await self._notify.enter_rooms(sid, claims.sub, [g.gid for g in groups])
         except TimeoutError:

@@ -60,8 +60,12 @@ class PresenceService:
 
     # --- online / offline ---------------------------------------------------
 
-    async def announce_online(self, live: LiveSocket, group_ids: list[str]) -> None:
-        event: UserOnline = {"userId": live.user_id, "user": live.summary, "status": "online"}
+    async def announce_online(
+        self, live: LiveSocket, summary: dict[str, Any], group_ids: list[str]
+    ) -> None:
+        """`summary`: the user's, from the connect's read (a socket keeps no copy: it would
+        cost every idle connection ~0.4 KiB, and would go stale)."""
+        event: UserOnline = {"userId": live.user_id, "user": summary, "status": "online"}
         # Once per socket, however many of these groups it shares with the user (§7).
         await self._notify.to_groups(group_ids, Event.USER_ONLINE, event, skip_sid=live.sid)
 
@@ -127,7 +131,8 @@ class PresenceService:
         live.started_typing(group_id)
         deadline = self._now() + self._typing_seconds
         if await self._typing.start(group_id, live.user_id, deadline):
-            event: UserTyping = {"groupId": group_id, "userId": live.user_id, "user": live.summary}
+            summary = await self._users.summary(live.user_id)  # a per-node cache
+            event: UserTyping = {"groupId": group_id, "userId": live.user_id, "user": summary}
             await self._notify.to_group(group_id, Event.USER_TYPING, event, skip_sid=live.sid)
 
     async def typing_stop(

@@ -32,6 +32,11 @@ class Room:
         self.service: PresenceService = world.presence_service(typing_seconds=TYPING)
         self.alice = self.socket("alice")
         self.bob = self.socket("bob")
+        # The stored profiles: typing events take the sender's summary from them.
+        self.profiles = {
+            user: world.user_repo.seed(user, firstName=user.title()).summary()
+            for user in ("alice", "bob")
+        }
 
     def socket(self, user: str, sid: str | None = None) -> LiveSocket:
         return LiveSocket(
@@ -42,7 +47,6 @@ class Room:
             device_type="web",
             connected_at=self.w.clock.now(),
             node_id="n1",
-            summary={"userId": user, "firstName": user.title()},
         )
 
     async def connect(self, live: LiveSocket) -> None:
@@ -74,13 +78,13 @@ async def refused(call: Any) -> ErrorCode:
 
 async def test_online_and_offline_are_announced_once_to_all_groups(room: Room) -> None:
     other = room.w.group_repo.seed("alice", name="other")
-    await room.service.announce_online(room.alice, [room.gid, other.gid])
+    await room.service.announce_online(room.alice, room.profiles["alice"], [room.gid, other.gid])
     online = room.sent("user_online")
     # One emit to the union of the rooms: a socket sharing both groups gets it once.
     assert [(s.to, s.target, s.skip_sid) for s in online] == [
         ("groups", f"{room.gid},{other.gid}", "sid-alice"),
     ]
-    assert online[0].data == {"userId": "alice", "user": room.alice.summary, "status": "online"}
+    assert online[0].data == {"userId": "alice", "user": room.profiles["alice"], "status": "online"}
     room.w.clock.advance(42)
     await room.service.announce_offline("alice", [room.gid])
     (offline,) = room.sent("user_offline")
@@ -140,7 +144,7 @@ async def test_typing_start_is_announced_once_and_stop_once(room: Room) -> None:
     await room.service.typing_start(room.alice, room.gid, in_room=True)
     (typing,) = room.sent("user_typing")
     assert (typing.target, typing.skip_sid) == (room.gid, "sid-alice")
-    assert typing.data == {"groupId": room.gid, "userId": "alice", "user": room.alice.summary}
+    assert typing.data == {"groupId": room.gid, "userId": "alice", "user": room.profiles["alice"]}
     assert room.alice.typing_in() == [room.gid]
     await room.service.typing_stop(room.alice, room.gid, in_room=True)
     await room.service.typing_stop(room.alice, room.gid, in_room=True)

@@ -10,35 +10,66 @@ from safechat.errors import PresenceFull
 
 @dataclass(slots=True)
 class _Socket:
-    info: dict[str, Any]
+    """One socket, compactly: every idle connection holds one (docs/performance.md)."""
+
+    sid: str
+    keys: tuple[str, ...]  # shared by all sockets whose info has the same keys
+    values: tuple[Any, ...]
     expires: float
+
+    def info(self) -> dict[str, Any]:
+        return dict(zip(self.keys, self.values, strict=True))
+
+    def get(self, key: str) -> Any:
+        return self.values[self.keys.index(key)] if key in self.keys else None
+
+
+# Distinct info shapes kept for sharing (our callers use one or two).
+MAX_SHAPES = 64
 
 
 class MemoryPresence:
     def __init__(self, ttl: float) -> None:
         self._ttl = ttl
-        self._by_user: dict[str, dict[str, _Socket]] = {}
+        # A list, not a dict by sid: most users have one socket, a user at most the
+        # per-user cap; a one-entry dict costs every connection ~170 bytes more.
+        self._by_user: dict[str, list[_Socket]] = {}
         self._status: dict[str, str] = {}
+        self._shapes: dict[tuple[str, ...], tuple[str, ...]] = {}
 
-    def _alive(self, user_id: str, now: float) -> dict[str, _Socket]:
-        socks = self._by_user.get(user_id, {})
-        return {sid: s for sid, s in socks.items() if s.expires > now}
+    def _alive(self, user_id: str, now: float) -> list[_Socket]:
+        return [s for s in self._by_user.get(user_id, ()) if s.expires > now]
+
+    def _put(self, user_id: str, sid: str, info: dict[str, Any], expires: float) -> None:
+        keys = tuple(info)
+        shared = self._shapes.get(keys)
+        if shared is None and len(self._shapes) < MAX_SHAPES:
+            shared = self._shapes[keys] = keys
+        entry = _Socket(sid, shared or keys, tuple(info.values()), expires)
+        socks = self._by_user.setdefault(user_id, [])
+        for i, existing in enumerate(socks):
+            if existing.sid == sid:
+                socks[i] = entry
+                return
+        socks.append(entry)
 
     async def add(
         self, user_id: str, sid: str, info: dict[str, Any], now: float, limit: int | None = None
     ) -> bool:
         # No await between the count and the insert: atomic on the event loop.
         alive = self._alive(user_id, now)
-        if limit is not None and sid not in alive and len(alive) >= limit:
+        known = any(s.sid == sid for s in alive)
+        if limit is not None and not known and len(alive) >= limit:
             raise PresenceFull(limit)
-        first = not alive
-        self._by_user.setdefault(user_id, {})[sid] = _Socket(dict(info), now + self._ttl)
-        return first
+        self._put(user_id, sid, info, now + self._ttl)
+        return not alive
 
     async def remove(self, user_id: str, sid: str, now: float) -> bool:
         socks = self._by_user.get(user_id)
-        if not socks or socks.pop(sid, None) is None:
+        at = next((i for i, s in enumerate(socks or ()) if s.sid == sid), None)
+        if socks is None or at is None:
             return False
+        del socks[at]
         if self._alive(user_id, now):
             return False
         self._forget(user_id)
@@ -50,13 +81,13 @@ class MemoryPresence:
 
     async def heartbeat(self, entries: list[tuple[str, str, dict[str, Any]]], now: float) -> None:
         for user_id, sid, info in entries:
-            self._by_user.setdefault(user_id, {})[sid] = _Socket(dict(info), now + self._ttl)
+            self._put(user_id, sid, info, now + self._ttl)
 
     async def online(self, user_ids: list[str], now: float) -> set[str]:
         return {u for u in user_ids if self._alive(u, now)}
 
     async def sessions(self, user_id: str, now: float) -> dict[str, dict[str, Any]]:
-        return {sid: dict(s.info) for sid, s in self._alive(user_id, now).items()}
+        return {s.sid: s.info() for s in self._alive(user_id, now)}
 
     async def set_status(self, user_id: str, status: str) -> None:
         self._status[user_id] = status
@@ -67,10 +98,11 @@ class MemoryPresence:
     async def purge_node(self, node_id: str, now: float) -> list[str]:
         gone: list[str] = []
         for user_id, socks in list(self._by_user.items()):
-            stale = [sid for sid, s in socks.items() if s.info.get("node") == node_id]
-            for sid in stale:
-                del socks[sid]
-            if stale and not socks:
+            kept = [s for s in socks if s.get("node") != node_id]
+            if len(kept) == len(socks):
+                continue
+            socks[:] = kept
+            if not kept:
                 self._forget(user_id)
                 gone.append(user_id)
         return gone
