@@ -133,3 +133,20 @@ async def test_rest_responses_carry_nosniff_no_store_and_a_neutral_server(
             assert resp.headers["X-Content-Type-Options"] == "nosniff", path
     async with server.http.get(server.url + "/.well-known/jwks.json") as resp:
         assert resp.headers["Cache-Control"] == "public, max-age=300"  # its own choice stays
+
+
+async def test_the_websocket_upgrade_carries_them_and_the_socket_works_after(
+    server: ChatServer,
+) -> None:
+    """The 101's headers are dropped from memory once sent (adapters/socketio/websocket.py):
+    they must still be on the wire, and the socket must keep working."""
+    url = server.url + "/socket.io/?EIO=4&transport=websocket"
+    async with server.http.ws_connect(url) as ws:
+        headers = ws._response.headers
+        assert headers["Server"] == "SafeChat"
+        assert headers["X-Content-Type-Options"] == "nosniff"
+        assert "aiohttp" not in str(headers).lower()
+        opening = await asyncio.wait_for(ws.receive_str(), 5.0)
+        assert opening.startswith("0{")  # engine.io OPEN
+        await ws.send_str("40")  # a Socket.IO CONNECT without a token: refused over it
+        assert (await asyncio.wait_for(ws.receive_str(), 5.0)).startswith("44")

@@ -26,6 +26,9 @@ class _ConfigurableWebSocket(WebSocket):  # type: ignore[misc]
             max_msg_size=self.server.max_http_buffer_size, compress=self.compress
         )
         await self._sock.prepare(request)
+        # The 101 answer is sent: its headers are never read again, and would otherwise
+        # stay allocated for the connection's life (~0.3 KiB on every idle socket).
+        self._sock.headers.clear()
         self.environ = environ
         await self.handler(self)
         return self._sock
